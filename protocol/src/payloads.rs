@@ -1,0 +1,262 @@
+//! The bodies of the JWTs Authentiq exchanges. Registered claims (`iss`,
+//! `sub`, `aud`, `exp`, `nbf`, `iat`, `jti`) live in
+//! [`crate::jwt::Registered`]; these types hold the rest, so a full token
+//! payload is `Claims<Registration>`, `Claims<SignInResponse>`, …
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// `POST /key`: self-signed `{sub, devtoken}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    /// Device token for push messages (mobile apps; desktop apps use the
+    /// device channel and leave it out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub devtoken: Option<String>,
+}
+
+/// `PUT /key/{PK}`: self-signed `{sub, email, phone}`; the server keeps
+/// only keyed hashes of the values.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Binding {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+}
+
+/// The two claims the issuer can verify.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClaimScope {
+    Email,
+    Phone,
+}
+
+/// `POST /scope`: self-signed `{sub, scope, email | phone_number, type?}`.
+/// Older clients sent `phone`; it is read as `phone_number`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    pub scope: ClaimScope,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, alias = "phone", skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+    /// Delivery hint, e.g. `"sms"` or `"call"` for phones.
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl ClaimRequest {
+    /// The address or number the scope asks to verify, if the matching field is there.
+    pub fn subject_value(&self) -> Option<&str> {
+        match self.scope {
+            ClaimScope::Email => self.email.as_deref(),
+            ClaimScope::Phone => self.phone_number.as_deref(),
+        }
+    }
+}
+
+/// Issuer-signed grant `{iss, sub:PK, scope, email | phone_number, iat, exp}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeGrant {
+    pub scope: ClaimScope,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_number: Option<String>,
+}
+
+/// Self-signed `{sub, iss, aud, exp, iat, nbf}`: every field is registered,
+/// so the body is empty. `aud` names where a push may be requested from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushToken {}
+
+/// Short-lived self-signed `{sub, aud:<server>, exp}` opening the device channel.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChannelAuth {}
+
+/// The relying party a sign-in is for, as the app shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    pub client_id: String,
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+}
+
+/// Where the sign-in was started, so the user can tell if it was them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Requester {
+    pub ip: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_agent: Option<String>,
+}
+
+/// Server-signed request pushed to the device: `aud` is the device's PK,
+/// `iat` the time of the request, `exp` its expiry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignInRequest {
+    /// The sign-in session URI; the response is posted there and names it in `aud`.
+    pub session: String,
+    pub nonce: String,
+    pub client: ClientInfo,
+    /// Requested scopes, with modifiers (see [`crate::scope`]).
+    pub scope: String,
+    pub requester: Requester,
+    /// Three candidates; the sign-in page shows one of them.
+    pub numbers: [u16; 3],
+}
+
+/// The user's answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Deny,
+}
+
+/// Self-signed `{sub, aud:<session uri>, nonce, number, scope, claims, push_token?}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignInResponse {
+    pub decision: Decision,
+    pub nonce: String,
+    /// The number the user picked; absent on a denial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u16>,
+    /// The scopes the user agreed to share.
+    #[serde(default)]
+    pub scope: String,
+    /// Claim values by OIDC name (`email`, `phone_number`, `name`, …).
+    #[serde(default, skip_serializing_if = "Map::is_empty")]
+    pub claims: Map<String, Value>,
+    /// Issuer-signed grants backing the `~s` claims.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<String>,
+    /// A push token for "remember this browser" (`aq:push`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push_token: Option<String>,
+    /// With a denial: "this wasn't me".
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub report: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::{self, Claims, Validation};
+    use ed25519_dalek::SigningKey;
+    use serde_json::json;
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn payload_of(token: &str) -> Value {
+        let p = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&crate::b64::decode(p).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn registration_has_sub_and_devtoken() {
+        let k = SigningKey::from_bytes(&[1; 32]);
+        let body = Registration {
+            devtoken: Some("dt".into()),
+        };
+        let t = jwt::sign_self(Claims::new(body.clone()).valid_for(NOW, 60), &k).unwrap();
+        let p = payload_of(&t);
+        assert_eq!(p["devtoken"], "dt");
+        assert_eq!(p["sub"], p["iss"]);
+        let (_, c) = jwt::verify_self_signed::<Registration>(&t, &Validation::at(NOW)).unwrap();
+        assert_eq!(c.body, body);
+    }
+
+    #[test]
+    fn claim_request_uses_phone_number_and_reads_phone() {
+        let req = ClaimRequest {
+            scope: ClaimScope::Phone,
+            email: None,
+            phone_number: Some("+31612345678".into()),
+            kind: Some("sms".into()),
+        };
+        let v = serde_json::to_value(Claims::new(req.clone()).subject("pk")).unwrap();
+        assert_eq!(
+            v,
+            json!({"sub":"pk","scope":"phone","phone_number":"+31612345678","type":"sms"})
+        );
+        let old: Claims<ClaimRequest> = serde_json::from_value(
+            json!({"sub":"pk","scope":"phone","phone":"+31612345678","type":"sms"}),
+        )
+        .unwrap();
+        assert_eq!(old.body, req);
+        assert_eq!(old.body.subject_value(), Some("+31612345678"));
+        let bad =
+            serde_json::from_value::<Claims<ClaimRequest>>(json!({"sub":"pk","scope":"address"}));
+        assert!(bad.is_err());
+    }
+
+    #[test]
+    fn sign_in_round_trip() {
+        let k = SigningKey::from_bytes(&[5; 32]);
+        let req = SignInRequest {
+            session: "https://id.example/sign-in/abc".into(),
+            nonce: "n-1".into(),
+            client: ClientInfo {
+                client_id: "demo".into(),
+                name: "Demo".into(),
+                uri: Some("https://rp.example".into()),
+                logo_uri: None,
+            },
+            scope: "openid email~rs".into(),
+            requester: Requester {
+                ip: "192.0.2.1".into(),
+                user_agent: Some("Firefox".into()),
+            },
+            numbers: [12, 47, 83],
+        };
+        let t = jwt::sign(&Claims::new(req.clone()).valid_for(NOW, 300), &k, "srv").unwrap();
+        let got: Claims<SignInRequest> =
+            jwt::verify(&t, &k.verifying_key(), Some("srv"), &Validation::at(NOW)).unwrap();
+        assert_eq!(got.body, req);
+
+        let mut claims = Map::new();
+        claims.insert("email".into(), json!("a@example.com"));
+        let resp = SignInResponse {
+            decision: Decision::Approve,
+            nonce: "n-1".into(),
+            number: Some(47),
+            scope: "openid email".into(),
+            claims,
+            grants: vec!["grant.jwt.here".into()],
+            push_token: None,
+            report: false,
+        };
+        let c = Claims::new(resp.clone())
+            .audience(req.session.clone())
+            .valid_for(NOW, 60);
+        let t = jwt::sign_self(c, &k).unwrap();
+        let p = payload_of(&t);
+        assert_eq!(p["aud"], "https://id.example/sign-in/abc");
+        assert!(p.get("report").is_none() && p.get("push_token").is_none());
+        let v = Validation::at(NOW).audience(req.session);
+        let (_, got) = jwt::verify_self_signed::<SignInResponse>(&t, &v).unwrap();
+        assert_eq!(got.body, resp);
+    }
+
+    #[test]
+    fn push_token_and_channel_auth_are_registered_claims_only() {
+        let k = SigningKey::from_bytes(&[9; 32]);
+        let t = jwt::sign_self(
+            Claims::new(PushToken {})
+                .audience("https://rp.example/")
+                .valid_for(NOW, 3600),
+            &k,
+        )
+        .unwrap();
+        let p = payload_of(&t);
+        let mut keys: Vec<_> = p.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["aud", "exp", "iat", "iss", "jti", "nbf", "sub"]);
+        assert!(jwt::verify_self_signed::<ChannelAuth>(&t, &Validation::at(NOW)).is_ok());
+    }
+}
