@@ -166,15 +166,15 @@ impl Validation {
             None if self.require_exp => return Err(JwsError::MissingClaim("exp")),
             _ => {}
         }
-        if let Some(nbf) = r.nbf {
-            if nbf > self.now.saturating_add(self.leeway) {
-                return Err(JwsError::NotYetValid { nbf });
-            }
+        if let Some(nbf) = r.nbf
+            && nbf > self.now.saturating_add(self.leeway)
+        {
+            return Err(JwsError::NotYetValid { nbf });
         }
-        if let Some(iat) = r.iat {
-            if iat > self.now.saturating_add(self.leeway) {
-                return Err(JwsError::IssuedInFuture { iat });
-            }
+        if let Some(iat) = r.iat
+            && iat > self.now.saturating_add(self.leeway)
+        {
+            return Err(JwsError::IssuedInFuture { iat });
         }
         if let Some(max_age) = self.max_age {
             let iat = r.iat.ok_or(JwsError::MissingClaim("iat"))?;

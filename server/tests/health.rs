@@ -1,5 +1,7 @@
 //! The real server on 127.0.0.1:0, over HTTP.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
 use std::net::SocketAddr;
 
 use tokio::net::TcpListener;

@@ -1,0 +1,3 @@
+//! Commands the front end may invoke, one module per area.
+
+pub mod app;
