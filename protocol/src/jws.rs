@@ -82,6 +82,17 @@ pub enum JwsError {
     IssuerMismatch,
     #[error("the token's audience does not include {0:?}")]
     AudienceMismatch(String),
+    #[error("the token is valid for {lifetime} s, longer than the {max} s accepted")]
+    LifetimeTooLong { lifetime: i64, max: i64 },
+    #[error("the token's typ is {found:?}, expected {expected:?}")]
+    WrongType {
+        expected: String,
+        found: Option<String>,
+    },
+    #[error("the operating system's random number generator failed")]
+    Random,
+    #[error("the claims repeat the registered claim {0:?}")]
+    DuplicateClaim(String),
 }
 
 /// The protected header. Unknown members are ignored except `crit`, whose
@@ -93,18 +104,29 @@ pub struct Header {
     pub typ: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kid: Option<String>,
-    #[serde(default, skip_serializing)]
-    crit: Option<serde_json::Value>,
+    /// Present at all (even `null`): refuse.
+    #[serde(default, skip_serializing, deserialize_with = "present")]
+    crit: bool,
+}
+
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
 impl Header {
     /// The header this crate signs JWTs with: `{"alg":"EdDSA","typ":"JWT","kid":…}`.
     pub fn jwt(kid: &str) -> Self {
+        Self::typed(kid, "JWT")
+    }
+
+    /// A header with an explicit media type, for server-signed tokens
+    /// that must never be mistaken for another kind (RFC 8725 §3.11).
+    pub fn typed(kid: &str, typ: &str) -> Self {
         Self {
             alg: ALG.into(),
-            typ: Some("JWT".into()),
+            typ: Some(typ.into()),
             kid: Some(kid.into()),
-            crit: None,
+            crit: false,
         }
     }
 
@@ -114,7 +136,7 @@ impl Header {
             alg: ALG.into(),
             typ: None,
             kid: None,
-            crit: None,
+            crit: false,
         }
     }
 }
@@ -150,7 +172,7 @@ impl<'a> Unverified<'a> {
             a if a.eq_ignore_ascii_case("none") => return Err(JwsError::AlgNone),
             other => return Err(JwsError::UnsupportedAlg(other.into())),
         }
-        if header.crit.is_some() {
+        if header.crit {
             return Err(JwsError::Critical);
         }
         let payload = b64::decode(p).map_err(|_| JwsError::Base64(Segment::Payload))?;
@@ -182,8 +204,13 @@ impl<'a> Unverified<'a> {
 }
 
 /// Signs `payload` under `header` and returns the compact serialization.
+/// The header's `alg` is always written as `EdDSA`, whatever it held.
 pub fn sign(header: &Header, payload: &[u8], key: &SigningKey) -> Result<String, JwsError> {
-    let header_json = serde_json::to_vec(header).map_err(|e| JwsError::Header(e.to_string()))?;
+    let header = Header {
+        alg: ALG.into(),
+        ..header.clone()
+    };
+    let header_json = serde_json::to_vec(&header).map_err(|e| JwsError::Header(e.to_string()))?;
     let mut out = b64::encode(&header_json);
     out.push('.');
     out.push_str(&b64::encode(payload));
@@ -294,12 +321,62 @@ mod tests {
     }
 
     #[test]
-    fn rejects_crit() {
+    fn rejects_crit_in_any_form() {
         let key = rfc_key();
-        let t = with_header(r#"{"alg":"EdDSA","crit":["exp"],"exp":1}"#, &key);
+        for h in [
+            r#"{"alg":"EdDSA","crit":["exp"],"exp":1}"#,
+            r#"{"alg":"EdDSA","crit":[]}"#,
+            r#"{"alg":"EdDSA","crit":null}"#,
+        ] {
+            let t = with_header(h, &key);
+            assert_eq!(
+                Unverified::parse(&t, DEFAULT_MAX_LEN).unwrap_err(),
+                JwsError::Critical,
+                "{h}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_duplicate_header_members() {
+        let key = rfc_key();
+        let t = with_header(r#"{"alg":"EdDSA","alg":"none"}"#, &key);
+        assert!(matches!(
+            Unverified::parse(&t, DEFAULT_MAX_LEN),
+            Err(JwsError::Header(_))
+        ));
+    }
+
+    #[test]
+    fn sign_always_writes_eddsa() {
+        let mut h = Header::bare();
+        h.alg = "none".into();
+        let t = sign(&h, b"x", &rfc_key()).unwrap();
+        assert_eq!(
+            Unverified::parse(&t, DEFAULT_MAX_LEN).unwrap().header.alg,
+            "EdDSA"
+        );
+    }
+
+    #[test]
+    fn accepts_exactly_max_len() {
+        let t = sign(&Header::bare(), b"payload", &rfc_key()).unwrap();
+        assert!(Unverified::parse(&t, t.len()).is_ok());
+        assert!(matches!(
+            Unverified::parse(&t, t.len() - 1),
+            Err(JwsError::TooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn rejects_non_canonical_signature_encoding() {
+        let (input, sig) = A4_TOKEN.rsplit_once('.').unwrap();
+        // The last of 86 characters carries 2 unused bits: 'g' (32) -> 'h' (33).
+        assert!(sig.ends_with('g'));
+        let t = format!("{input}.{}h", &sig[..sig.len() - 1]);
         assert_eq!(
             Unverified::parse(&t, DEFAULT_MAX_LEN).unwrap_err(),
-            JwsError::Critical
+            JwsError::Base64(Segment::Signature)
         );
     }
 

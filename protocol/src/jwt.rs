@@ -3,6 +3,7 @@
 
 use ed25519_dalek::{SigningKey, VerifyingKey};
 use rand_core::{OsRng, RngCore};
+
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -117,10 +118,20 @@ pub struct Validation {
     pub audience: Option<String>,
     /// When set, refuse tokens whose `iat` is missing or older than this many seconds.
     pub max_age: Option<i64>,
+    /// Refuse tokens without `jti` (the server keeps used ones to stop replays).
+    pub require_jti: bool,
+    /// When set, refuse tokens whose `exp - iat` exceeds this many seconds
+    /// (so that a replay cache only has to remember so long).
+    pub max_lifetime: Option<i64>,
+    /// The header `typ` required (case-insensitive). `JWT` also accepts a
+    /// header without `typ`; any other value must be present.
+    pub typ: String,
 }
 
 impl Validation {
-    /// Defaults: 60 s leeway, 8 KiB, `exp` required, no audience check.
+    /// Defaults: 60 s leeway, 8 KiB, `exp` and `jti` required, `typ` JWT,
+    /// no audience check (set one with [`Validation::audience`] wherever
+    /// the token names its recipient).
     pub fn at(now: i64) -> Self {
         Self {
             now,
@@ -129,12 +140,43 @@ impl Validation {
             require_exp: true,
             audience: None,
             max_age: None,
+            require_jti: true,
+            max_lifetime: None,
+            typ: "JWT".into(),
         }
     }
 
+    /// Negative values count as zero.
     pub fn leeway(mut self, secs: i64) -> Self {
-        self.leeway = secs;
+        self.leeway = secs.max(0);
         self
+    }
+
+    pub fn jti_optional(mut self) -> Self {
+        self.require_jti = false;
+        self
+    }
+
+    pub fn max_lifetime(mut self, secs: i64) -> Self {
+        self.max_lifetime = Some(secs.max(0));
+        self
+    }
+
+    pub fn typ(mut self, typ: impl Into<String>) -> Self {
+        self.typ = typ.into();
+        self
+    }
+
+    /// Checks the protected header's `typ`.
+    pub fn check_header(&self, header: &Header) -> Result<(), JwsError> {
+        match header.typ.as_deref() {
+            None if self.typ.eq_ignore_ascii_case("JWT") => Ok(()),
+            Some(t) if t.eq_ignore_ascii_case(&self.typ) => Ok(()),
+            found => Err(JwsError::WrongType {
+                expected: self.typ.clone(),
+                found: found.map(str::to_string),
+            }),
+        }
     }
 
     pub fn max_len(mut self, bytes: usize) -> Self {
@@ -153,7 +195,7 @@ impl Validation {
     }
 
     pub fn max_age(mut self, secs: i64) -> Self {
-        self.max_age = Some(secs);
+        self.max_age = Some(secs.max(0));
         self
     }
 
@@ -182,6 +224,17 @@ impl Validation {
                 return Err(JwsError::TooOld { iat });
             }
         }
+        if self.require_jti && r.jti.as_deref().is_none_or(str::is_empty) {
+            return Err(JwsError::MissingClaim("jti"));
+        }
+        if let Some(max) = self.max_lifetime {
+            let iat = r.iat.ok_or(JwsError::MissingClaim("iat"))?;
+            let exp = r.exp.ok_or(JwsError::MissingClaim("exp"))?;
+            let lifetime = exp.saturating_sub(iat);
+            if lifetime > max {
+                return Err(JwsError::LifetimeTooLong { lifetime, max });
+            }
+        }
         if let Some(want) = &self.audience {
             let aud = r.aud.as_ref().ok_or(JwsError::MissingClaim("aud"))?;
             if !aud.contains(want) {
@@ -193,10 +246,32 @@ impl Validation {
 }
 
 /// A fresh random `jti`: 128 bits from the OS, base64url.
-pub fn random_jti() -> String {
+pub fn random_jti() -> Result<String, JwsError> {
     let mut bytes = [0u8; 16];
-    OsRng.fill_bytes(&mut bytes);
-    b64::encode(&bytes)
+    OsRng
+        .try_fill_bytes(&mut bytes)
+        .map_err(|_| JwsError::Random)?;
+    Ok(b64::encode(&bytes))
+}
+
+const REGISTERED: [&str; 7] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti"];
+
+/// The payload bytes of `claims`: registered claims first, then the body,
+/// whose members must not repeat a registered name (parsers disagree on
+/// duplicates, so none are ever written).
+fn payload_bytes<T: Serialize>(registered: &Registered, body: &T) -> Result<Vec<u8>, JwsError> {
+    let to_map = |v: serde_json::Value| match v {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(JwsError::Payload("the claims must be a JSON object".into())),
+    };
+    let body = to_map(serde_json::to_value(body).map_err(|e| JwsError::Payload(e.to_string()))?)?;
+    if let Some(dup) = body.keys().find(|k| REGISTERED.contains(&k.as_str())) {
+        return Err(JwsError::DuplicateClaim(dup.clone()));
+    }
+    let mut all =
+        to_map(serde_json::to_value(registered).map_err(|e| JwsError::Payload(e.to_string()))?)?;
+    all.extend(body);
+    serde_json::to_vec(&all).map_err(|e| JwsError::Payload(e.to_string()))
 }
 
 /// Signs `claims` with `key` under `{"alg":"EdDSA","typ":"JWT","kid":kid}`,
@@ -206,18 +281,22 @@ pub fn sign<T: Serialize>(
     key: &SigningKey,
     kid: &str,
 ) -> Result<String, JwsError> {
-    let payload = if claims.registered.jti.is_some() {
-        serde_json::to_vec(claims)
-    } else {
-        let mut with_jti = Claims {
-            registered: claims.registered.clone(),
-            body: &claims.body,
-        };
-        with_jti.registered.jti = Some(random_jti());
-        serde_json::to_vec(&with_jti)
+    sign_typed(claims, key, kid, "JWT")
+}
+
+/// [`sign`] with another header `typ`, for tokens of a distinct kind.
+pub fn sign_typed<T: Serialize>(
+    claims: &Claims<T>,
+    key: &SigningKey,
+    kid: &str,
+    typ: &str,
+) -> Result<String, JwsError> {
+    let mut registered = claims.registered.clone();
+    if registered.jti.is_none() {
+        registered.jti = Some(random_jti()?);
     }
-    .map_err(|e| JwsError::Payload(e.to_string()))?;
-    jws::sign(&Header::jwt(kid), &payload, key)
+    let payload = payload_bytes(&registered, &claims.body)?;
+    jws::sign(&Header::typed(kid, typ), &payload, key)
 }
 
 /// Signs a self-signed token: `kid` = `sub` = `iss` = the key's Authentiq ID.
@@ -240,6 +319,7 @@ pub fn verify<T: DeserializeOwned>(
     validation: &Validation,
 ) -> Result<Claims<T>, JwsError> {
     let jws = Unverified::parse(token, validation.max_len)?;
+    validation.check_header(&jws.header)?;
     if let Some(expected) = expected_kid {
         match jws.header.kid.as_deref() {
             None => return Err(JwsError::MissingKid),
@@ -265,6 +345,7 @@ pub fn verify_self_signed<T: DeserializeOwned>(
     validation: &Validation,
 ) -> Result<(AuthentiqId, Claims<T>), JwsError> {
     let jws = Unverified::parse(token, validation.max_len)?;
+    validation.check_header(&jws.header)?;
     let kid = jws.header.kid.clone().ok_or(JwsError::MissingKid)?;
     let id: AuthentiqId = kid.parse().map_err(JwsError::KidNotAnId)?;
     let payload = jws.verify(id.verifying_key())?;
@@ -397,6 +478,101 @@ mod tests {
             verify_self_signed::<Body>(&t, &v).unwrap_err(),
             JwsError::TooOld { iat: NOW }
         );
+        let v = Validation::at(NOW + 30).max_age(30).leeway(0);
+        assert!(verify_self_signed::<Body>(&t, &v).is_ok());
+        let mut c = Claims::new(body());
+        c.registered.exp = Some(NOW + 60);
+        let no_iat = sign_self(c, &key(1)).unwrap();
+        assert_eq!(
+            verify_self_signed::<Body>(&no_iat, &Validation::at(NOW).max_age(30)).unwrap_err(),
+            JwsError::MissingClaim("iat")
+        );
+    }
+
+    #[test]
+    fn max_lifetime_bounds_exp_minus_iat() {
+        let t = self_signed(&key(1)); // 300 s
+        assert!(verify_self_signed::<Body>(&t, &Validation::at(NOW).max_lifetime(300)).is_ok());
+        assert_eq!(
+            verify_self_signed::<Body>(&t, &Validation::at(NOW).max_lifetime(299)).unwrap_err(),
+            JwsError::LifetimeTooLong {
+                lifetime: 300,
+                max: 299
+            }
+        );
+    }
+
+    #[test]
+    fn jti_is_required_unless_optional() {
+        let k = key(1);
+        let claims = Claims::new(body()).subject(pk(&k)).valid_for(NOW, 60);
+        let payload = serde_json::to_vec(&claims).unwrap();
+        let t = jws::sign(&Header::jwt(&pk(&k)), &payload, &k).unwrap();
+        assert_eq!(
+            verify_self_signed::<Body>(&t, &Validation::at(NOW)).unwrap_err(),
+            JwsError::MissingClaim("jti")
+        );
+        assert!(verify_self_signed::<Body>(&t, &Validation::at(NOW).jti_optional()).is_ok());
+    }
+
+    #[test]
+    fn typ_separates_kinds_of_token() {
+        let k = key(4);
+        let claims = Claims::new(body()).valid_for(NOW, 60);
+        let event = sign_typed(&claims, &k, "srv", "aq-event+jwt").unwrap();
+        let plain = sign(&claims, &k, "srv").unwrap();
+        let v = Validation::at(NOW);
+        assert_eq!(
+            verify::<Body>(&event, &k.verifying_key(), None, &v).unwrap_err(),
+            JwsError::WrongType {
+                expected: "JWT".into(),
+                found: Some("aq-event+jwt".into())
+            }
+        );
+        let ev = Validation::at(NOW).typ("aq-event+jwt");
+        assert!(verify::<Body>(&event, &k.verifying_key(), None, &ev).is_ok());
+        assert_eq!(
+            verify::<Body>(&plain, &k.verifying_key(), None, &ev).unwrap_err(),
+            JwsError::WrongType {
+                expected: "aq-event+jwt".into(),
+                found: Some("JWT".into())
+            }
+        );
+        // A bare header (no typ) passes as JWT only.
+        let bare = jws::sign(
+            &Header::bare(),
+            &serde_json::to_vec(&claims.clone().issuer("x")).unwrap(),
+            &k,
+        )
+        .unwrap();
+        assert!(verify::<Body>(&bare, &k.verifying_key(), None, &v.clone().jti_optional()).is_ok());
+        assert!(verify::<Body>(&bare, &k.verifying_key(), None, &ev.jti_optional()).is_err());
+    }
+
+    #[test]
+    fn sign_refuses_bodies_that_repeat_registered_claims() {
+        let mut b = body();
+        b.insert("exp".into(), json!(1));
+        assert_eq!(
+            sign(&Claims::new(b).valid_for(NOW, 60), &key(1), "k").unwrap_err(),
+            JwsError::DuplicateClaim("exp".into())
+        );
+    }
+
+    #[test]
+    fn duplicate_claims_in_a_payload_are_refused() {
+        let k = key(1);
+        let raw = format!(
+            r#"{{"sub":"{}","exp":{},"exp":{},"jti":"j"}}"#,
+            pk(&k),
+            NOW + 60,
+            NOW + 99999
+        );
+        let t = jws::sign(&Header::jwt(&pk(&k)), raw.as_bytes(), &k).unwrap();
+        assert!(matches!(
+            verify_self_signed::<Body>(&t, &Validation::at(NOW)).unwrap_err(),
+            JwsError::Payload(_)
+        ));
     }
 
     #[test]

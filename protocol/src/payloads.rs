@@ -25,6 +25,14 @@ pub struct Binding {
     pub phone: Option<String>,
 }
 
+/// `POST /key/{PK}`: self-signed `{sub, grants}` presenting issuer-signed
+/// grants to record and bind.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KeyUpdate {
+    #[serde(default)]
+    pub grants: Vec<String>,
+}
+
 /// The two claims the issuer can verify.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -53,6 +61,32 @@ impl ClaimRequest {
         match self.scope {
             ClaimScope::Email => self.email.as_deref(),
             ClaimScope::Phone => self.phone_number.as_deref(),
+        }
+    }
+
+    /// Exactly the field matching `scope` must be present.
+    pub fn validate(&self) -> Result<&str, &'static str> {
+        match self.scope {
+            ClaimScope::Email if self.phone_number.is_some() => {
+                Err("an email claim request must not carry phone_number")
+            }
+            ClaimScope::Phone if self.email.is_some() => {
+                Err("a phone claim request must not carry email")
+            }
+            ClaimScope::Email => self.email.as_deref().ok_or("scope email needs an email"),
+            ClaimScope::Phone => self
+                .phone_number
+                .as_deref()
+                .ok_or("scope phone needs a phone_number"),
+        }
+    }
+}
+
+impl ClaimScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ClaimScope::Email => "email",
+            ClaimScope::Phone => "phone",
         }
     }
 }
@@ -108,6 +142,38 @@ pub struct SignInRequest {
     pub requester: Requester,
     /// Three candidates; the sign-in page shows one of them.
     pub numbers: [u16; 3],
+}
+
+/// A claim-verification job changed state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScopeJobUpdate {
+    pub job: String,
+    /// `confirmed` or `signed`.
+    pub status: String,
+}
+
+/// What the server pushes on a device channel, signed by the issuer key
+/// with header `typ` [`DeviceEvent::TYP`], `aud` = the device's PK.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum DeviceEvent {
+    SignIn(SignInRequest),
+    ScopeJob(ScopeJobUpdate),
+    KeyRevoked {},
+}
+
+impl DeviceEvent {
+    /// The header `typ` of event tokens, so no other token passes for one.
+    pub const TYP: &'static str = "aq-event+jwt";
+
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DeviceEvent::SignIn(_) => "sign-in",
+            DeviceEvent::ScopeJob(_) => "scope-job",
+            DeviceEvent::KeyRevoked {} => "key-revoked",
+        }
+    }
 }
 
 /// The user's answer.
@@ -257,6 +323,59 @@ mod tests {
         let mut keys: Vec<_> = p.as_object().unwrap().keys().cloned().collect();
         keys.sort();
         assert_eq!(keys, ["aud", "exp", "iat", "iss", "jti", "nbf", "sub"]);
-        assert!(jwt::verify_self_signed::<ChannelAuth>(&t, &Validation::at(NOW)).is_ok());
+        // Which kind of token this is follows from its audience: a push
+        // token for an RP is refused where the channel's audience is required.
+        let channel = Validation::at(NOW).audience("https://id.example/channel");
+        assert_eq!(
+            jwt::verify_self_signed::<ChannelAuth>(&t, &channel).unwrap_err(),
+            crate::JwsError::AudienceMismatch("https://id.example/channel".into())
+        );
+    }
+
+    #[test]
+    fn claim_request_validation() {
+        let mut r = ClaimRequest {
+            scope: ClaimScope::Email,
+            email: Some("a@b.c".into()),
+            phone_number: None,
+            kind: None,
+        };
+        assert_eq!(r.validate(), Ok("a@b.c"));
+        r.phone_number = Some("+3161234567".into());
+        assert!(r.validate().is_err());
+        r.email = None;
+        assert!(r.validate().is_err());
+        r.scope = ClaimScope::Phone;
+        assert_eq!(r.validate(), Ok("+3161234567"));
+    }
+
+    #[test]
+    fn device_events_are_typed_and_tagged() {
+        let k = SigningKey::from_bytes(&[3; 32]);
+        let ev = DeviceEvent::ScopeJob(ScopeJobUpdate {
+            job: "j".repeat(20),
+            status: "signed".into(),
+        });
+        let claims = Claims::new(ev.clone()).audience("pk").valid_for(NOW, 60);
+        let t = jwt::sign_typed(&claims, &k, "srv", DeviceEvent::TYP).unwrap();
+        assert_eq!(payload_of(&t)["event"], "scope-job");
+        let v = Validation::at(NOW).typ(DeviceEvent::TYP).audience("pk");
+        let got: Claims<DeviceEvent> =
+            jwt::verify(&t, &k.verifying_key(), Some("srv"), &v).unwrap();
+        assert_eq!(got.body, ev);
+        let revoked = Claims::new(DeviceEvent::KeyRevoked {}).valid_for(NOW, 60);
+        let t = jwt::sign_typed(&revoked, &k, "srv", DeviceEvent::TYP).unwrap();
+        let got: Claims<DeviceEvent> = jwt::verify(
+            &t,
+            &k.verifying_key(),
+            None,
+            &Validation::at(NOW).typ(DeviceEvent::TYP),
+        )
+        .unwrap();
+        assert_eq!(got.body.name(), "key-revoked");
+        // An event never passes as a scope grant.
+        assert!(
+            jwt::verify::<ScopeGrant>(&t, &k.verifying_key(), None, &Validation::at(NOW)).is_err()
+        );
     }
 }

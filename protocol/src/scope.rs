@@ -19,7 +19,13 @@ pub enum ScopeError {
     InvalidModifier { token: String, modifier: String },
     #[error("scope token {0:?} contains a character RFC 6749 does not allow")]
     InvalidCharacter(String),
+    #[error("the scope is too long: at most {MAX_TOKENS} tokens and {MAX_LEN} bytes")]
+    TooLong,
 }
+
+/// Bounds that keep parsing cheap whatever a client sends.
+pub const MAX_TOKENS: usize = 64;
+pub const MAX_LEN: usize = 2048;
 
 macro_rules! scope_names {
     ($($variant:ident => $text:literal, $doc:literal;)*) => {
@@ -140,6 +146,12 @@ impl FromStr for ScopeItem {
         if name.is_empty() {
             return Err(ScopeError::EmptyName(token.into()));
         }
+        if name.contains('~') {
+            return Err(ScopeError::InvalidModifier {
+                token: token.into(),
+                modifier: token[name.find('~').map_or(0, |i| i + 1)..].into(),
+            });
+        }
         Ok(Self {
             name: ScopeName::from_name(name),
             required,
@@ -197,8 +209,14 @@ impl FromStr for Scope {
 
     /// Tokens are separated by one or more spaces (RFC 6749 uses `%x20`).
     fn from_str(s: &str) -> Result<Self, ScopeError> {
+        if s.len() > MAX_LEN {
+            return Err(ScopeError::TooLong);
+        }
         let mut scope = Scope::default();
-        for token in s.split(' ').filter(|t| !t.is_empty()) {
+        for (i, token) in s.split(' ').filter(|t| !t.is_empty()).enumerate() {
+            if i >= MAX_TOKENS {
+                return Err(ScopeError::TooLong);
+            }
             scope.insert(token.parse()?);
         }
         Ok(scope)
@@ -318,6 +336,30 @@ mod tests {
             "openid\temail".parse::<Scope>().unwrap_err(),
             ScopeError::InvalidCharacter("openid\temail".into())
         );
+    }
+
+    #[test]
+    fn a_name_cannot_hold_a_tilde() {
+        assert!(matches!(
+            "email~r~s".parse::<Scope>().unwrap_err(),
+            ScopeError::InvalidModifier { .. }
+        ));
+    }
+
+    #[test]
+    fn long_scopes_are_refused() {
+        let many = (0..65)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(many.parse::<Scope>().unwrap_err(), ScopeError::TooLong);
+        let wide = "x".repeat(MAX_LEN + 1);
+        assert_eq!(wide.parse::<Scope>().unwrap_err(), ScopeError::TooLong);
+        let ok = (0..64)
+            .map(|i| format!("s{i}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert_eq!(ok.parse::<Scope>().unwrap().items().len(), 64);
     }
 
     #[test]

@@ -1,27 +1,51 @@
 //! The Authentiq server as a library: `main` parses configuration and calls
 //! [`serve`]; tests call it on a listener bound to `127.0.0.1:0`.
 
+pub mod clock;
+pub mod config;
+pub mod delivery;
 pub mod error;
+pub mod extract;
+pub mod hub;
+pub mod keys;
+pub mod openapi;
 pub mod routes;
+pub mod secrets;
+pub mod state;
+pub mod store;
 
 use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 
 pub use error::ApiError;
-
-/// Shared state of the running server.
-#[derive(Debug, Clone, Default)]
-pub struct AppState {}
+pub use state::AppState;
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes
-/// the requests in flight.
+/// the requests in flight. Expired records are purged in the background.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, routes::router(state))
+    let purger = tokio::spawn(purge_loop(state.clone()));
+    let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    purger.abort();
+    result
+}
+
+async fn purge_loop(state: AppState) {
+    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    loop {
+        tick.tick().await;
+        let now = state.now();
+        if let Err(e) = state.db.call(move |s| s.purge_expired(now)).await {
+            tracing::warn!(error = %e, "cannot purge expired records");
+        }
+    }
 }

@@ -1,0 +1,260 @@
+//! Typed configuration: defaults, then a TOML file, then `AUTHENTIQ_*`
+//! environment variables (nested keys with `__`, e.g.
+//! `AUTHENTIQ_EMAIL__SMTP_URL`).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// The URL clients reach this server at: the issuer of tokens and the
+    /// audience of channel-auth JWTs. No trailing slash.
+    pub public_url: String,
+    /// Where the SQLite database, keys and outbox live.
+    pub data_dir: PathBuf,
+    pub limits: Limits,
+    pub email: EmailConfig,
+    pub sms: SmsConfig,
+    pub rate: RateLimits,
+    /// External signing authorities that may `PUT /scope/{job}`.
+    pub authorities: Vec<Authority>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: "http://127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            limits: Limits::default(),
+            email: EmailConfig::default(),
+            sms: SmsConfig::default(),
+            rate: RateLimits::default(),
+            authorities: Vec::new(),
+        }
+    }
+}
+
+/// Bounds on what one request may cost.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    /// Largest request body, in bytes.
+    pub body_bytes: usize,
+    /// Largest JWT accepted anywhere, in bytes.
+    pub jwt_bytes: usize,
+    /// Total size of all request headers, in bytes.
+    pub header_bytes: usize,
+    /// Most request headers.
+    pub header_count: usize,
+    /// Seconds before an ordinary (non-streaming) request is answered 408.
+    pub request_timeout_secs: u64,
+    /// Allowed clock skew for JWT time claims, in seconds.
+    pub jwt_leeway_secs: i64,
+    /// Longest lifetime (`exp - iat`) accepted on a self-signed action JWT.
+    pub jwt_max_lifetime_secs: i64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            body_bytes: 64 * 1024,
+            jwt_bytes: 8 * 1024,
+            header_bytes: 16 * 1024,
+            header_count: 64,
+            request_timeout_secs: 30,
+            jwt_leeway_secs: 60,
+            jwt_max_lifetime_secs: 3600,
+        }
+    }
+}
+
+/// How verification codes reach an email address.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// `outbox` (files in `<data_dir>/outbox`, the default) or `smtp`.
+    pub mode: DeliveryMode,
+    /// e.g. `smtps://user:password@mail.example.com` or
+    /// `smtp://localhost:25` (see lettre's `from_url`).
+    pub smtp_url: Option<String>,
+    /// The From address.
+    pub from: String,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            mode: DeliveryMode::Outbox,
+            smtp_url: None,
+            from: "Authentiq <no-reply@localhost>".into(),
+        }
+    }
+}
+
+/// How verification codes reach a phone.
+#[derive(Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// `outbox` (the default) or `webhook`.
+    pub mode: DeliveryMode,
+    /// The webhook receives `POST {"to": "+31…", "text": "…"}`.
+    pub webhook_url: Option<String>,
+    /// Sent as `Authorization: Bearer <token>` to the webhook.
+    pub webhook_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeliveryMode {
+    #[default]
+    Outbox,
+    Smtp,
+    Webhook,
+}
+
+/// Abuse limits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimits {
+    /// Claim-verification jobs per address or number per window.
+    pub scope_per_address: u32,
+    /// The window for `scope_per_address`, in seconds.
+    pub scope_window_secs: u64,
+    /// Wrong codes before a job (or a revocation code) is cancelled.
+    pub code_attempts: u32,
+    /// Pushes (`POST /login`) per key per minute.
+    pub pushes_per_key_per_minute: u32,
+}
+
+impl Default for RateLimits {
+    fn default() -> Self {
+        Self {
+            scope_per_address: 5,
+            scope_window_secs: 3600,
+            code_attempts: 5,
+            pushes_per_key_per_minute: 10,
+        }
+    }
+}
+
+/// An external authority that signs grants for some scopes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Authority {
+    /// The `kid` the authority puts in its JWT headers.
+    pub kid: String,
+    /// Its Ed25519 public key, unpadded base64url (43 characters).
+    pub public_key: String,
+    /// The scopes (`email`, `phone`) whose jobs wait for this authority.
+    pub scopes: Vec<String>,
+}
+
+impl Config {
+    /// Defaults, then `file` when given, then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = file {
+            fig = fig.merge(Toml::file_exact(path));
+        }
+        fig.merge(Env::prefixed("AUTHENTIQ_").split("__"))
+            .extract()
+            .map_err(Box::new)
+    }
+
+    /// `public_url` without a trailing slash.
+    pub fn base_url(&self) -> &str {
+        self.public_url.trim_end_matches('/')
+    }
+}
+
+/// Hides secrets (SMTP credentials, webhook token).
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
+            .field("data_dir", &self.data_dir)
+            .field("limits", &self.limits)
+            .field("email", &self.email)
+            .field("sms", &self.sms)
+            .field("rate", &self.rate)
+            .field("authorities", &self.authorities)
+            .finish()
+    }
+}
+
+impl fmt::Debug for EmailConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EmailConfig")
+            .field("mode", &self.mode)
+            .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<hidden>"))
+            .field("from", &self.from)
+            .finish()
+    }
+}
+
+impl fmt::Debug for SmsConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SmsConfig")
+            .field("mode", &self.mode)
+            .field("webhook_url", &self.webhook_url)
+            .field(
+                "webhook_token",
+                &self.webhook_token.as_ref().map(|_| "<hidden>"),
+            )
+            .finish()
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_defaults_file_and_env() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "authentiq.toml",
+                r#"
+                public_url = "https://id.example"
+                [limits]
+                body_bytes = 1000
+                [email]
+                mode = "smtp"
+                smtp_url = "smtp://user:hunter2@mail.example"
+                "#,
+            )?;
+            jail.set_env("AUTHENTIQ_LISTEN", "0.0.0.0:9000");
+            jail.set_env("AUTHENTIQ_LIMITS__BODY_BYTES", "2000");
+            let c = Config::load(Some(Path::new("authentiq.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.public_url, "https://id.example");
+            assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
+            assert_eq!(c.limits.body_bytes, 2000, "env beats file");
+            assert_eq!(c.limits.jwt_bytes, 8 * 1024, "defaults fill the rest");
+            assert_eq!(c.email.mode, DeliveryMode::Smtp);
+            let shown = format!("{c:?}");
+            assert!(!shown.contains("hunter2"), "{shown}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "listen_on = \"x\"")?;
+            let err = Config::load(Some(Path::new("bad.toml"))).unwrap_err();
+            assert!(err.to_string().contains("listen_on"), "{err}");
+            Ok(())
+        });
+    }
+}

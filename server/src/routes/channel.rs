@@ -1,0 +1,119 @@
+//! `GET /channel`: the device channel, a Server-Sent Events stream per
+//! key. Opened with a fresh self-signed channel-auth JWT
+//! (`aud` = `<public_url>/channel`); events missed while away are replayed
+//! from `Last-Event-ID`.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use authentiq_protocol::payloads::ChannelAuth;
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::routing::get;
+use futures_util::Stream;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::extract::Query;
+use crate::hub::Push;
+use crate::store::StoredEvent;
+use crate::{ApiError, AppState};
+
+/// Longest lifetime of a channel-auth JWT.
+const CHANNEL_AUTH_MAX_LIFETIME: i64 = 5 * 60;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/channel", get(open))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ChannelQuery {
+    /// The channel-auth JWT, for clients that cannot set `Authorization`.
+    pub access_token: Option<String>,
+    /// Resume after this event id (same as the `Last-Event-ID` header).
+    pub last_event_id: Option<i64>,
+}
+
+fn to_sse(e: &StoredEvent) -> Event {
+    Event::default()
+        .id(e.id.to_string())
+        .event(&e.kind)
+        .data(&e.data)
+}
+
+/// Open the device channel (Server-Sent Events).
+#[utoipa::path(get, path = "/channel", tag = "channel", operation_id = "channel_open",
+    params(ChannelQuery,
+        ("Authorization" = Option<String>, Header, description = "`Bearer <channel-auth JWT>`"),
+        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
+    responses(
+        (status = 200, description = "An event stream: `sign-in`, `scope-job` and `key-revoked` events, each an issuer-signed JWT", content_type = "text/event-stream", body = String),
+        (status = 400, description = "Malformed JWT", body = crate::openapi::ProblemBody),
+        (status = 401, description = "Missing, expired, replayed or wrongly addressed channel-auth JWT `auth-error` / `aud-error`", body = crate::openapi::ProblemBody),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody),
+    ))]
+pub async fn open(
+    State(state): State<AppState>,
+    Query(q): Query<ChannelQuery>,
+    headers: HeaderMap,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").map(str::trim).map(str::to_string));
+    let token = bearer
+        .or(q.access_token)
+        .ok_or_else(|| ApiError::auth_error("send a channel-auth JWT as Authorization: Bearer"))?;
+    if token.len() > state.config.limits.jwt_bytes {
+        return Err(ApiError::too_large("the JWT is too large"));
+    }
+    let v = state
+        .validation()
+        .max_lifetime(CHANNEL_AUTH_MAX_LIFETIME)
+        .audience(format!("{}/channel", state.config.base_url()));
+    let (id, _) = state.verify_action::<ChannelAuth>(&token, &v).await?;
+    let pk = id.to_string();
+    state.active_key(&pk).await?;
+    let last = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<i64>().ok())
+        .or(q.last_event_id)
+        .unwrap_or(0);
+
+    let stream = async_stream::stream! {
+        // Subscribe before reading the backlog so nothing falls in between;
+        // ids already sent are skipped.
+        let mut sub = state.hub.subscribe(&pk);
+        let mut sent = last;
+        let now = state.now();
+        let owned = pk.clone();
+        let backlog = state.db.call(move |s| s.events_after(&owned, last, now)).await;
+        match backlog {
+            Ok(events) => {
+                for e in events {
+                    sent = sent.max(e.id);
+                    yield Ok(to_sse(&e));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot replay events");
+                return;
+            }
+        }
+        while let Some(push) = sub.rx.recv().await {
+            match push {
+                Push::Event(e) if e.id > sent => {
+                    sent = e.id;
+                    yield Ok(to_sse(&e));
+                }
+                Push::Event(_) => {}
+                Push::Close => break,
+            }
+        }
+    };
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))))
+}

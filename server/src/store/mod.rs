@@ -1,0 +1,221 @@
+//! Storage behind a trait. The trait is synchronous — SQLite (rusqlite) and
+//! PostgreSQL (the blocking `postgres` client) both fit — and the server
+//! calls it through [`Db`], which runs every call on tokio's blocking pool
+//! so no async thread ever waits on disk.
+
+mod sqlite;
+
+use std::sync::Arc;
+
+pub use sqlite::SqliteStore;
+
+/// Why a storage call failed. `NotFound` and `Conflict` are answers, not
+/// failures; everything else is `Backend`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    pub pk: String,
+    pub secret_hash: Vec<u8>,
+    pub devtoken: Option<String>,
+    pub registered_at: i64,
+    pub revoked_at: Option<i64>,
+    pub email_hash: Option<Vec<u8>>,
+    pub phone_hash: Option<Vec<u8>>,
+}
+
+impl KeyRecord {
+    pub fn is_revoked(&self) -> bool {
+        self.revoked_at.is_some()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantRecord {
+    pub pk: String,
+    pub scope: String,
+    pub value_hash: Vec<u8>,
+    pub issuer: String,
+    pub jti: String,
+    pub issued_at: i64,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobStatus {
+    /// Code sent, waiting for the user to confirm it.
+    Waiting,
+    /// Code confirmed; waiting for an external authority to sign.
+    Confirmed,
+    /// Grant issued.
+    Signed,
+}
+
+impl JobStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Waiting => "waiting",
+            JobStatus::Confirmed => "confirmed",
+            JobStatus::Signed => "signed",
+        }
+    }
+
+    fn parse(s: &str) -> StoreResult<Self> {
+        match s {
+            "waiting" => Ok(JobStatus::Waiting),
+            "confirmed" => Ok(JobStatus::Confirmed),
+            "signed" => Ok(JobStatus::Signed),
+            other => Err(StoreError::Backend(format!("unknown job status {other:?}"))),
+        }
+    }
+}
+
+#[derive(Clone, PartialEq, Eq)]
+pub struct Job {
+    pub id: String,
+    pub pk: String,
+    pub scope: String,
+    /// The address or number being verified (needed to sign the grant).
+    pub value: String,
+    pub value_hash: Vec<u8>,
+    pub code_hash: Vec<u8>,
+    pub attempts: u32,
+    pub status: JobStatus,
+    pub test: bool,
+    pub created_at: i64,
+    pub expires_at: i64,
+    pub grant_jwt: Option<String>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("id", &self.id)
+            .field("pk", &self.pk)
+            .field("scope", &self.scope)
+            .field("status", &self.status)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeCode {
+    pub pk: String,
+    pub code_hash: Vec<u8>,
+    pub attempts: u32,
+    pub expires_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub pk: String,
+    pub kind: String,
+    pub data: String,
+    pub expires_at: i64,
+}
+
+/// The outcome of counting one hit against a rate limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allowed,
+    /// Over the limit; try again in this many seconds.
+    Limited {
+        retry_after: u64,
+    },
+}
+
+/// Everything the server keeps. Writes return only once durable.
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// `Conflict` when the key exists (revoked or not).
+    fn insert_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    fn get_key(&self, pk: &str) -> StoreResult<KeyRecord>;
+    /// Marks the key revoked and drops its pending work (jobs, revocation
+    /// codes); `NotFound` if unknown. Revoking twice keeps the first time.
+    fn revoke_key(&self, pk: &str, at: i64) -> StoreResult<()>;
+    /// Sets the given hashes; `Conflict` when another active key holds one.
+    fn bind_key(
+        &self,
+        pk: &str,
+        email_hash: Option<&[u8]>,
+        phone_hash: Option<&[u8]>,
+    ) -> StoreResult<()>;
+    /// The active key bound to both hashes.
+    fn find_key_by_binding(&self, email_hash: &[u8], phone_hash: &[u8]) -> StoreResult<KeyRecord>;
+
+    fn insert_grant(&self, grant: &GrantRecord) -> StoreResult<()>;
+    /// Whether an unexpired grant for this key, scope and value exists.
+    fn has_grant(&self, pk: &str, scope: &str, value_hash: &[u8], now: i64) -> StoreResult<bool>;
+
+    fn insert_job(&self, job: &Job) -> StoreResult<()>;
+    /// `NotFound` for unknown or expired jobs.
+    fn get_job(&self, id: &str, now: i64) -> StoreResult<Job>;
+    fn update_job(&self, job: &Job) -> StoreResult<()>;
+    fn delete_job(&self, id: &str) -> StoreResult<()>;
+
+    /// Replaces any pending revocation code of the key.
+    fn put_revoke_code(&self, code: &RevokeCode) -> StoreResult<()>;
+    fn get_revoke_code(&self, pk: &str, now: i64) -> StoreResult<RevokeCode>;
+    fn update_revoke_code(&self, code: &RevokeCode) -> StoreResult<()>;
+    fn delete_revoke_code(&self, pk: &str) -> StoreResult<()>;
+
+    /// Records a JWT ID; `Conflict` when it was already used.
+    fn use_jti(&self, id: &str, expires_at: i64) -> StoreResult<()>;
+
+    /// Counts a hit in a fixed window of `window` seconds.
+    fn rate_hit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: u64,
+        now: i64,
+    ) -> StoreResult<RateDecision>;
+
+    /// Stores an event and returns its id (increasing).
+    fn insert_event(
+        &self,
+        pk: &str,
+        kind: &str,
+        data: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<i64>;
+    /// Unexpired events of a key with an id above `after`, oldest first.
+    fn events_after(&self, pk: &str, after: i64, now: i64) -> StoreResult<Vec<StoredEvent>>;
+
+    /// Deletes whatever expired before `now`.
+    fn purge_expired(&self, now: i64) -> StoreResult<()>;
+}
+
+/// The async face of a [`Store`].
+#[derive(Debug, Clone)]
+pub struct Db(Arc<dyn Store>);
+
+impl Db {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self(store)
+    }
+
+    /// Runs `f` on the blocking pool.
+    pub async fn call<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.0);
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
+    }
+}

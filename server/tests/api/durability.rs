@@ -1,0 +1,191 @@
+//! A SIGKILLed server loses nothing it acknowledged.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use authentiq_protocol::payloads::ClaimScope;
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::*;
+
+struct Proc {
+    child: Child,
+    url: String,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn spawn(dir: &std::path::Path, port: u16) -> Proc {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_authentiq-server"))
+        .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/healthz"))
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Proc { child, url };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("server did not start");
+}
+
+#[tokio::test]
+async fn sigkill_loses_no_acknowledged_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut p = spawn(dir.path(), port).await;
+    let http = reqwest::Client::new();
+    let post = |path: String, body: String| {
+        let http = http.clone();
+        async move {
+            http.post(path)
+                .header("content-type", "application/jwt")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    // Register keys, bind one after a verification.
+    let devices: Vec<Device> = (0..5).map(|_| Device::new()).collect();
+    for d in &devices {
+        let res = post(format!("{}/key", p.url), d.registration()).await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let d = &devices[0];
+    let res = post(
+        format!("{}/scope", p.url),
+        d.claim_request(ClaimScope::Email, "durable@example.com"),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let job = res.json::<Value>().await.unwrap()["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let outbox = authentiq_server::delivery::outbox::Outbox::new(dir.path()).unwrap();
+    let code = outbox
+        .latest_to("durable@example.com")
+        .unwrap()
+        .unwrap()
+        .code()
+        .unwrap();
+    let res = http
+        .post(format!("{}/scope/{job}", p.url))
+        .form(&[("code", code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    let res = http
+        .put(format!("{}/key/{}", p.url, d.pk))
+        .header("content-type", "application/jwt")
+        .body(d.binding(Some("durable@example.com"), None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // A second job waiting for its code.
+    let res = post(
+        format!("{}/scope", p.url),
+        devices[1].claim_request(ClaimScope::Phone, "+31611111111"),
+    )
+    .await;
+    let pending = res.json::<Value>().await.unwrap()["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // SIGKILL: no chance to flush anything.
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let mut p = spawn(dir.path(), port).await;
+
+    for d in &devices {
+        let res = http
+            .get(format!("{}/key/{}", p.url, d.pk))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "key {} lost", d.pk);
+    }
+    let res = http
+        .get(format!("{}/scope/{job}", p.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "the signed grant is still there"
+    );
+    let res = http
+        .get(format!("{}/scope/{pending}", p.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::ACCEPTED,
+        "the waiting job is still there"
+    );
+    // The binding survived: another key cannot take the address.
+    let other = &devices[2];
+    let res = post(
+        format!("{}/scope", p.url),
+        other.claim_request(ClaimScope::Email, "durable@example.com"),
+    )
+    .await;
+    let job2 = res.json::<Value>().await.unwrap()["job"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let code = outbox
+        .latest_to("durable@example.com")
+        .unwrap()
+        .unwrap()
+        .code()
+        .unwrap();
+    http.post(format!("{}/scope/{job2}", p.url))
+        .form(&[("code", code)])
+        .send()
+        .await
+        .unwrap();
+    let res = http
+        .put(format!("{}/key/{}", p.url, other.pk))
+        .header("content-type", "application/jwt")
+        .body(other.binding(Some("durable@example.com"), None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // The issuer key is the same: the old grant still verifies against /jwks.
+    let jwks: Value = http
+        .get(format!("{}/jwks", p.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}

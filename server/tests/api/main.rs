@@ -1,0 +1,13 @@
+//! The issuer API against the real server on 127.0.0.1:0 with a fresh
+//! SQLite file: one test binary, one module per area.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+mod common;
+
+mod channel;
+mod durability;
+mod key;
+mod limits;
+mod login;
+mod scope;
