@@ -4,7 +4,9 @@
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::openapi::response::ResponseBuilder;
+use utoipa::openapi::{ContentBuilder, Ref};
+use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::AppState;
 use crate::routes::{channel, health, jwks, key, login, scope};
@@ -38,6 +40,7 @@ pub struct ProblemBody {
         channel::open, jwks::jwks, health::healthz,
     ),
     components(schemas(ProblemBody)),
+    modifiers(&DefaultErrorResponse),
     tags(
         (name = "key", description = "Authentiq IDs"),
         (name = "scope", description = "Verifying claims"),
@@ -46,6 +49,43 @@ pub struct ProblemBody {
     ),
 )]
 pub struct ApiDoc;
+
+/// Like the seed document, every operation has a `default` response: any
+/// other error (413, 415, 431, 408, …) in the same problem shape.
+#[derive(Debug)]
+struct DefaultErrorResponse;
+
+impl Modify for DefaultErrorResponse {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let response = ResponseBuilder::new()
+            .description("Error response `{error, type, title, detail}`")
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("ProblemBody")))
+                    .build(),
+            )
+            .build();
+        for item in doc.paths.paths.values_mut() {
+            for op in [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.head,
+                &mut item.patch,
+            ]
+            .into_iter()
+            .flatten()
+            {
+                op.responses
+                    .responses
+                    .entry("default".into())
+                    .or_insert_with(|| response.clone().into());
+            }
+        }
+    }
+}
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

@@ -93,9 +93,9 @@ fn rfc3339(secs: i64) -> String {
     request_body(content = String, content_type = "application/jwt", description = "Self-signed registration JWT"),
     responses(
         (status = 201, description = "Successfully registered", body = RegisteredBody),
-        (status = 400, description = "Malformed JWT `invalid-jwt`", body = crate::openapi::ProblemBody),
-        (status = 401, description = "Bad signature, expired or replayed `auth-error`", body = crate::openapi::ProblemBody),
-        (status = 409, description = "Key already registered `duplicate-key`", body = crate::openapi::ProblemBody),
+        (status = 400, description = "Malformed JWT `invalid-jwt`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Bad signature, expired or replayed `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Key already registered `duplicate-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -138,8 +138,8 @@ pub async fn register(
     params(("PK" = String, Path, description = "Authentiq ID (43 chars)")),
     responses(
         (status = 200, description = "Successfully retrieved", body = KeyInfo),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn retrieve(
     State(state): State<AppState>,
@@ -160,11 +160,11 @@ pub async fn retrieve(
     request_body(content = String, content_type = "application/jwt", description = "Self-signed JWT with `grants`: issuer-signed scope grants"),
     responses(
         (status = 200, description = "Successfully updated", body = StatusBody),
-        (status = 400, description = "Malformed JWT or grant", body = crate::openapi::ProblemBody),
-        (status = 401, description = "Not signed by this key, or a grant not by a known issuer `auth-error`", body = crate::openapi::ProblemBody),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody),
-        (status = 409, description = "Already bound to another key `duplicate-hash`", body = crate::openapi::ProblemBody),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody),
+        (status = 400, description = "Malformed JWT or grant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed by this key, or a grant not by a known issuer `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already bound to another key `duplicate-hash`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -272,11 +272,11 @@ async fn bind_hashes(
     request_body(content = String, content_type = "application/jwt", description = "Self-signed JWT with `email` and/or `phone`, each verified before (POST /scope)"),
     responses(
         (status = 200, description = "Successfully updated", body = StatusBody),
-        (status = 400, description = "Malformed JWT, email or phone", body = crate::openapi::ProblemBody),
-        (status = 401, description = "Not signed by this key `auth-error`", body = crate::openapi::ProblemBody),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody),
-        (status = 409, description = "Already bound to another key `duplicate-hash`, or not verified yet `confirm-first`", body = crate::openapi::ProblemBody),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody),
+        (status = 400, description = "Malformed JWT, email or phone", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed by this key `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already bound to another key `duplicate-hash`, or not verified yet `confirm-first`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn bind(
     State(state): State<AppState>,
@@ -333,10 +333,10 @@ pub struct SecretQuery {
     params(("PK" = String, Path, description = "Authentiq ID (43 chars)"), SecretQuery),
     responses(
         (status = 200, description = "Successful response", body = StatusBody),
-        (status = 400, description = "No secret given", body = crate::openapi::ProblemBody),
-        (status = 401, description = "Wrong secret `auth-error`", body = crate::openapi::ProblemBody),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody),
+        (status = 400, description = "No secret given", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong secret `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_with_secret(
     State(state): State<AppState>,
@@ -381,11 +381,11 @@ pub struct EmailPhoneQuery {
     params(EmailPhoneQuery),
     responses(
         (status = 200, description = "`pending` (code sent) or `done` (revoked)", body = StatusBody),
-        (status = 400, description = "Malformed email or phone", body = crate::openapi::ProblemBody),
-        (status = 401, description = "Wrong code `auth-error`", body = crate::openapi::ProblemBody),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody),
-        (status = 409, description = "Confirm with code sent `confirm-first`", body = crate::openapi::ProblemBody),
-        (status = 429, description = "Too many codes requested `rate-limit`", body = crate::openapi::ProblemBody),
+        (status = 400, description = "Malformed email or phone", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Confirm with code sent `confirm-first`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many codes requested `rate-limit`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_by_email_phone(
     State(state): State<AppState>,

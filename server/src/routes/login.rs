@@ -78,9 +78,9 @@ pub fn requester(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Req
     request_body(content = String, content_type = "application/jwt", description = "Push token: self-signed `JWT(sub, iss, aud, exp, iat, nbf)`"),
     responses(
         (status = 200, description = "Sent to the device", body = StatusBody),
-        (status = 400, description = "Malformed JWT or no callback", body = crate::openapi::ProblemBody),
-        (status = 401, description = "Unauthorized for this callback audience `aud-error`, or not self-signed by a registered key `auth-error`", body = crate::openapi::ProblemBody),
-        (status = 429, description = "Too many pushes for this key `rate-limit`", body = crate::openapi::ProblemBody),
+        (status = 400, description = "Malformed JWT or no callback", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Unauthorized for this callback audience `aud-error`, or not self-signed by a registered key `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pushes for this key `rate-limit`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn push_login(
     State(state): State<AppState>,

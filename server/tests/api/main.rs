@@ -10,4 +10,5 @@ mod durability;
 mod key;
 mod limits;
 mod login;
+mod schemathesis;
 mod scope;
