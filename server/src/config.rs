@@ -26,6 +26,10 @@ pub struct Config {
     pub rate: RateLimits,
     /// External signing authorities that may `PUT /scope/{job}`.
     pub authorities: Vec<Authority>,
+    /// OpenID Connect clients (more can be added with `client add`).
+    pub clients: Vec<crate::oidc::clients::Client>,
+    /// Serve the demo relying party at `/demo`.
+    pub demo: bool,
 }
 
 impl Default for Config {
@@ -39,6 +43,8 @@ impl Default for Config {
             sms: SmsConfig::default(),
             rate: RateLimits::default(),
             authorities: Vec::new(),
+            clients: Vec::new(),
+            demo: false,
         }
     }
 }
@@ -131,8 +137,12 @@ pub struct RateLimits {
     pub scope_window_secs: u64,
     /// Wrong codes before a job (or a revocation code) is cancelled.
     pub code_attempts: u32,
-    /// Pushes (`POST /login`) per key per minute.
+    /// Pushes (`POST /login`, sign-in pages) per key per minute.
     pub pushes_per_key_per_minute: u32,
+    /// Sign-in sessions started per client IP per minute.
+    pub sign_ins_per_ip_per_minute: u32,
+    /// Wrong numbers picked per key per hour before its sign-ins are refused.
+    pub wrong_numbers_per_key_per_hour: u32,
 }
 
 impl Default for RateLimits {
@@ -142,6 +152,8 @@ impl Default for RateLimits {
             scope_window_secs: 3600,
             code_attempts: 5,
             pushes_per_key_per_minute: 10,
+            sign_ins_per_ip_per_minute: 30,
+            wrong_numbers_per_key_per_hour: 5,
         }
     }
 }
@@ -188,6 +200,8 @@ impl fmt::Debug for Config {
             .field("sms", &self.sms)
             .field("rate", &self.rate)
             .field("authorities", &self.authorities)
+            .field("clients", &self.clients)
+            .field("demo", &self.demo)
             .finish()
     }
 }

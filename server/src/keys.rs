@@ -69,7 +69,7 @@ pub fn thumbprint(key: &VerifyingKey) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-fn keys_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
+pub(crate) fn keys_dir(data_dir: &Path) -> anyhow::Result<PathBuf> {
     let dir = data_dir.join("keys");
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     restrict(&dir, 0o700)?;
@@ -89,7 +89,7 @@ fn restrict(_path: &Path, _mode: u32) -> anyhow::Result<()> {
 }
 
 /// Writes `bytes` to `path` atomically and durably, readable by the owner only.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     {
         let mut opts = fs::OpenOptions::new();

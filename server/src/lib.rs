@@ -4,10 +4,12 @@
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod keys;
+pub mod oidc;
 pub mod openapi;
 pub mod routes;
 pub mod secrets;

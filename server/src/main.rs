@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use authentiq_server::config::Config;
 use authentiq_server::keys::IssuerKeys;
+use authentiq_server::oidc::keys::{DEFAULT_PUBLISH_AHEAD, KeyState, OidcKeys};
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
@@ -41,7 +42,8 @@ struct Cli {
 enum Command {
     /// Serve the API (the default).
     Serve,
-    /// Manage the issuer keys.
+    /// Manage the signing keys: the issuer's Ed25519 keys (also the EdDSA
+    /// ID token keys) and the OpenID Connect RS256 and ES256 keys.
     Keys {
         #[command(subcommand)]
         action: KeysAction,
@@ -50,15 +52,37 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum KeysAction {
-    /// Make a new signing key; older keys keep verifying what they signed.
-    /// Restart the server to start signing with it.
-    Rotate,
-    /// List the keys.
+    /// Make new signing keys; older keys keep verifying what they signed.
+    ///
+    /// The new issuer (Ed25519, EdDSA) key signs once the server restarts.
+    /// The new RS256 and ES256 keys are published once the server restarts
+    /// and sign from --publish-ahead seconds after now; the keys they
+    /// replace stay published until the ID tokens they signed have expired.
+    Rotate {
+        /// Seconds between now and when the new RS256/ES256 keys start
+        /// signing. Restart the server well within this time, so relying
+        /// parties (which cache the key set for 5 minutes) see them first.
+        #[arg(long, value_name = "SECS", default_value_t = DEFAULT_PUBLISH_AHEAD.unsigned_abs())]
+        publish_ahead: u64,
+    },
+    /// List the keys with their algorithm, id and state: active (signs),
+    /// published-only (will sign), retiring (verifies what it signed).
     List,
 }
 
 fn now() -> i64 {
     authentiq_server::clock::Clock::default().now()
+}
+
+/// A timestamp as RFC 3339, for people.
+fn date(t: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(t)
+        .ok()
+        .and_then(|d| {
+            d.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| t.to_string())
 }
 
 #[tokio::main]
@@ -86,17 +110,38 @@ async fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Keys { action } => {
-            let keys = match action {
-                KeysAction::Rotate => IssuerKeys::rotate(&config.data_dir, now())?,
-                KeysAction::List => IssuerKeys::load_or_create(&config.data_dir, now())?,
+            let now = now();
+            let dir = &config.data_dir;
+            let issuer = match action {
+                KeysAction::Rotate { publish_ahead } => {
+                    let publish_ahead =
+                        i64::try_from(publish_ahead).context("--publish-ahead is too large")?;
+                    let issuer = IssuerKeys::rotate(dir, now)?;
+                    OidcKeys::rotate(dir, now, publish_ahead)?;
+                    println!(
+                        "Rotated. Restart the server to publish the new keys; the new issuer \
+                         key signs from the restart, the new RS256 and ES256 keys from {}.\n",
+                        date(now.saturating_add(publish_ahead))
+                    );
+                    issuer
+                }
+                KeysAction::List => IssuerKeys::load_or_create(dir, now)?,
             };
-            for k in keys.public_keys() {
-                let mark = if k.kid == keys.active_kid() {
-                    "active"
-                } else {
-                    "verify-only"
+            let keys = OidcKeys::load_or_create(dir, &issuer, now)?;
+            for k in keys.list(now) {
+                let state = match k.state {
+                    KeyState::PublishedOnly { signs_from } => {
+                        format!("{} (signs from {})", k.state, date(signs_from))
+                    }
+                    KeyState::Retiring {
+                        published_until: Some(t),
+                    } => format!("{} (published until {})", k.state, date(t)),
+                    KeyState::Retiring {
+                        published_until: None,
+                    } => format!("{} (verifies as long as it is kept)", k.state),
+                    KeyState::Active | KeyState::Expired => k.state.to_string(),
                 };
-                println!("{}  {mark}", k.kid);
+                println!("{:<5}  {}  {state}", k.alg, k.kid);
             }
             Ok(())
         }

@@ -37,7 +37,7 @@ pub struct ProblemBody {
         key::revoke_by_email_phone,
         login::push_login,
         scope::create, scope::retrieve, scope::confirm, scope::authority_sign, scope::delete,
-        channel::open, jwks::jwks, health::healthz,
+        channel::open, jwks::jwks, jwks::public_keys, health::healthz,
     ),
     components(schemas(ProblemBody)),
     modifiers(&DefaultErrorResponse),

@@ -43,6 +43,11 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
+/// [`hash_secret`] as base64url text, for JSON records.
+pub fn hash_secret_b64(secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(hash_secret(secret))
+}
+
 /// Compares `secret` with a stored [`hash_secret`] in constant time.
 pub fn verify_secret(secret: &str, stored: &[u8]) -> bool {
     hash_secret(secret).ct_eq(stored).into()

@@ -14,6 +14,7 @@ use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::hub::{Hub, Push};
 use crate::keys::IssuerKeys;
+use crate::oidc::keys::OidcKeys;
 use crate::secrets::Hasher;
 use crate::store::{Db, KeyRecord, SqliteStore, StoreError};
 
@@ -28,6 +29,8 @@ pub struct Inner {
     pub config: Config,
     pub db: Db,
     pub issuer: IssuerKeys,
+    /// ID token signing keys (RS256, ES256, EdDSA = the issuer keys).
+    pub oidc_keys: OidcKeys,
     pub hasher: Hasher,
     pub delivery: Delivery,
     pub hub: Hub,
@@ -47,19 +50,33 @@ impl AppState {
         Self::open_with_clock(config, Clock::default())
     }
 
-    pub fn open_with_clock(config: Config, clock: Clock) -> anyhow::Result<Self> {
+    pub fn open_with_clock(mut config: Config, clock: Clock) -> anyhow::Result<Self> {
         use anyhow::Context;
+        if config.demo
+            && !config
+                .clients
+                .iter()
+                .any(|c| c.client_id == crate::demo::CLIENT_ID)
+        {
+            config.clients.push(crate::demo::client(config.base_url()));
+        }
+        for c in &config.clients {
+            c.validate()
+                .map_err(|e| anyhow::anyhow!("invalid client configuration: {e}"))?;
+        }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
         let store = SqliteStore::open(&config.data_dir.join("authentiq.sqlite3"))
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         let issuer = IssuerKeys::load_or_create(&config.data_dir, clock.now())?;
+        let oidc_keys = OidcKeys::load_or_create(&config.data_dir, &issuer, clock.now())?;
         let hasher = Hasher::new(crate::keys::load_or_create_hash_key(&config.data_dir)?);
         let delivery = Delivery::from_config(&config)?;
         Ok(Self(Arc::new(Inner {
             config,
             db: Db::new(Arc::new(store)),
             issuer,
+            oidc_keys,
             hasher,
             delivery,
             hub: Hub::default(),

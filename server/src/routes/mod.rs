@@ -22,6 +22,11 @@ use crate::{ApiError, AppState};
 
 pub fn router(state: AppState) -> Router {
     let limits = state.config.limits.clone();
+    let demo = if state.config.demo {
+        crate::demo::router()
+    } else {
+        Router::new()
+    };
     // Ordinary requests get a deadline; the device channel streams for as
     // long as the device stays connected.
     let bounded = Router::new()
@@ -30,7 +35,10 @@ pub fn router(state: AppState) -> Router {
         .merge(login::router())
         .merge(scope::router())
         .merge(jwks::router())
+        .merge(crate::oidc::discovery::router())
         .merge(crate::openapi::router())
+        .merge(crate::oidc::router())
+        .merge(demo)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(limits.request_timeout_secs),
@@ -38,6 +46,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(bounded)
         .merge(channel::router())
+        .merge(crate::oidc::streaming_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(problem_errors))
@@ -78,11 +87,14 @@ async fn header_limits(State(state): State<AppState>, req: Request, next: Next) 
 async fn problem_errors(req: Request, next: Next) -> Response {
     let res = next.run(req).await;
     let status = res.status();
-    let is_problem = res
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+    // Our own bodies (problem+json, OAuth JSON, HTML pages) pass unchanged.
+    let is_ours = res.headers().get(header::CONTENT_TYPE).is_some_and(|v| {
+        let v = v.as_bytes();
+        v.starts_with(b"application/problem+json")
+            || v.starts_with(b"application/json")
+            || v.starts_with(b"text/html")
+    });
+    if !(status.is_client_error() || status.is_server_error()) || is_ours {
         return res;
     }
     let (parts, body) = res.into_parts();

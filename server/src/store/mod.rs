@@ -136,6 +136,18 @@ pub enum RateDecision {
     },
 }
 
+/// A short-lived OIDC record (see the `records` table).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub kind: String,
+    pub id: String,
+    pub family: String,
+    /// JSON.
+    pub data: String,
+    pub used: bool,
+    pub expires_at: i64,
+}
+
 /// Everything the server keeps. Writes return only once durable.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// `Conflict` when the key exists (revoked or not).
@@ -151,6 +163,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         email_hash: Option<&[u8]>,
         phone_hash: Option<&[u8]>,
     ) -> StoreResult<()>;
+    /// The active key bound to this email hash.
+    fn find_key_by_email(&self, email_hash: &[u8]) -> StoreResult<KeyRecord>;
     /// The active key bound to both hashes.
     fn find_key_by_binding(&self, email_hash: &[u8], phone_hash: &[u8]) -> StoreResult<KeyRecord>;
 
@@ -193,6 +207,24 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<i64>;
     /// Unexpired events of a key with an id above `after`, oldest first.
     fn events_after(&self, pk: &str, after: i64, now: i64) -> StoreResult<Vec<StoredEvent>>;
+
+    /// `Conflict` if a client with this id exists.
+    fn insert_client(&self, client_id: &str, data: &str, now: i64) -> StoreResult<()>;
+    fn get_client(&self, client_id: &str) -> StoreResult<String>;
+    fn delete_client(&self, client_id: &str) -> StoreResult<()>;
+    fn list_clients(&self) -> StoreResult<Vec<(String, String)>>;
+
+    /// Inserts or replaces a record.
+    fn put_record(&self, r: &Record) -> StoreResult<()>;
+    /// An unexpired record whose family is not revoked.
+    fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record>;
+    /// Marks a record used, atomically: `Conflict` (with the record's
+    /// family in the error's place) when it already was.
+    fn use_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record>;
+    /// The family of a record, used or not, expired or not.
+    fn record_family(&self, kind: &str, id: &str) -> StoreResult<String>;
+    /// Revokes everything in a family.
+    fn revoke_family(&self, family: &str, until: i64) -> StoreResult<()>;
 
     /// Deletes whatever expired before `now`.
     fn purge_expired(&self, now: i64) -> StoreResult<()>;

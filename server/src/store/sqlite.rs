@@ -8,12 +8,15 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 
 use super::{
-    GrantRecord, Job, JobStatus, KeyRecord, RateDecision, RevokeCode, Store, StoreError,
+    GrantRecord, Job, JobStatus, KeyRecord, RateDecision, Record, RevokeCode, Store, StoreError,
     StoreResult, StoredEvent,
 };
 
 /// Numbered migrations, embedded; `PRAGMA user_version` records the last applied.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_oidc.sql")),
+];
 
 const READERS: usize = 4;
 
@@ -113,6 +116,17 @@ fn key_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<KeyRecord> {
 
 const KEY_COLUMNS: &str =
     "pk, secret_hash, devtoken, registered_at, revoked_at, email_hash, phone_hash";
+
+fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
+    Ok(Record {
+        kind: r.get(0)?,
+        id: r.get(1)?,
+        family: r.get(2)?,
+        data: r.get(3)?,
+        used: r.get(4)?,
+        expires_at: r.get(5)?,
+    })
+}
 
 fn job_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(Job, String)> {
     let status: String = r.get(7)?;
@@ -219,6 +233,21 @@ impl Store for SqliteStore {
                 return Err(StoreError::NotFound);
             }
             Ok(())
+        })
+    }
+
+    fn find_key_by_email(&self, email_hash: &[u8]) -> StoreResult<KeyRecord> {
+        self.read(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {KEY_COLUMNS} FROM keys WHERE email_hash = ?1 AND revoked_at IS NULL"
+                ),
+                params![email_hash],
+                key_from_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)
         })
     }
 
@@ -517,10 +546,147 @@ impl Store for SqliteStore {
         })
     }
 
+    fn insert_client(&self, client_id: &str, data: &str, now: i64) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO clients (client_id, data, created_at) VALUES (?1, ?2, ?3)",
+                params![client_id, data, now],
+            )
+            .map_err(|e| {
+                if is_constraint(&e) {
+                    StoreError::Conflict("duplicate-client")
+                } else {
+                    backend(e)
+                }
+            })?;
+            Ok(())
+        })
+    }
+
+    fn get_client(&self, client_id: &str) -> StoreResult<String> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT data FROM clients WHERE client_id = ?1",
+                [client_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn delete_client(&self, client_id: &str) -> StoreResult<()> {
+        self.write(|c| {
+            match c
+                .execute("DELETE FROM clients WHERE client_id = ?1", [client_id])
+                .map_err(backend)?
+            {
+                0 => Err(StoreError::NotFound),
+                _ => Ok(()),
+            }
+        })
+    }
+
+    fn list_clients(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(|c| {
+            let mut stmt = c
+                .prepare("SELECT client_id, data FROM clients ORDER BY created_at")
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+        })
+    }
+
+    fn put_record(&self, r: &Record) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO records (kind, id, family, data, used, expires_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (kind, id) DO UPDATE
+                 SET family = ?3, data = ?4, used = ?5, expires_at = ?6",
+                params![r.kind, r.id, r.family, r.data, r.used, r.expires_at],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
+    fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT kind, id, family, data, used, expires_at FROM records
+                 WHERE kind = ?1 AND id = ?2 AND expires_at > ?3
+                   AND family NOT IN (SELECT family FROM revoked_families)",
+                params![kind, id, now],
+                record_from_row,
+            )
+            .optional()
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn use_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
+        self.write(|c| {
+            let tx = c.transaction().map_err(backend)?;
+            let rec = tx
+                .query_row(
+                    "SELECT kind, id, family, data, used, expires_at FROM records
+                     WHERE kind = ?1 AND id = ?2 AND expires_at > ?3
+                       AND family NOT IN (SELECT family FROM revoked_families)",
+                    params![kind, id, now],
+                    record_from_row,
+                )
+                .optional()
+                .map_err(backend)?
+                .ok_or(StoreError::NotFound)?;
+            if rec.used {
+                return Err(StoreError::Conflict("already-used"));
+            }
+            tx.execute(
+                "UPDATE records SET used = 1 WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+            )
+            .map_err(backend)?;
+            tx.commit().map_err(backend)?;
+            Ok(rec)
+        })
+    }
+
+    fn record_family(&self, kind: &str, id: &str) -> StoreResult<String> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT family FROM records WHERE kind = ?1 AND id = ?2",
+                params![kind, id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(backend)?
+            .ok_or(StoreError::NotFound)
+        })
+    }
+
+    fn revoke_family(&self, family: &str, until: i64) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO revoked_families (family, expires_at) VALUES (?1, ?2)
+                 ON CONFLICT (family) DO UPDATE SET expires_at = MAX(expires_at, ?2)",
+                params![family, until],
+            )
+            .map_err(backend)?;
+            Ok(())
+        })
+    }
+
     fn purge_expired(&self, now: i64) -> StoreResult<()> {
         self.write(|c| {
             c.execute_batch(&format!(
-                "DELETE FROM jobs WHERE expires_at <= {now};
+                "DELETE FROM records WHERE expires_at <= {now};
+                 DELETE FROM revoked_families WHERE expires_at <= {now};
+                 DELETE FROM jobs WHERE expires_at <= {now};
                  DELETE FROM revoke_codes WHERE expires_at <= {now};
                  DELETE FROM used_jtis WHERE expires_at <= {now};
                  DELETE FROM events WHERE expires_at <= {now};
@@ -642,6 +808,45 @@ mod tests {
             .map(|e| e.data)
             .collect();
         assert_eq!(after_expiry, ["jwt1"]);
+    }
+
+    fn rec(id: &str, family: &str) -> Record {
+        Record {
+            kind: "code".into(),
+            id: id.into(),
+            family: family.into(),
+            data: "{}".into(),
+            used: false,
+            expires_at: 100,
+        }
+    }
+
+    #[test]
+    fn records_are_single_use_and_families_revoke_together() {
+        let (_d, s) = store();
+        s.put_record(&rec("c1", "f1")).unwrap();
+        s.put_record(&Record {
+            kind: "refresh".into(),
+            ..rec("r1", "f1")
+        })
+        .unwrap();
+        s.put_record(&rec("c2", "f2")).unwrap();
+        assert_eq!(s.use_record("code", "c1", 10).unwrap().family, "f1");
+        assert!(matches!(
+            s.use_record("code", "c1", 10),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(matches!(
+            s.use_record("code", "c1", 200),
+            Err(StoreError::NotFound)
+        ));
+        s.revoke_family("f1", 500).unwrap();
+        assert!(matches!(
+            s.get_record("refresh", "r1", 10),
+            Err(StoreError::NotFound)
+        ));
+        assert_eq!(s.record_family("refresh", "r1").unwrap(), "f1");
+        assert!(s.get_record("code", "c2", 10).is_ok());
     }
 
     #[test]

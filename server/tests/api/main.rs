@@ -10,5 +10,6 @@ mod durability;
 mod key;
 mod limits;
 mod login;
+mod oidc_discovery;
 mod schemathesis;
 mod scope;

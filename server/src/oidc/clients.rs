@@ -1,0 +1,258 @@
+//! Relying parties: from the configuration file, or added with
+//! `authentiq-server client add` (stored, secret hashed).
+
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
+
+use crate::store::StoreError;
+use crate::{ApiError, AppState};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMethod {
+    /// Confidential: HTTP Basic (or, equally accepted, the form body).
+    #[default]
+    ClientSecretBasic,
+    /// Confidential: `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+    /// Public client (native or browser app): no secret, PKCE required.
+    None,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectType {
+    /// A different `sub` for the same user at each client (the default).
+    #[default]
+    Pairwise,
+    /// The user's Authentiq ID as `sub`.
+    Public,
+}
+
+fn default_response_types() -> Vec<String> {
+    vec!["code".into()]
+}
+
+fn default_alg() -> String {
+    "RS256".into()
+}
+
+/// A registered client.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Client {
+    pub client_id: String,
+    /// Config-file clients only: the secret itself (needed for HS256 ID tokens).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// Base64url SHA-256 of the secret (stored clients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_sha256: Option<String>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logo_uri: Option<String>,
+    #[serde(default)]
+    pub token_endpoint_auth_method: AuthMethod,
+    /// Allowed `response_type` values, e.g. `["code", "code id_token"]`.
+    #[serde(default = "default_response_types")]
+    pub response_types: Vec<String>,
+    /// `RS256` (default), `ES256`, `EdDSA` or `HS256`.
+    #[serde(default = "default_alg")]
+    pub id_token_signed_response_alg: String,
+    #[serde(default)]
+    pub subject_type: SubjectType,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("client_id", &self.client_id)
+            .field("name", &self.name)
+            .field("redirect_uris", &self.redirect_uris)
+            .field(
+                "token_endpoint_auth_method",
+                &self.token_endpoint_auth_method,
+            )
+            .field(
+                "id_token_signed_response_alg",
+                &self.id_token_signed_response_alg,
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == AuthMethod::None
+    }
+
+    /// Exact string comparison (RFC 9700 §2.1): no prefix, no wildcards.
+    pub fn has_redirect_uri(&self, uri: &str) -> bool {
+        self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Whether `response_type` (any order of its words) is allowed.
+    pub fn allows_response_type(&self, response_type: &str) -> bool {
+        let want = normalize_response_type(response_type);
+        self.response_types
+            .iter()
+            .any(|r| normalize_response_type(r) == want)
+    }
+
+    /// Checks a presented secret in constant time.
+    pub fn verify_secret(&self, secret: &str) -> bool {
+        if let Some(plain) = &self.client_secret {
+            return plain.as_bytes().ct_eq(secret.as_bytes()).into();
+        }
+        match &self.client_secret_sha256 {
+            Some(h) => crate::secrets::hash_secret_b64(secret)
+                .as_bytes()
+                .ct_eq(h.as_bytes())
+                .into(),
+            None => false,
+        }
+    }
+
+    /// Checks that a configured client makes sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.client_id.is_empty() || self.name.is_empty() {
+            return Err("client_id and name are required".into());
+        }
+        if self.redirect_uris.is_empty() {
+            return Err(format!("client {}: no redirect_uris", self.client_id));
+        }
+        for r in &self.redirect_uris {
+            let u = url::Url::parse(r)
+                .map_err(|e| format!("client {}: redirect_uri {r}: {e}", self.client_id))?;
+            if u.fragment().is_some() {
+                return Err(format!(
+                    "client {}: redirect_uri {r} has a fragment",
+                    self.client_id
+                ));
+            }
+        }
+        let has_secret = self.client_secret.is_some() || self.client_secret_sha256.is_some();
+        if self.is_public() == has_secret {
+            return Err(format!(
+                "client {}: a public client has no secret; a confidential one needs one",
+                self.client_id
+            ));
+        }
+        if self.id_token_signed_response_alg == "HS256" && self.client_secret.is_none() {
+            return Err(format!(
+                "client {}: HS256 needs the client_secret itself in the configuration",
+                self.client_id
+            ));
+        }
+        if !["RS256", "ES256", "EdDSA", "HS256"]
+            .contains(&self.id_token_signed_response_alg.as_str())
+        {
+            return Err(format!(
+                "client {}: unsupported id_token_signed_response_alg",
+                self.client_id
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// `code id_token` and `id_token code` are the same response type.
+pub fn normalize_response_type(rt: &str) -> Vec<&str> {
+    let mut words: Vec<&str> = rt.split(' ').filter(|w| !w.is_empty()).collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// Finds a client: the configuration first, then the database.
+pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, ApiError> {
+    if let Some(c) = state
+        .config
+        .clients
+        .iter()
+        .find(|c| c.client_id == client_id)
+    {
+        return Ok(Some(c.clone()));
+    }
+    let id = client_id.to_string();
+    match state.db.call(move |s| s.get_client(&id)).await {
+        Ok(data) => serde_json::from_str(&data).map(Some).map_err(|e| {
+            tracing::error!(error = %e, "a stored client does not parse");
+            ApiError::internal("corrupt client record")
+        }),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client() -> Client {
+        Client {
+            client_id: "c".into(),
+            client_secret: None,
+            client_secret_sha256: Some(crate::secrets::hash_secret_b64("s3cret")),
+            name: "C".into(),
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            client_uri: None,
+            logo_uri: None,
+            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            response_types: vec!["code".into(), "id_token code".into()],
+            id_token_signed_response_alg: "RS256".into(),
+            subject_type: SubjectType::Pairwise,
+        }
+    }
+
+    #[test]
+    fn redirect_uris_match_exactly() {
+        let c = client();
+        assert!(c.has_redirect_uri("https://rp.example/cb"));
+        for bad in [
+            "https://rp.example/cb/",
+            "https://rp.example/cb?x=1",
+            "https://rp.example/c",
+            "HTTPS://rp.example/cb",
+        ] {
+            assert!(!c.has_redirect_uri(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn response_types_ignore_word_order() {
+        let c = client();
+        assert!(c.allows_response_type("code"));
+        assert!(c.allows_response_type("code id_token"));
+        assert!(!c.allows_response_type("token"));
+        assert!(!c.allows_response_type("code token"));
+    }
+
+    #[test]
+    fn secrets_compare_by_hash() {
+        let c = client();
+        assert!(c.verify_secret("s3cret"));
+        assert!(!c.verify_secret("s3cre"));
+        assert!(!c.verify_secret(""));
+    }
+
+    #[test]
+    fn validation_catches_misconfiguration() {
+        assert!(client().validate().is_ok());
+        let mut c = client();
+        c.token_endpoint_auth_method = AuthMethod::None;
+        assert!(c.validate().is_err(), "public with a secret");
+        c.client_secret_sha256 = None;
+        assert!(c.validate().is_ok());
+        c.redirect_uris = vec!["https://x.example/cb#frag".into()];
+        assert!(c.validate().is_err());
+        let mut c = client();
+        c.id_token_signed_response_alg = "HS256".into();
+        assert!(c.validate().is_err(), "HS256 needs the secret itself");
+        c.id_token_signed_response_alg = "none".into();
+        assert!(c.validate().is_err());
+    }
+}

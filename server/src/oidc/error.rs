@@ -1,0 +1,99 @@
+//! RFC 6749 error bodies `{error, error_description}` for `/token` and
+//! `/userinfo`, with `WWW-Authenticate` where the RFCs ask for it.
+
+use authentiq_protocol::errors::{OAuthError, OAuthErrorCode};
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::ApiError;
+
+#[derive(Debug)]
+pub struct OAuthErr {
+    pub status: StatusCode,
+    pub code: OAuthErrorCode,
+    pub description: String,
+    pub www_authenticate: Option<String>,
+}
+
+impl OAuthErr {
+    pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        let status = match code {
+            OAuthErrorCode::InvalidClient | OAuthErrorCode::InvalidToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            OAuthErrorCode::InsufficientScope | OAuthErrorCode::AccessDenied => {
+                StatusCode::FORBIDDEN
+            }
+            OAuthErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            OAuthErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self {
+            status,
+            code,
+            description: description.into(),
+            www_authenticate: None,
+        }
+    }
+
+    pub fn invalid_request(d: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidRequest, d)
+    }
+
+    pub fn invalid_grant(d: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidGrant, d)
+    }
+
+    /// 401 `invalid_client`, with a Basic challenge when the client tried Basic.
+    pub fn invalid_client(d: impl Into<String>, basic: bool) -> Self {
+        let mut e = Self::new(OAuthErrorCode::InvalidClient, d);
+        if basic {
+            e.www_authenticate = Some(r#"Basic realm="authentiq", charset="UTF-8""#.into());
+        }
+        e
+    }
+
+    /// 401 `invalid_token` for bearer-token resources (RFC 6750 §3).
+    pub fn invalid_token(d: impl Into<String>) -> Self {
+        let d = d.into();
+        let mut e = Self::new(OAuthErrorCode::InvalidToken, d.clone());
+        e.www_authenticate = Some(format!(
+            r#"Bearer realm="authentiq", error="invalid_token", error_description="{}""#,
+            d.replace(['"', '\\'], "'")
+        ));
+        e
+    }
+}
+
+impl From<ApiError> for OAuthErr {
+    fn from(e: ApiError) -> Self {
+        if e.status.is_server_error() {
+            OAuthErr::new(
+                OAuthErrorCode::ServerError,
+                "the server could not complete the request",
+            )
+        } else if e.status == StatusCode::TOO_MANY_REQUESTS {
+            OAuthErr::new(OAuthErrorCode::TemporarilyUnavailable, e.detail)
+        } else {
+            OAuthErr::invalid_request(e.detail)
+        }
+    }
+}
+
+impl IntoResponse for OAuthErr {
+    fn into_response(self) -> Response {
+        let body = OAuthError::new(self.code, self.description);
+        let mut res = (self.status, Json(body)).into_response();
+        let h = res.headers_mut();
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(v) = self
+            .www_authenticate
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            h.insert(header::WWW_AUTHENTICATE, v);
+        }
+        res
+    }
+}

@@ -1,0 +1,125 @@
+//! Typed access to the short-lived OIDC records (sessions, codes, tokens).
+//! Tokens and codes are never stored: a record's id is the SHA-256 of the
+//! token it stands for.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::store::{Record, StoreError};
+use crate::{ApiError, AppState};
+
+pub const SESSION: &str = "session";
+pub const CODE: &str = "code";
+pub const ACCESS: &str = "access";
+pub const REFRESH: &str = "refresh";
+pub const SSO: &str = "sso";
+
+/// A new random token (256 bits, base64url).
+pub fn new_token() -> String {
+    crate::secrets::new_secret()
+}
+
+/// The record id of a token.
+pub fn token_id(token: &str) -> String {
+    crate::secrets::hash_secret_b64(token)
+}
+
+pub async fn put<T: Serialize>(
+    state: &AppState,
+    kind: &'static str,
+    id: &str,
+    family: &str,
+    data: &T,
+    expires_at: i64,
+) -> Result<(), ApiError> {
+    let record = Record {
+        kind: kind.into(),
+        id: id.into(),
+        family: family.into(),
+        data: serde_json::to_string(data).map_err(|e| ApiError::internal(e.to_string()))?,
+        used: false,
+        expires_at,
+    };
+    state.db.call(move |s| s.put_record(&record)).await?;
+    Ok(())
+}
+
+/// Replaces the data of an existing record, keeping its family, expiry and use.
+pub async fn update<T: Serialize>(
+    state: &AppState,
+    record: &Record,
+    data: &T,
+) -> Result<(), ApiError> {
+    let mut record = record.clone();
+    record.data = serde_json::to_string(data).map_err(|e| ApiError::internal(e.to_string()))?;
+    state.db.call(move |s| s.put_record(&record)).await?;
+    Ok(())
+}
+
+fn parse<T: DeserializeOwned>(r: &Record) -> Result<T, ApiError> {
+    serde_json::from_str(&r.data).map_err(|e| {
+        tracing::error!(kind = %r.kind, error = %e, "a stored record does not parse");
+        ApiError::internal("corrupt record")
+    })
+}
+
+/// An unexpired, unrevoked record.
+pub async fn get<T: DeserializeOwned>(
+    state: &AppState,
+    kind: &'static str,
+    id: &str,
+) -> Result<Option<(T, Record)>, ApiError> {
+    let (id, now) = (id.to_string(), state.now());
+    match state.db.call(move |s| s.get_record(kind, &id, now)).await {
+        Ok(r) => Ok(Some((parse(&r)?, r))),
+        Err(StoreError::NotFound) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What [`take`] found.
+#[derive(Debug)]
+pub enum Taken<T> {
+    /// First use.
+    Fresh(T, Record),
+    /// Used before: the family it belongs to should be revoked.
+    Reused { family: String },
+    /// Unknown, expired or revoked.
+    Missing,
+}
+
+/// Uses a single-use record.
+pub async fn take<T: DeserializeOwned>(
+    state: &AppState,
+    kind: &'static str,
+    id: &str,
+) -> Result<Taken<T>, ApiError> {
+    let (owned, now) = (id.to_string(), state.now());
+    match state
+        .db
+        .call(move |s| s.use_record(kind, &owned, now))
+        .await
+    {
+        Ok(r) => Ok(Taken::Fresh(parse(&r)?, r)),
+        Err(StoreError::Conflict(_)) => {
+            let owned = id.to_string();
+            let family = state
+                .db
+                .call(move |s| s.record_family(kind, &owned))
+                .await?;
+            Ok(Taken::Reused { family })
+        }
+        Err(StoreError::NotFound) => Ok(Taken::Missing),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Revokes everything issued in `family` (for as long as any of it could live).
+pub async fn revoke_family(state: &AppState, family: &str) -> Result<(), ApiError> {
+    let (family, until) = (family.to_string(), state.now() + 90 * 24 * 3600);
+    state
+        .db
+        .call(move |s| s.revoke_family(&family, until))
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Sign-in sessions: what `/authorize` asked for, and what the user's
+//! device answered. Stored as records of kind `session`, 5 minutes.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// How long a sign-in session waits for the user.
+pub const SESSION_TTL: i64 = 5 * 60;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Pending,
+    Approved,
+    Denied,
+}
+
+/// How the authorization response is returned to the client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    Query,
+    Fragment,
+    FormPost,
+}
+
+/// The validated authorization request.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AuthRequest {
+    pub client_id: String,
+    pub redirect_uri: String,
+    /// Normalized (sorted) words, e.g. `code id_token`.
+    pub response_type: String,
+    pub response_mode: ResponseMode,
+    /// Scope as requested, with modifiers.
+    pub scope: String,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub code_challenge: Option<String>,
+    pub max_age: Option<i64>,
+}
+
+impl AuthRequest {
+    pub fn wants(&self, word: &str) -> bool {
+        self.response_type.split(' ').any(|w| w == word)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionData {
+    pub request: AuthRequest,
+    /// Echoed by the app's signed response.
+    pub push_nonce: String,
+    pub numbers: [u16; 3],
+    /// The one of `numbers` the page shows.
+    pub shown: u16,
+    pub status: Status,
+    /// SHA-256 of the browser-binding cookie: only the browser that started
+    /// the sign-in may continue it.
+    pub browser: String,
+    pub csrf: String,
+    pub ip: String,
+    pub user_agent: Option<String>,
+    pub created_at: i64,
+    pub expires_at: i64,
+    /// Set on approval.
+    #[serde(default)]
+    pub pk: Option<String>,
+    #[serde(default)]
+    pub claims: Map<String, Value>,
+    /// Scopes granted (without modifiers).
+    #[serde(default)]
+    pub granted_scope: String,
+    #[serde(default)]
+    pub auth_time: Option<i64>,
+    #[serde(default)]
+    pub push_token: Option<String>,
+    #[serde(default)]
+    pub pushed: bool,
+    #[serde(default)]
+    pub wrong_numbers: u32,
+    #[serde(default)]
+    pub reported: bool,
+}
+
+/// The SSO session behind the provider's session cookie.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SsoData {
+    pub pk: String,
+    pub auth_time: i64,
+    /// Claims the user shared in that sign-in.
+    pub claims: Map<String, Value>,
+    pub granted_scope: String,
+}

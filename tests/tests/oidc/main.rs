@@ -1,0 +1,9 @@
+//! The OpenID Connect provider end to end: the real server on 127.0.0.1:0,
+//! a device played with the protocol crate, and the `openidconnect` crate
+//! as an ordinary relying party.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+mod common;
+mod flow;
+mod negative;
