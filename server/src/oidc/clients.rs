@@ -141,10 +141,16 @@ impl Client {
                 self.client_id
             ));
         }
-        if self.id_token_signed_response_alg == "HS256" && self.client_secret.is_none() {
+        if self.id_token_signed_response_alg == "HS256"
+            && self
+                .client_secret
+                .as_ref()
+                .is_none_or(|s| s.len() < super::keys::HS256_MIN_SECRET)
+        {
             return Err(format!(
-                "client {}: HS256 needs the client_secret itself in the configuration",
-                self.client_id
+                "client {}: HS256 needs the client_secret itself in the configuration, at least {} bytes",
+                self.client_id,
+                super::keys::HS256_MIN_SECRET
             ));
         }
         if !["RS256", "ES256", "EdDSA", "HS256"]

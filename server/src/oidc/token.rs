@@ -304,7 +304,7 @@ mod tests {
     #[test]
     fn pkce_s256_rfc7636_appendix_b() {
         let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFWjMBRDTA1ZzwsJ3YpZQ2OPkYQBLwJk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
         assert!(pkce_ok(challenge, verifier));
         assert!(!pkce_ok(
             challenge,

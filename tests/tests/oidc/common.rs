@@ -340,8 +340,12 @@ pub async fn continue_to_client(p: &Provider, browser: &reqwest::Client, page: &
     url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap()
 }
 
+/// A parameter of an authorization response, from the query or the fragment.
 pub fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs()
+        .chain(url::form_urlencoded::parse(
+            url.fragment().unwrap_or("").as_bytes(),
+        ))
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
 }

@@ -123,6 +123,16 @@
         approved(data);
         break;
       case "denied":
+        end(data.status, typeof data.message === "string" ? data.message : null);
+        // The application hears of the denial too (access_denied), after
+        // the user has had a moment to read why.
+        var back = safeUrl(data["continue"]);
+        if (back) {
+          window.setTimeout(function () {
+            window.location.assign(back);
+          }, 2500);
+        }
+        break;
       case "expired":
         end(data.status, typeof data.message === "string" ? data.message : null);
         break;
