@@ -48,6 +48,50 @@ enum Command {
         #[command(subcommand)]
         action: KeysAction,
     },
+    /// Manage OpenID Connect clients (relying parties) kept in the database.
+    /// Clients can also be listed in the configuration file (`[[clients]]`).
+    Client {
+        #[command(subcommand)]
+        action: ClientAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ClientAction {
+    /// Register a client and print its id and secret (the secret only this once).
+    ///
+    /// Example: authentiq-server client add --name "My Shop" --redirect-uri https://shop.example/oidc/callback
+    Add {
+        /// Shown to people on the sign-in page.
+        #[arg(long)]
+        name: String,
+        /// Where sign-ins return to; exact match. Repeat for several.
+        #[arg(long = "redirect-uri", required = true)]
+        redirect_uris: Vec<String>,
+        /// A client that cannot keep a secret (browser or native app): no secret, PKCE required.
+        #[arg(long)]
+        public: bool,
+        /// ID token algorithm: RS256, ES256 or EdDSA (HS256 clients go in the configuration file).
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+        /// `sub` per client (pairwise, the default) or the user's Authentiq ID (public).
+        #[arg(long, default_value = "pairwise", value_parser = ["pairwise", "public"])]
+        subject: String,
+        /// Allowed response types; repeat for several (default: code).
+        #[arg(long = "response-type")]
+        response_types: Vec<String>,
+        #[arg(long)]
+        client_uri: Option<String>,
+        #[arg(long)]
+        logo_uri: Option<String>,
+        /// Choose the client_id instead of a random one.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// List the stored clients.
+    List,
+    /// Remove a stored client.
+    Remove { client_id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,8 +130,19 @@ fn date(t: i64) -> String {
 }
 
 #[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One readable line (with its causes), not a backtrace.
+            eprintln!("authentiq-server: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 #[allow(clippy::print_stdout)] // `keys` prints its listing
-async fn main() -> anyhow::Result<()> {
+async fn run() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
@@ -109,6 +164,7 @@ async fn main() -> anyhow::Result<()> {
     }
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
+        Command::Client { action } => client_command(&config, action),
         Command::Keys { action } => {
             let now = now();
             let dir = &config.data_dir;
@@ -146,6 +202,96 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+#[allow(clippy::print_stdout)] // the point of these commands is their output
+fn client_command(config: &Config, action: ClientAction) -> anyhow::Result<()> {
+    use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
+    use authentiq_server::secrets;
+    use authentiq_server::store::{SqliteStore, Store};
+
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let store = SqliteStore::open(&config.data_dir.join(authentiq_server::state::DB_FILE))
+        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    match action {
+        ClientAction::Add {
+            name,
+            redirect_uris,
+            public,
+            alg,
+            subject,
+            response_types,
+            client_uri,
+            logo_uri,
+            id,
+        } => {
+            let secret = (!public).then(secrets::new_secret);
+            let client = Client {
+                client_id: id.unwrap_or_else(secrets::new_job_id),
+                client_secret: None,
+                client_secret_sha256: secret.as_deref().map(secrets::hash_secret_b64),
+                name,
+                redirect_uris,
+                client_uri,
+                logo_uri,
+                token_endpoint_auth_method: if public {
+                    AuthMethod::None
+                } else {
+                    AuthMethod::ClientSecretBasic
+                },
+                response_types: if response_types.is_empty() {
+                    vec!["code".into()]
+                } else {
+                    response_types
+                },
+                id_token_signed_response_alg: alg,
+                subject_type: if subject == "public" {
+                    SubjectType::Public
+                } else {
+                    SubjectType::Pairwise
+                },
+            };
+            client.validate().map_err(|e| anyhow::anyhow!(e))?;
+            if config
+                .clients
+                .iter()
+                .any(|c| c.client_id == client.client_id)
+            {
+                anyhow::bail!(
+                    "the configuration file already has a client {}",
+                    client.client_id
+                );
+            }
+            let data = serde_json::to_string(&client)?;
+            store
+                .insert_client(&client.client_id, &data, now())
+                .map_err(|e| anyhow::anyhow!("cannot add the client: {e}"))?;
+            println!("client_id:     {}", client.client_id);
+            match secret {
+                Some(s) => println!(
+                    "client_secret: {s}\n\nKeep the secret now: it is not shown again (only its hash is stored)."
+                ),
+                None => println!("public client: no secret; it must use PKCE (S256)."),
+            }
+        }
+        ClientAction::List => {
+            for c in &config.clients {
+                println!("{}  {}  (configuration file)", c.client_id, c.name);
+            }
+            for (id, data) in store.list_clients().map_err(|e| anyhow::anyhow!("{e}"))? {
+                let c: Client = serde_json::from_str(&data)?;
+                println!("{id}  {}  {}", c.name, c.redirect_uris.join(" "));
+            }
+        }
+        ClientAction::Remove { client_id } => {
+            store
+                .delete_client(&client_id)
+                .map_err(|e| anyhow::anyhow!("cannot remove {client_id}: {e}"))?;
+            println!("removed {client_id}");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

@@ -18,6 +18,9 @@ use crate::oidc::keys::OidcKeys;
 use crate::secrets::Hasher;
 use crate::store::{Db, KeyRecord, SqliteStore, StoreError};
 
+/// The SQLite database, in the data directory.
+pub const DB_FILE: &str = "authentiq.sqlite3";
+
 /// How long device events stay available for replay.
 pub const EVENT_TTL: i64 = 15 * 60;
 
@@ -66,7 +69,7 @@ impl AppState {
         }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-        let store = SqliteStore::open(&config.data_dir.join("authentiq.sqlite3"))
+        let store = SqliteStore::open(&config.data_dir.join(DB_FILE))
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         let issuer = IssuerKeys::load_or_create(&config.data_dir, clock.now())?;
         let oidc_keys = OidcKeys::load_or_create(&config.data_dir, &issuer, clock.now())?;
