@@ -6,4 +6,5 @@
 
 mod common;
 mod flow;
+mod modes;
 mod negative;
