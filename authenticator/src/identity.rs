@@ -1,19 +1,25 @@
 //! A user's Authentiq ID: the Ed25519 signing key and the self-signed
-//! tokens made with it.
+//! tokens made with it. The seed lives in the OS keyring; here it is only
+//! ever in memory (zeroized on drop) and never printed.
 
 use std::fmt;
 
 use authentiq_protocol::jwt::{self, Claims};
-use authentiq_protocol::payloads::Registration;
+use authentiq_protocol::payloads::{
+    Binding, ChannelAuth, ClaimRequest, ClaimScope, KeyUpdate, PushToken, Registration,
+    SignInResponse,
+};
 use authentiq_protocol::{AuthentiqId, JwsError};
 use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 
-/// How long a registration token stays valid, in seconds.
-const REGISTRATION_TTL: i64 = 300;
+/// Lifetime of one-shot action tokens (registration, claims, binding).
+const ACTION_TTL: i64 = 300;
+/// Lifetime of a channel-auth token: it only opens the stream.
+const CHANNEL_TTL: i64 = 60;
+/// Lifetime of a push token for "remember this browser".
+pub const PUSH_TOKEN_TTL: i64 = 90 * 24 * 3600;
 
-/// An identity with its private key in memory. The key is zeroized on drop
-/// and never printed; `Debug` shows the public ID only.
 pub struct Identity {
     key: SigningKey,
     id: AuthentiqId,
@@ -40,18 +46,101 @@ impl Identity {
         Ok(Self { key, id })
     }
 
+    /// The seed, for the key store only.
+    pub fn seed(&self) -> [u8; 32] {
+        self.key.to_bytes()
+    }
+
     pub fn id(&self) -> AuthentiqId {
         self.id
     }
 
-    /// The self-signed `{sub, devtoken}` JWT that `POST /key` registers.
+    fn sign<T: serde::Serialize>(&self, claims: Claims<T>) -> Result<String, IdentityError> {
+        Ok(jwt::sign_self(claims, &self.key)?)
+    }
+
+    /// `POST /key`: `{sub, devtoken}`.
     pub fn registration_token(
         &self,
         now: i64,
         devtoken: Option<String>,
     ) -> Result<String, IdentityError> {
-        let claims = Claims::new(Registration { devtoken }).valid_for(now, REGISTRATION_TTL);
-        Ok(jwt::sign_self(claims, &self.key)?)
+        self.sign(Claims::new(Registration { devtoken }).valid_for(now, ACTION_TTL))
+    }
+
+    /// `POST /scope`: verify an email or phone number.
+    pub fn claim_request(
+        &self,
+        now: i64,
+        scope: ClaimScope,
+        value: &str,
+    ) -> Result<String, IdentityError> {
+        let (email, phone_number) = match scope {
+            ClaimScope::Email => (Some(value.to_string()), None),
+            ClaimScope::Phone => (None, Some(value.to_string())),
+        };
+        self.sign(
+            Claims::new(ClaimRequest {
+                scope,
+                email,
+                phone_number,
+                kind: None,
+            })
+            .valid_for(now, ACTION_TTL),
+        )
+    }
+
+    /// `PUT /key/{PK}`: bind verified email and/or phone.
+    pub fn binding(
+        &self,
+        now: i64,
+        email: Option<&str>,
+        phone: Option<&str>,
+    ) -> Result<String, IdentityError> {
+        self.sign(
+            Claims::new(Binding {
+                email: email.map(str::to_string),
+                phone: phone.map(str::to_string),
+            })
+            .valid_for(now, ACTION_TTL),
+        )
+    }
+
+    /// `POST /key/{PK}`: present issuer grants.
+    pub fn key_update(&self, now: i64, grants: Vec<String>) -> Result<String, IdentityError> {
+        self.sign(Claims::new(KeyUpdate { grants }).valid_for(now, ACTION_TTL))
+    }
+
+    /// Opens the device channel of `server` (its public URL).
+    pub fn channel_auth(&self, now: i64, server: &str) -> Result<String, IdentityError> {
+        self.sign(
+            Claims::new(ChannelAuth {})
+                .audience(format!("{}/channel", server.trim_end_matches('/')))
+                .valid_for(now, CHANNEL_TTL),
+        )
+    }
+
+    /// A push token for `aud` (e.g. the provider's `<server>/sign-in`).
+    pub fn push_token(&self, now: i64, aud: &str) -> Result<String, IdentityError> {
+        self.sign(
+            Claims::new(PushToken {})
+                .audience(aud)
+                .valid_for(now, PUSH_TOKEN_TTL),
+        )
+    }
+
+    /// The answer to a sign-in request, addressed to its session URI.
+    pub fn sign_in_response(
+        &self,
+        now: i64,
+        session: &str,
+        body: SignInResponse,
+    ) -> Result<String, IdentityError> {
+        self.sign(
+            Claims::new(body)
+                .audience(session)
+                .valid_for(now, ACTION_TTL),
+        )
     }
 }
 
@@ -76,10 +165,7 @@ mod tests {
             jwt::verify_self_signed::<Registration>(&t, &Validation::at(1_800_000_010)).unwrap();
         assert_eq!(id, me.id());
         assert_eq!(claims.body.devtoken, None);
-        assert_eq!(
-            claims.registered.exp,
-            Some(1_800_000_000 + REGISTRATION_TTL)
-        );
+        assert_eq!(claims.registered.exp, Some(1_800_000_000 + ACTION_TTL));
     }
 
     #[test]
@@ -87,7 +173,7 @@ mod tests {
         let a = Identity::generate().unwrap();
         let b = Identity::generate().unwrap();
         assert_ne!(a.id(), b.id());
-        let again = Identity::from_seed(&a.key.to_bytes()).unwrap();
+        let again = Identity::from_seed(&a.seed()).unwrap();
         assert_eq!(again.id(), a.id());
     }
 
@@ -96,12 +182,18 @@ mod tests {
         let me = Identity::generate().unwrap();
         let shown = format!("{me:?}");
         assert!(shown.contains(&me.id().to_string()));
-        let seed_hex: String = me
-            .key
-            .to_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let seed_hex: String = me.seed().iter().map(|b| format!("{b:02x}")).collect();
         assert!(!shown.contains(&seed_hex));
+    }
+
+    #[test]
+    fn channel_auth_is_short_lived_and_addressed_to_the_channel() {
+        let me = Identity::generate().unwrap();
+        let t = me
+            .channel_auth(1_800_000_000, "https://id.example/")
+            .unwrap();
+        let v = Validation::at(1_800_000_000).audience("https://id.example/channel");
+        let (_, c) = jwt::verify_self_signed::<ChannelAuth>(&t, &v).unwrap();
+        assert_eq!(c.registered.exp, Some(1_800_000_000 + CHANNEL_TTL));
     }
 }

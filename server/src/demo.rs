@@ -50,19 +50,26 @@ pub fn router() -> Router<AppState> {
 
 const TEMPLATE: &str = r#"<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Authentiq Demo</title><link rel="stylesheet" href="/static/sign-in.css"></head>
-<body><main class="card">
-<h1>Authentiq Demo</h1>
+<meta name="color-scheme" content="light dark">
+<title>Authentiq Demo</title><link rel="icon" href="/static/authentiq.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/sign-in.css"></head>
+<body><div class="page">
+<header class="brand"><span class="brand-name">Authentiq Demo</span></header>
+<main class="card">
 {% if claims %}
-<p>You are signed in. This is what the provider told the demo application:</p>
-<table class="claims">{% for k, v in claims %}<tr><th scope="row">{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
-<p><a class="button" href="/demo/login">Sign in again</a></p>
+<h1 class="section-title">You are signed in</h1>
+<p class="hint">This is what the provider told the demo application:</p>
+<table class="result">{% for k, v in claims %}<tr><th scope="row" class="claim-label">{{ k }}</th><td>{{ v }}</td></tr>{% endfor %}</table>
+<p><a class="button button-secondary" href="/demo/login">Sign in again</a></p>
 {% else %}
-{% if error %}<p role="alert" class="error">{{ error }}</p>{% endif %}
-<p>A relying party like any other: it knows nothing about you until you sign in.</p>
-<p><a class="button primary" href="/demo/login">Sign in with Authentiq</a></p>
+{% if error %}<div class="message message-error"><p class="message-text error" role="alert">{{ error }}</p></div>{% endif %}
+<h1 class="section-title">A relying party like any other</h1>
+<p class="hint">It knows nothing about you until you sign in.</p>
+<p><a class="button button-primary" href="/demo/login">Sign in with Authentiq</a></p>
 {% endif %}
-</main></body></html>"#;
+</main>
+<footer class="foot"><p>The demo relying party of this Authentiq server</p></footer>
+</div></body></html>"#;
 
 fn render(claims: Option<&serde_json::Map<String, Value>>, error: Option<&str>) -> Response {
     let mut env = Environment::new();

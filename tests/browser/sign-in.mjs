@@ -37,7 +37,14 @@ function say(line) {
   process.stdout.write(`${line}\n`);
 }
 
+let finishing = false;
+
 async function finish(code, message) {
+  // The first reason counts: closing the browser makes pending steps fail too.
+  if (finishing) {
+    return;
+  }
+  finishing = true;
   if (message) {
     process.stderr.write(`sign-in.mjs: ${step}: ${message}\n`);
   }
@@ -92,15 +99,35 @@ async function main() {
   page.setDefaultTimeout(STEP_MS);
   page.setDefaultNavigationTimeout(STEP_MS);
 
-  // Script errors and console errors (CSP violations among them) fail the run.
+  // Script errors and console errors (CSP violations among them) fail the
+  // run. Except one: the demo's pages link no icon, so Chromium asks for
+  // /favicon.ico, which is a 404.
   const problems = [];
   page.on("pageerror", (e) => problems.push(`uncaught in the page: ${e.message}`));
   page.on("console", (m) => {
-    if (m.type() === "error") {
-      problems.push(`console error at ${m.location().url || page.url()}: ${m.text()}`);
+    const where = m.location().url || page.url();
+    if (m.type() === "error" && new URL(where).pathname !== "/favicon.ico") {
+      problems.push(`console error at ${where}: ${m.text()}`);
     }
   });
   const noProblems = () => expect(problems.length === 0, problems.join("; "));
+
+  // After a denial the page waits 2.5 s, then goes on to the client by
+  // itself. Hold that request until the denial is on the screenshot, so a
+  // slow machine cannot make the screenshot miss it.
+  let deniedAt = 0;
+  let continuedAfter = -1;
+  let releaseContinue = () => {};
+  const denialShot = new Promise((resolve) => {
+    releaseContinue = resolve;
+  });
+  if (mode === "deny") {
+    await page.route(/\/sign-in\/[^/]+\/continue$/, async (route) => {
+      continuedAfter = deniedAt ? Date.now() - deniedAt : -1;
+      await denialShot;
+      await route.continue();
+    });
+  }
 
   // 1. The demo's "Sign in with Authentiq" → /authorize → the sign-in page.
   step = "open the sign-in page";
@@ -156,7 +183,7 @@ async function main() {
     if (await error.count()) {
       throw new Error(`the demo shows an error: ${await error.innerText()}`);
     }
-    const table = page.locator("table.claims");
+    const table = page.locator("table.result");
     await table.waitFor({ state: "visible" });
     const rows = {};
     for (const tr of await table.locator("tr").all()) {
@@ -172,6 +199,7 @@ async function main() {
     // 3. The device denies: the page says so, then goes on to the client.
     step = "denied: the page shows the denial";
     await page.locator('#aq-sign-in[data-state="denied"]').waitFor({ state: "attached" });
+    deniedAt = Date.now();
     const statusTitle = (await page.locator("#aq-status-title").innerText()).trim();
     const statusText = (await page.locator("#aq-status-text").innerText()).trim();
     expect(statusTitle === "Sign-in was denied", `the status title is ${JSON.stringify(statusTitle)}`);
@@ -182,12 +210,16 @@ async function main() {
     expect(!(await page.locator("#aq-number").isVisible()), "the number is still shown after the denial");
     expect(!(await page.locator("figure.qr").isVisible()), "the QR code is still shown after the denial");
     await screenshot(page, "denied.png");
-    expect(/\/sign-in\//.test(page.url()), `the page went on before the denial could be read: ${page.url()}`);
+    expect(/\/sign-in\//.test(page.url()), `the page left the sign-in page before the screenshot: ${page.url()}`);
     noProblems();
     say("DENIED");
 
     step = "denied: back to the demo";
+    releaseContinue();
     await page.waitForURL(/\/demo\/callback\?/);
+    // It waited (2.5 s) before going on; measured from when the denial was
+    // seen here, a little after it was shown.
+    expect(continuedAfter >= 1000, `the page went on ${continuedAfter} ms after showing the denial`);
     await page.waitForLoadState("load");
     const cb = new URL(page.url());
     expect(cb.searchParams.get("error") === "access_denied", `the client got ${cb.search}, not access_denied`);
@@ -195,7 +227,7 @@ async function main() {
     await error.waitFor({ state: "visible" });
     const text = (await error.innerText()).trim();
     expect(text === "You denied the sign-in.", `the demo says ${JSON.stringify(text)}`);
-    expect((await page.locator("table.claims").count()) === 0, "the demo shows claims after a denial");
+    expect((await page.locator("table.result").count()) === 0, "the demo shows claims after a denial");
     noProblems();
     await screenshot(page, "denied-client.png");
   }
@@ -204,5 +236,5 @@ async function main() {
 
 main().then(
   () => finish(0),
-  (e) => finish(1, e && e.message ? e.message.split("\n")[0] : String(e)),
+  (e) => finish(1, (e && e.message ? e.message : String(e)).slice(0, 4000)),
 );

@@ -340,6 +340,7 @@ async fn run(
         latencies,
         server_cpu,
         client_cpu,
+        sequential: true,
     };
     r.push_post_latencies = samples.post_latencies;
     r.push_aborted = samples.aborted;
@@ -371,8 +372,17 @@ async fn interrupted() -> &'static str {
 }
 
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let args = Args::parse();
+async fn main() -> std::process::ExitCode {
+    match bench(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
     if args.keys == 0 {
         bail!("--keys must be at least 1");
     }

@@ -1,6 +1,7 @@
 //! The server under test: a child process on a free loopback port with a
 //! fresh data directory, killed whenever this handle is dropped.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,16 @@ impl Server {
         data_dir: &Path,
         http: &reqwest::Client,
     ) -> anyhow::Result<Self> {
+        Self::start_with(bin, data_dir, &[], http).await
+    }
+
+    /// [`Server::start`] with more command-line arguments (e.g. `--config FILE`).
+    pub async fn start_with(
+        bin: &Path,
+        data_dir: &Path,
+        extra_args: &[&OsStr],
+        http: &reqwest::Client,
+    ) -> anyhow::Result<Self> {
         let addr = free_port()?;
         let url = format!("http://{addr}");
         let log_path = data_dir.join("server.log");
@@ -55,6 +66,7 @@ impl Server {
             .arg(&url)
             .arg("--data-dir")
             .arg(data_dir)
+            .args(extra_args)
             .env("AUTHENTIQ_RATE__PUSHES_PER_KEY_PER_MINUTE", "1000000")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -1,0 +1,683 @@
+//! The authenticator as one object: a profile (one identity on one
+//! server), its key in the OS keyring, its local state, and the server.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use authentiq_protocol::Validation;
+use authentiq_protocol::jwt::{self, Claims};
+use authentiq_protocol::payloads::{
+    ClaimScope, Decision as Answer, DeviceEvent, ScopeGrant, SignInRequest, SignInResponse,
+};
+use authentiq_protocol::scope::{Scope, ScopeName};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::client::{ClientError, ServerClient};
+use crate::events::ServerKeys;
+use crate::identity::{Identity, IdentityError};
+use crate::keystore::{KeyStore, KeyStoreError};
+use crate::local::{Decision, Local, LocalError, Request, StoredGrant};
+use crate::sse::SseParser;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    KeyStore(#[from] KeyStoreError),
+    #[error("{0}")]
+    Server(#[from] ClientError),
+    #[error("{0}")]
+    Local(#[from] LocalError),
+    #[error("{0}")]
+    Identity(#[from] IdentityError),
+    #[error("no identity here yet: run `aq init --server URL` first")]
+    NoProfile,
+    #[error("this profile already has an identity ({0}); use another --profile")]
+    ProfileExists(String),
+    #[error(
+        "the key of this profile is not in the keyring (was it deleted, or is this another user or machine?)"
+    )]
+    KeyMissing,
+    #[error("no pending sign-in request {0} (see `aq inbox`)")]
+    UnknownRequest(String),
+    #[error("sign-in request {0} has expired")]
+    Expired(String),
+    #[error("{0} is not one of the numbers of this request ({1})")]
+    NotACandidate(u16, String),
+    #[error("the server sent something that does not verify: {0}")]
+    Untrusted(String),
+    #[error("{0}")]
+    Io(String),
+}
+
+/// What `profile.json` holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Profile {
+    pub name: String,
+    pub server: String,
+    pub pk: String,
+    pub created_at: i64,
+}
+
+/// Where profiles live: `$AQ_HOME`, else `$XDG_DATA_HOME/authentiq`, else
+/// `~/.local/share/authentiq`.
+pub fn default_home() -> PathBuf {
+    if let Some(h) = std::env::var_os("AQ_HOME") {
+        return h.into();
+    }
+    if let Some(x) = std::env::var_os("XDG_DATA_HOME").filter(|x| !x.is_empty()) {
+        return PathBuf::from(x).join("authentiq");
+    }
+    std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".local/share/authentiq"))
+        .unwrap_or_else(|| PathBuf::from(".authentiq"))
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// What an event on the channel meant.
+#[derive(Debug, Clone)]
+pub enum Incoming {
+    /// A new sign-in request, now in the inbox.
+    Request(Box<Request>),
+    /// A claim-verification job changed state.
+    ScopeJob { job: String, status: String },
+    /// The key was revoked.
+    Revoked,
+}
+
+pub struct Authenticator {
+    profile: Profile,
+    dir: PathBuf,
+    keystore: Arc<dyn KeyStore>,
+    local: Mutex<Local>,
+    client: ServerClient,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authenticator")
+            .field("profile", &self.profile)
+            .finish_non_exhaustive()
+    }
+}
+
+fn io(e: std::io::Error) -> AppError {
+    AppError::Io(e.to_string())
+}
+
+fn account(profile: &str, server: &str) -> String {
+    format!("{profile}@{}", server.trim_end_matches('/'))
+}
+
+impl Authenticator {
+    fn profile_dir(home: &Path, name: &str) -> PathBuf {
+        home.join(name)
+    }
+
+    /// Creates an identity: key in the keyring, registered with the server.
+    /// Returns the revocation secret, which is shown once and not kept.
+    pub async fn init(
+        home: &Path,
+        name: &str,
+        server: &str,
+        keystore: Arc<dyn KeyStore>,
+    ) -> Result<(Self, String), AppError> {
+        let dir = Self::profile_dir(home, name);
+        let file = dir.join("profile.json");
+        if let Ok(bytes) = std::fs::read(&file) {
+            let p: Profile =
+                serde_json::from_slice(&bytes).map_err(|e| AppError::Io(e.to_string()))?;
+            return Err(AppError::ProfileExists(p.pk));
+        }
+        let client = ServerClient::new(server)?;
+        let identity = Identity::generate()?;
+        let acct = account(name, client.base());
+        // The keyring first: if it cannot keep the key, nothing is registered.
+        keystore.store(&acct, &identity.seed())?;
+        let secret = match client
+            .register(identity.registration_token(now(), None)?)
+            .await
+        {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = keystore.delete(&acct);
+                return Err(e.into());
+            }
+        };
+        std::fs::create_dir_all(&dir).map_err(io)?;
+        let profile = Profile {
+            name: name.into(),
+            server: client.base().into(),
+            pk: identity.id().to_string(),
+            created_at: now(),
+        };
+        let json = serde_json::to_vec_pretty(&profile).map_err(|e| AppError::Io(e.to_string()))?;
+        std::fs::write(&file, json).map_err(io)?;
+        let app = Self::open(home, name, keystore)?;
+        Ok((app, secret))
+    }
+
+    /// Opens an existing profile.
+    pub fn open(home: &Path, name: &str, keystore: Arc<dyn KeyStore>) -> Result<Self, AppError> {
+        let dir = Self::profile_dir(home, name);
+        let bytes = std::fs::read(dir.join("profile.json")).map_err(|_| AppError::NoProfile)?;
+        let profile: Profile =
+            serde_json::from_slice(&bytes).map_err(|e| AppError::Io(e.to_string()))?;
+        let local = Local::open(&dir.join("authenticator.sqlite3"))?;
+        let client = ServerClient::new(&profile.server)?;
+        Ok(Self {
+            profile,
+            dir,
+            keystore,
+            local: Mutex::new(local),
+            client,
+        })
+    }
+
+    pub fn profile(&self) -> &Profile {
+        &self.profile
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn client(&self) -> &ServerClient {
+        &self.client
+    }
+
+    fn local(&self) -> Result<MutexGuard<'_, Local>, AppError> {
+        self.local
+            .lock()
+            .map_err(|_| AppError::Io("local state lock poisoned".into()))
+    }
+
+    /// The key, from the keyring.
+    pub fn identity(&self) -> Result<Identity, AppError> {
+        let seed = self
+            .keystore
+            .load(&account(&self.profile.name, &self.profile.server))?
+            .ok_or(AppError::KeyMissing)?;
+        Ok(Identity::from_seed(&seed)?)
+    }
+
+    /// The Authentiq ID as a QR code for a terminal.
+    pub fn id_qr(&self) -> String {
+        qrcode::QrCode::new(self.profile.pk.as_bytes())
+            .map(|q| {
+                q.render::<qrcode::render::unicode::Dense1x2>()
+                    .quiet_zone(true)
+                    .build()
+            })
+            .unwrap_or_default()
+    }
+
+    pub async fn server_keys(&self) -> Result<ServerKeys, AppError> {
+        let keys = ServerKeys::from_jwks(&self.client.jwks().await?);
+        if keys.is_empty() {
+            return Err(AppError::Untrusted(
+                "the server publishes no issuer key".into(),
+            ));
+        }
+        Ok(keys)
+    }
+
+    /// Starts verifying an email or phone number: the server sends a code.
+    pub async fn verify_start(
+        &self,
+        scope: ClaimScope,
+        value: &str,
+        test: bool,
+    ) -> Result<String, AppError> {
+        let token = self.identity()?.claim_request(now(), scope, value)?;
+        let job = self.client.claim(token, test).await?;
+        self.local()?
+            .set_meta(&format!("job:{}:{value}", scope.as_str()), &job)?;
+        Ok(job)
+    }
+
+    /// The job started last for this value, for entering the code later.
+    pub fn pending_job(&self, scope: ClaimScope, value: &str) -> Result<Option<String>, AppError> {
+        Ok(self
+            .local()?
+            .get_meta(&format!("job:{}:{value}", scope.as_str()))?)
+    }
+
+    /// Confirms with the code, checks the issuer's grant, keeps it, and
+    /// binds the verified value to the key.
+    pub async fn verify_finish(
+        &self,
+        scope: ClaimScope,
+        job: &str,
+        code: &str,
+    ) -> Result<StoredGrant, AppError> {
+        self.client.confirm(job, code).await?;
+        let mut grant = None;
+        for _ in 0..20 {
+            if let Some(g) = self.client.grant(job).await? {
+                grant = Some(g);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let token =
+            grant.ok_or_else(|| AppError::Untrusted("the server did not issue a grant".into()))?;
+        let stored = self.check_grant(&token, scope).await?;
+        self.local()?.put_grant(&stored)?;
+        let identity = self.identity()?;
+        let binding = match scope {
+            ClaimScope::Email => identity.binding(now(), Some(&stored.value), None)?,
+            ClaimScope::Phone => identity.binding(now(), None, Some(&stored.value))?,
+        };
+        self.client.bind(&self.profile.pk, binding).await?;
+        Ok(stored)
+    }
+
+    /// A grant must be issued by the server's key, for this key and scope.
+    async fn check_grant(&self, token: &str, scope: ClaimScope) -> Result<StoredGrant, AppError> {
+        let jwks = self.client.jwks().await?;
+        let kid = jwt::peek_kid(token, authentiq_protocol::jws::DEFAULT_MAX_LEN)
+            .map_err(|e| AppError::Untrusted(e.to_string()))?
+            .ok_or_else(|| AppError::Untrusted("the grant names no key".into()))?;
+        let key = keys_find(&jwks, &kid)
+            .ok_or_else(|| AppError::Untrusted(format!("grant signed by unknown key {kid}")))?;
+        let claims: Claims<ScopeGrant> = jwt::verify(
+            token,
+            key.verifying_key(),
+            Some(&kid),
+            &Validation::at(now()),
+        )
+        .map_err(|e| AppError::Untrusted(format!("the grant does not verify: {e}")))?;
+        if claims.registered.sub.as_deref() != Some(self.profile.pk.as_str())
+            || claims.body.scope != scope
+        {
+            return Err(AppError::Untrusted(
+                "the grant is not for this key and scope".into(),
+            ));
+        }
+        let value = match scope {
+            ClaimScope::Email => claims.body.email,
+            ClaimScope::Phone => claims.body.phone_number,
+        }
+        .ok_or_else(|| AppError::Untrusted("the grant has no value".into()))?;
+        Ok(StoredGrant {
+            scope: scope.as_str().into(),
+            value,
+            jwt: token.to_string(),
+            exp: claims.registered.exp.unwrap_or(i64::MAX),
+        })
+    }
+
+    pub fn grants(&self) -> Result<Vec<StoredGrant>, AppError> {
+        Ok(self.local()?.grants(now())?)
+    }
+
+    /// Handles one event from the channel; `None` for duplicates.
+    fn accept(
+        &self,
+        keys: &ServerKeys,
+        id: i64,
+        token: &str,
+    ) -> Result<Option<Incoming>, AppError> {
+        let local = self.local()?;
+        let last: i64 = local
+            .get_meta("last_event_id")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if id <= last {
+            return Ok(None);
+        }
+        let claims = keys
+            .verify(token, Some(&self.profile.pk), now())
+            .map_err(|e| AppError::Untrusted(e.to_string()))?;
+        local.set_meta("last_event_id", &id.to_string())?;
+        let exp = claims.registered.exp.unwrap_or(0);
+        Ok(match claims.body {
+            DeviceEvent::SignIn(req) => {
+                let r = inbox_entry(&req, token, claims.registered.iat.unwrap_or_else(now), exp);
+                local
+                    .add_request(&r)?
+                    .then(|| Incoming::Request(Box::new(r)))
+            }
+            DeviceEvent::ScopeJob(u) => Some(Incoming::ScopeJob {
+                job: u.job,
+                status: u.status,
+            }),
+            DeviceEvent::KeyRevoked {} => {
+                local.set_meta("revoked", "1")?;
+                Some(Incoming::Revoked)
+            }
+        })
+    }
+
+    /// Reads the channel: until it has been quiet for `idle` (to catch up),
+    /// or for as long as it stays open (`idle = None`).
+    async fn read_channel(
+        &self,
+        keys: &ServerKeys,
+        idle: Option<Duration>,
+        on: &mut (dyn FnMut(Incoming) + Send),
+    ) -> Result<(), AppError> {
+        let last: i64 = self
+            .local()?
+            .get_meta("last_event_id")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let token = self.identity()?.channel_auth(now(), &self.profile.server)?;
+        let res = self.client.channel(&token, last).await?;
+        let mut stream = res.bytes_stream();
+        let mut parser = SseParser::default();
+        loop {
+            let next = match idle {
+                Some(d) => match tokio::time::timeout(d, stream.next()).await {
+                    Ok(n) => n,
+                    Err(_) => return Ok(()),
+                },
+                None => stream.next().await,
+            };
+            let Some(chunk) = next else { return Ok(()) };
+            let chunk = chunk.map_err(|e| {
+                AppError::Server(ClientError::Network {
+                    url: self.profile.server.clone(),
+                    reason: e.without_url().to_string(),
+                })
+            })?;
+            for ev in parser
+                .push(&chunk)
+                .map_err(|e| AppError::Untrusted(e.into()))?
+            {
+                let Some(id) = ev.id.as_deref().and_then(|i| i.parse::<i64>().ok()) else {
+                    continue;
+                };
+                match self.accept(keys, id, &ev.data) {
+                    Ok(Some(i)) => on(i),
+                    Ok(None) => {}
+                    Err(AppError::Untrusted(why)) => {
+                        tracing::warn!(%why, "dropped an event that does not verify");
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+    }
+
+    /// Catches up with the channel: every request made while away.
+    pub async fn sync(&self) -> Result<Vec<Incoming>, AppError> {
+        let keys = self.server_keys().await?;
+        let mut got = Vec::new();
+        self.read_channel(&keys, Some(Duration::from_millis(700)), &mut |i| {
+            got.push(i)
+        })
+        .await?;
+        Ok(got)
+    }
+
+    /// Stays connected, reconnecting with backoff, handing each new event
+    /// to `on`. Returns only when the key is revoked.
+    pub async fn watch(&self, on: &mut (dyn FnMut(Incoming) + Send)) -> Result<(), AppError> {
+        let mut backoff = Duration::from_secs(1);
+        loop {
+            let mut revoked = false;
+            let result = match self.server_keys().await {
+                Ok(keys) => {
+                    let mut wrapped = |i: Incoming| {
+                        if matches!(i, Incoming::Revoked) {
+                            revoked = true;
+                        }
+                        on(i);
+                    };
+                    self.read_channel(&keys, None, &mut wrapped).await
+                }
+                Err(e) => Err(e),
+            };
+            if revoked {
+                return Ok(());
+            }
+            match result {
+                Ok(()) => backoff = Duration::from_secs(1),
+                Err(AppError::Server(ClientError::Refused { status: 410, .. })) => return Ok(()),
+                Err(AppError::KeyStore(e)) => return Err(AppError::KeyStore(e)),
+                Err(e) => {
+                    tracing::warn!(error = %e, retry_in = ?backoff, "device channel lost");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(30));
+        }
+    }
+
+    /// Pending requests that have not expired.
+    pub fn inbox(&self) -> Result<Vec<Request>, AppError> {
+        Ok(self.local()?.pending(now())?)
+    }
+
+    /// Adds a request from a QR code or deep link (the session URI).
+    pub async fn open_session(&self, session: &str) -> Result<Request, AppError> {
+        let token = self.client.fetch_request(session).await?;
+        let keys = self.server_keys().await?;
+        let claims = keys
+            .verify(&token, None, now())
+            .map_err(|e| AppError::Untrusted(e.to_string()))?;
+        let DeviceEvent::SignIn(req) = claims.body else {
+            return Err(AppError::Untrusted("not a sign-in request".into()));
+        };
+        if req.session != session {
+            return Err(AppError::Untrusted(
+                "the request is for another session".into(),
+            ));
+        }
+        let r = inbox_entry(
+            &req,
+            &token,
+            claims.registered.iat.unwrap_or_else(now),
+            claims.registered.exp.unwrap_or(0),
+        );
+        self.local()?.add_request(&r)?;
+        Ok(r)
+    }
+
+    fn pending_request(&self, id: &str) -> Result<Request, AppError> {
+        let r = self
+            .local()?
+            .request(id)?
+            .ok_or_else(|| AppError::UnknownRequest(id.into()))?;
+        if r.state != "pending" {
+            return Err(AppError::UnknownRequest(id.into()));
+        }
+        if r.expires_at <= now() {
+            return Err(AppError::Expired(id.into()));
+        }
+        Ok(r)
+    }
+
+    fn record(&self, r: &Request, result: &str, detail: Option<String>) -> Result<(), AppError> {
+        let local = self.local()?;
+        local.set_request_state(
+            &r.id,
+            if result == "approved" {
+                "approved"
+            } else {
+                "denied"
+            },
+        )?;
+        local.record(&Decision {
+            request_id: r.id.clone(),
+            client_id: r.client_id.clone(),
+            client_name: r.client_name.clone(),
+            ip: r.ip.clone(),
+            user_agent: r.user_agent.clone(),
+            decided_at: now(),
+            result: result.into(),
+            detail,
+        })?;
+        Ok(())
+    }
+
+    /// Approves with the number the user picked. Required claims are always
+    /// shared (with their grants); optional ones only if named in `share`.
+    pub async fn approve(
+        &self,
+        id: &str,
+        number: u16,
+        share: &[String],
+        remember: bool,
+    ) -> Result<(), AppError> {
+        let r = self.pending_request(id)?;
+        if !r.numbers.contains(&number) {
+            let shown = r
+                .numbers
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(AppError::NotACandidate(number, shown));
+        }
+        let requested: Scope = r.scope.parse().unwrap_or_default();
+        let grants = self.grants()?;
+        let mut shared = vec!["openid".to_string()];
+        let mut claims = Map::new();
+        let mut attached = Vec::new();
+        for item in requested.items() {
+            let name = item.name.to_string();
+            if item.name == ScopeName::OpenId {
+                continue;
+            }
+            let wanted = item.required || share.contains(&name);
+            if !wanted {
+                continue;
+            }
+            let grant_scope = match item.name {
+                ScopeName::Email => Some("email"),
+                ScopeName::Phone => Some("phone"),
+                _ => None,
+            };
+            if let Some(gs) = grant_scope {
+                match grants.iter().find(|g| g.scope == gs) {
+                    Some(g) => {
+                        let claim = if gs == "email" {
+                            "email"
+                        } else {
+                            "phone_number"
+                        };
+                        claims.insert(claim.into(), json!(g.value));
+                        attached.push(g.jwt.clone());
+                    }
+                    None if item.required => {
+                        // Nothing to share: the server will refuse, say why here.
+                        return Err(AppError::Io(format!(
+                            "{} requires a verified {gs}: run `aq verify {gs} …` first",
+                            r.client_name
+                        )));
+                    }
+                    None => continue,
+                }
+            }
+            shared.push(name);
+        }
+        let identity = self.identity()?;
+        let push_token = if remember && requested.contains(&ScopeName::AqPush) {
+            Some(identity.push_token(now(), &format!("{}/sign-in", self.profile.server))?)
+        } else {
+            None
+        };
+        let body = SignInResponse {
+            decision: Answer::Approve,
+            nonce: r.nonce.clone(),
+            number: Some(number),
+            scope: shared.join(" "),
+            claims,
+            grants: attached,
+            push_token,
+            report: false,
+        };
+        let token = identity.sign_in_response(now(), &r.session, body)?;
+        match self.client.answer(&r.session, token).await {
+            Ok(_) => self.record(&r, "approved", None),
+            Err(e) => {
+                self.record(&r, "refused", Some(e.to_string()))?;
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Denies; with `report`, tells the server this was not the user.
+    pub async fn deny(&self, id: &str, report: bool) -> Result<(), AppError> {
+        let r = self.pending_request(id)?;
+        let body = SignInResponse {
+            decision: Answer::Deny,
+            nonce: r.nonce.clone(),
+            number: None,
+            scope: String::new(),
+            claims: Map::new(),
+            grants: Vec::new(),
+            push_token: None,
+            report,
+        };
+        let token = self.identity()?.sign_in_response(now(), &r.session, body)?;
+        self.client.answer(&r.session, token).await?;
+        self.record(&r, if report { "reported" } else { "denied" }, None)
+    }
+
+    pub fn history(&self, limit: u32) -> Result<Vec<Decision>, AppError> {
+        Ok(self.local()?.history(limit)?)
+    }
+
+    /// Revokes the key with its secret, then forgets it.
+    pub async fn revoke(&self, secret: &str) -> Result<(), AppError> {
+        self.client.revoke(&self.profile.pk, secret).await?;
+        self.forget()
+    }
+
+    /// Removes the key from the keyring and the profile from disk.
+    pub fn forget(&self) -> Result<(), AppError> {
+        self.keystore
+            .delete(&account(&self.profile.name, &self.profile.server))?;
+        std::fs::remove_file(self.dir.join("profile.json")).map_err(io)?;
+        Ok(())
+    }
+
+    /// Whether the server still knows the key (and it is not revoked).
+    pub async fn status(&self) -> Result<Value, AppError> {
+        Ok(self.client.key(&self.profile.pk).await?)
+    }
+}
+
+fn keys_find(jwks: &Value, kid: &str) -> Option<authentiq_protocol::AuthentiqId> {
+    jwks["keys"]
+        .as_array()?
+        .iter()
+        .find(|k| k["kid"] == kid && k["kty"] == "OKP")
+        .and_then(|k| k["x"].as_str()?.parse().ok())
+}
+
+/// The inbox entry for a verified request.
+fn inbox_entry(req: &SignInRequest, token: &str, iat: i64, exp: i64) -> Request {
+    // A short id, stable for the session: 6 hex digits of its hash.
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(req.session.as_bytes());
+    let id: String = digest[..3].iter().map(|b| format!("{b:02x}")).collect();
+    Request {
+        id,
+        session: req.session.clone(),
+        event: token.to_string(),
+        client_id: req.client.client_id.clone(),
+        client_name: req.client.name.clone(),
+        client_uri: req.client.uri.clone(),
+        scope: req.scope.clone(),
+        ip: req.requester.ip.clone(),
+        user_agent: req.requester.user_agent.clone(),
+        numbers: req.numbers,
+        nonce: req.nonce.clone(),
+        received_at: iat,
+        expires_at: exp,
+        state: "pending".into(),
+    }
+}

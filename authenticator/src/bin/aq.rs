@@ -1,0 +1,385 @@
+//! `aq`: the Authentiq authenticator in a terminal.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use authentiq_authenticator::app::{self, AppError, Authenticator, Incoming};
+use authentiq_authenticator::client::ClientError;
+use authentiq_authenticator::keystore::{KeyStoreError, OsKeyring};
+use authentiq_authenticator::local::Request;
+use authentiq_authenticator::notifier::{DesktopNotifier, Notice, notify_or_log};
+use authentiq_protocol::payloads::ClaimScope;
+use clap::{Parser, Subcommand};
+use serde_json::json;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "aq",
+    version,
+    about = "Authentiq in your terminal: your passwordless sign-in key, verified email and phone, and sign-in approvals.",
+    after_help = "Examples:
+  aq init --server https://id.example.com      create your Authentiq ID (shows the revocation secret once)
+  aq verify email me@example.com               send a code to the address
+  aq verify email me@example.com --code 123456 confirm it
+  aq watch                                     wait for sign-in requests (notifies)
+  aq inbox                                     list pending requests
+  aq approve 3fa2c1 --number 47 --share phone  approve, picking the number shown on the page
+  aq deny 3fa2c1 --report                      deny, and report it was not you
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 keyring unavailable or locked, 4 refused by the server,
+5 server unreachable, 6 no such or expired request, 7 no identity yet."
+)]
+struct Cli {
+    /// Where profiles are kept (default: $AQ_HOME, $XDG_DATA_HOME/authentiq or ~/.local/share/authentiq).
+    #[arg(long, global = true, env = "AQ_HOME")]
+    home: Option<std::path::PathBuf>,
+    /// One identity per profile.
+    #[arg(long, global = true, default_value = "default", env = "AQ_PROFILE")]
+    profile: String,
+    /// Machine-readable output.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create your Authentiq ID on a server.
+    Init {
+        #[arg(long)]
+        server: String,
+    },
+    /// Show your Authentiq ID, with a QR code.
+    Id,
+    /// Verify an email address or phone number.
+    Verify {
+        #[command(subcommand)]
+        what: Verify,
+    },
+    /// List pending sign-in requests (after catching up with the server).
+    Inbox,
+    /// Approve a sign-in request with the number shown on the sign-in page.
+    Approve {
+        id: String,
+        #[arg(long)]
+        number: u16,
+        /// Share an optional claim too (required ones are always shared). Repeatable.
+        #[arg(long)]
+        share: Vec<String>,
+        /// Remember this browser: next time the request comes by itself.
+        #[arg(long)]
+        remember: bool,
+    },
+    /// Deny a sign-in request.
+    Deny {
+        id: String,
+        /// Report it: this wasn't me.
+        #[arg(long)]
+        report: bool,
+    },
+    /// Open a sign-in from its QR code / deep link (the session URI).
+    Open { session: String },
+    /// Stay connected and show requests as they arrive (with a notification).
+    Watch,
+    /// Your decisions.
+    History {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+    },
+    /// Revoke your Authentiq ID with its revocation secret.
+    Revoke {
+        #[arg(long)]
+        secret: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum Verify {
+    /// Send a code to ADDR, or confirm with --code.
+    Email {
+        addr: String,
+        #[arg(long)]
+        code: Option<String>,
+        /// Ask the server to keep the code in its outbox (test servers).
+        #[arg(long, hide = true)]
+        test: bool,
+    },
+    /// Send a code to NUMBER (international form, +…), or confirm with --code.
+    Phone {
+        number: String,
+        #[arg(long)]
+        code: Option<String>,
+        #[arg(long, hide = true)]
+        test: bool,
+    },
+}
+
+fn exit_code(e: &AppError) -> u8 {
+    match e {
+        AppError::KeyStore(KeyStoreError::NoSecretService(_) | KeyStoreError::Locked(_)) => 3,
+        AppError::Server(ClientError::Refused { .. }) => 4,
+        AppError::Server(ClientError::Network { .. }) => 5,
+        AppError::UnknownRequest(_) | AppError::Expired(_) | AppError::NotACandidate(..) => 6,
+        AppError::NoProfile | AppError::KeyMissing => 7,
+        _ => 1,
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("AQ_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .init();
+    let cli = Cli::parse();
+    let json = cli.json;
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            if json {
+                eprintln!(
+                    "{}",
+                    json!({ "error": e.to_string(), "code": exit_code(&e) })
+                );
+            } else {
+                eprintln!("aq: {e}");
+            }
+            ExitCode::from(exit_code(&e))
+        }
+    }
+}
+
+#[allow(clippy::print_stdout)] // a CLI prints
+fn show(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
+    if json {
+        println!("{value}");
+    } else {
+        println!("{}", text());
+    }
+}
+
+fn when(t: i64) -> String {
+    let secs = t - app::now();
+    if secs > 0 {
+        format!("expires in {}:{:02}", secs / 60, secs % 60)
+    } else {
+        "expired".into()
+    }
+}
+
+fn describe(r: &Request) -> String {
+    format!(
+        "{}  {}{}\n        from {} ({})\n        asks for: {}\n        numbers: {} {} {}   {}",
+        r.id,
+        r.client_name,
+        r.client_uri
+            .as_deref()
+            .map(|u| format!(" <{u}>"))
+            .unwrap_or_default(),
+        r.ip,
+        r.user_agent.as_deref().unwrap_or("unknown browser"),
+        r.scope,
+        r.numbers[0],
+        r.numbers[1],
+        r.numbers[2],
+        when(r.expires_at),
+    )
+}
+
+async fn run(cli: Cli) -> Result<(), AppError> {
+    let home = cli.home.clone().unwrap_or_else(app::default_home);
+    let keystore = Arc::new(OsKeyring::new());
+    let json = cli.json;
+    if let Command::Init { server } = &cli.command {
+        let (app, secret) = Authenticator::init(&home, &cli.profile, server, keystore).await?;
+        let pk = app.profile().pk.clone();
+        show(
+            json,
+            json!({ "id": pk, "server": app.profile().server, "revocation_secret": secret }),
+            || {
+                format!(
+                    "Your Authentiq ID: {pk}\n\nRevocation secret (shown only now — keep it somewhere safe;\n\
+                 it revokes this ID if you lose this device):\n\n    {secret}\n\n\
+                 Next: aq verify email you@example.com"
+                )
+            },
+        );
+        return Ok(());
+    }
+    let app = Authenticator::open(&home, &cli.profile, keystore)?;
+    match cli.command {
+        Command::Init { .. } => Ok(()),
+        Command::Id => {
+            app.identity()?; // the key must be there
+            let p = app.profile();
+            let grants = app.grants()?;
+            show(
+                json,
+                json!({ "id": p.pk, "server": p.server, "verified": grants }),
+                || {
+                    let verified: Vec<String> = grants
+                        .iter()
+                        .map(|g| format!("{}: {} (verified)", g.scope, g.value))
+                        .collect();
+                    format!(
+                        "{}\nAuthentiq ID: {}\nServer: {}\n{}",
+                        app.id_qr(),
+                        p.pk,
+                        p.server,
+                        verified.join("\n")
+                    )
+                },
+            );
+            Ok(())
+        }
+        Command::Verify { what } => {
+            let (scope, value, code, test) = match what {
+                Verify::Email { addr, code, test } => (ClaimScope::Email, addr, code, test),
+                Verify::Phone { number, code, test } => (ClaimScope::Phone, number, code, test),
+            };
+            match code {
+                None => {
+                    let job = app.verify_start(scope, &value, test).await?;
+                    show(json, json!({ "job": job, "status": "waiting" }), || {
+                        format!(
+                            "A code is on its way to {value}.\nEnter it with: aq verify {} {value} --code XXXXXX",
+                            scope.as_str()
+                        )
+                    });
+                }
+                Some(code) => {
+                    let job = app
+                        .pending_job(scope, &value)?
+                        .ok_or_else(|| AppError::Io(format!("no code was sent to {value} from here: run `aq verify {} {value}` first", scope.as_str())))?;
+                    let g = app.verify_finish(scope, &job, code.trim()).await?;
+                    show(
+                        json,
+                        json!({ "scope": g.scope, "value": g.value, "verified": true, "expires": g.exp }),
+                        || format!("Verified {}: {}", g.scope, g.value),
+                    );
+                }
+            }
+            Ok(())
+        }
+        Command::Inbox => {
+            app.sync().await?;
+            let pending = app.inbox()?;
+            show(json, json!(pending), || {
+                if pending.is_empty() {
+                    "No pending sign-in requests.".into()
+                } else {
+                    pending
+                        .iter()
+                        .map(describe)
+                        .collect::<Vec<_>>()
+                        .join("\n\n")
+                }
+            });
+            Ok(())
+        }
+        Command::Approve {
+            id,
+            number,
+            share,
+            remember,
+        } => {
+            app.sync().await?;
+            app.approve(&id, number, &share, remember).await?;
+            show(json, json!({ "id": id, "result": "approved" }), || {
+                format!("Approved {id}.")
+            });
+            Ok(())
+        }
+        Command::Deny { id, report } => {
+            app.sync().await?;
+            app.deny(&id, report).await?;
+            show(
+                json,
+                json!({ "id": id, "result": if report { "reported" } else { "denied" } }),
+                || {
+                    if report {
+                        format!("Denied {id} and reported it.")
+                    } else {
+                        format!("Denied {id}.")
+                    }
+                },
+            );
+            Ok(())
+        }
+        Command::Open { session } => {
+            let r = app.open_session(&session).await?;
+            show(json, json!(r), || describe(&r));
+            Ok(())
+        }
+        Command::Watch => {
+            let notifier = DesktopNotifier::new();
+            if !json {
+                show(false, json!(null), || {
+                    format!(
+                        "Watching for sign-in requests for {} (Ctrl-C to stop)…",
+                        app.profile().pk
+                    )
+                });
+            }
+            app.watch(&mut |i| match i {
+                Incoming::Request(r) => {
+                    notify_or_log(
+                        &notifier,
+                        &Notice {
+                            id: r.id.clone(),
+                            client_name: r.client_name.clone(),
+                            requester_ip: r.ip.clone(),
+                            user_agent: r.user_agent.clone(),
+                            expires_at: r.expires_at,
+                        },
+                    );
+                    show(json, json!({ "event": "sign-in", "request": r }), || {
+                        format!("\n{}", describe(&r))
+                    });
+                }
+                Incoming::ScopeJob { job, status } => {
+                    show(
+                        json,
+                        json!({ "event": "scope-job", "job": job, "status": status }),
+                        || format!("Verification {job}: {status}"),
+                    );
+                }
+                Incoming::Revoked => {
+                    show(json, json!({ "event": "key-revoked" }), || {
+                        "This Authentiq ID was revoked.".into()
+                    });
+                }
+            })
+            .await
+        }
+        Command::History { limit } => {
+            let h = app.history(limit)?;
+            show(json, json!(h), || {
+                if h.is_empty() {
+                    return "No decisions yet.".into();
+                }
+                h.iter()
+                    .map(|d| {
+                        format!(
+                            "{}  {:<9} {}  from {}",
+                            d.decided_at, d.result, d.client_name, d.ip
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
+            Ok(())
+        }
+        Command::Revoke { secret } => {
+            app.revoke(secret.trim()).await?;
+            show(json, json!({ "result": "revoked" }), || {
+                "Revoked. The key was removed from the keyring.".into()
+            });
+            Ok(())
+        }
+    }
+}

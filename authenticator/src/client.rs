@@ -1,0 +1,265 @@
+//! The server's HTTP API as the app uses it.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::Value;
+
+/// What went wrong talking to the server, with the server's own words.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("cannot reach the server at {url}: {reason}")]
+    Network { url: String, reason: String },
+    #[error("{title} ({status}): {detail}")]
+    Refused {
+        status: u16,
+        /// The problem `type`, e.g. `wrong-number`.
+        kind: String,
+        title: String,
+        detail: String,
+    },
+    #[error("unexpected answer from the server: {0}")]
+    Protocol(String),
+}
+
+impl ClientError {
+    pub fn kind(&self) -> Option<&str> {
+        match self {
+            ClientError::Refused { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServerClient {
+    base: String,
+    http: reqwest::Client,
+}
+
+const JWT: &str = "application/jwt";
+
+impl ServerClient {
+    pub fn new(base: &str) -> Result<Self, ClientError> {
+        let base = base.trim_end_matches('/').to_string();
+        url::Url::parse(&base)
+            .map_err(|e| ClientError::Protocol(format!("server URL {base}: {e}")))?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!(
+                "authentiq-authenticator/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|e| ClientError::Protocol(e.to_string()))?;
+        Ok(Self { base, http })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn network(&self, e: reqwest::Error) -> ClientError {
+        ClientError::Network {
+            url: self.base.clone(),
+            reason: e.without_url().to_string(),
+        }
+    }
+
+    /// Turns a non-2xx answer into [`ClientError::Refused`].
+    async fn check(&self, res: reqwest::Response) -> Result<reqwest::Response, ClientError> {
+        if res.status().is_success() {
+            return Ok(res);
+        }
+        let status = res.status().as_u16();
+        let body: Value = res.json().await.unwrap_or(Value::Null);
+        let text = |k: &str| {
+            body.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string()
+        };
+        Err(ClientError::Refused {
+            status,
+            kind: body
+                .get("type")
+                .or_else(|| body.get("error"))
+                .and_then(Value::as_str)
+                .unwrap_or("error")
+                .to_string(),
+            title: Some(text("title"))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| {
+                    StatusCode::from_u16(status)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                }),
+            detail: Some(text("detail"))
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| text("error_description")),
+        })
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ClientError> {
+        let res = req
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+            .map_err(|e| self.network(e))?;
+        self.check(res).await
+    }
+
+    async fn json(&self, req: reqwest::RequestBuilder) -> Result<Value, ClientError> {
+        self.send(req)
+            .await?
+            .json()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    fn post_jwt(&self, path: &str, token: String) -> reqwest::RequestBuilder {
+        self.http
+            .post(self.url(path))
+            .header("content-type", JWT)
+            .body(token)
+    }
+
+    /// `POST /key`: returns the revocation secret.
+    pub async fn register(&self, token: String) -> Result<String, ClientError> {
+        let v = self.json(self.post_jwt("/key", token)).await?;
+        v["secret"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol("no revocation secret in the answer".into()))
+    }
+
+    /// `POST /scope`: returns the job id.
+    pub async fn claim(&self, token: String, test: bool) -> Result<String, ClientError> {
+        let path = if test { "/scope?test=1" } else { "/scope" };
+        let v = self.json(self.post_jwt(path, token)).await?;
+        v["job"]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| ClientError::Protocol("no job in the answer".into()))
+    }
+
+    /// `POST /scope/{job}` with the code.
+    pub async fn confirm(&self, job: &str, code: &str) -> Result<(), ClientError> {
+        self.send(
+            self.http
+                .post(self.url(&format!("/scope/{job}")))
+                .form(&[("code", code)]),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `GET /scope/{job}`: the grant once signed, `None` while waiting.
+    pub async fn grant(&self, job: &str) -> Result<Option<String>, ClientError> {
+        let res = self
+            .send(
+                self.http
+                    .get(self.url(&format!("/scope/{job}")))
+                    .header("accept", JWT),
+            )
+            .await?;
+        if res.status() != StatusCode::OK {
+            return Ok(None);
+        }
+        res.text()
+            .await
+            .map(Some)
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    pub async fn bind(&self, pk: &str, token: String) -> Result<(), ClientError> {
+        self.send(
+            self.http
+                .put(self.url(&format!("/key/{pk}")))
+                .header("content-type", JWT)
+                .body(token),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `GET /key/{PK}`.
+    pub async fn key(&self, pk: &str) -> Result<Value, ClientError> {
+        self.json(self.http.get(self.url(&format!("/key/{pk}"))))
+            .await
+    }
+
+    pub async fn revoke(&self, pk: &str, secret: &str) -> Result<(), ClientError> {
+        self.send(
+            self.http
+                .delete(self.url(&format!("/key/{pk}")))
+                .query(&[("secret", secret)]),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// `DELETE /key?email&phone[&code]`: `pending` or `done`.
+    pub async fn revoke_by_email(
+        &self,
+        email: &str,
+        phone: &str,
+        code: Option<&str>,
+    ) -> Result<String, ClientError> {
+        let mut q = vec![("email", email), ("phone", phone)];
+        if let Some(c) = code {
+            q.push(("code", c));
+        }
+        let v = self
+            .json(self.http.delete(self.url("/key")).query(&q))
+            .await?;
+        Ok(v["status"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// The issuer's published keys.
+    pub async fn jwks(&self) -> Result<Value, ClientError> {
+        self.json(self.http.get(self.url("/jwks"))).await
+    }
+
+    /// The signed request behind a sign-in session URI (from a QR code or deep link).
+    pub async fn fetch_request(&self, session: &str) -> Result<String, ClientError> {
+        self.send(self.http.get(session).header("accept", JWT))
+            .await?
+            .text()
+            .await
+            .map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Posts the signed answer to the session URI.
+    pub async fn answer(&self, session: &str, token: String) -> Result<Value, ClientError> {
+        self.json(
+            self.http
+                .post(session)
+                .header("content-type", JWT)
+                .body(token),
+        )
+        .await
+    }
+
+    /// Opens the device channel (a streaming response).
+    pub async fn channel(
+        &self,
+        token: &str,
+        last_event_id: i64,
+    ) -> Result<reqwest::Response, ClientError> {
+        let res = self
+            .http
+            .get(self.url("/channel"))
+            .bearer_auth(token)
+            .header("last-event-id", last_event_id.to_string())
+            .header("accept", "text/event-stream")
+            .send()
+            .await
+            .map_err(|e| self.network(e))?;
+        self.check(res).await
+    }
+}

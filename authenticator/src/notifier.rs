@@ -1,0 +1,258 @@
+//! Telling the user about a sign-in request: a native desktop notification.
+//!
+//! On Linux that is a `Notify` call to `org.freedesktop.Notifications` on the
+//! D-Bus session bus (notify-rust, pure-Rust zbus backend). Sending never
+//! waits for the user: what a click does is the desktop app's business. A
+//! missing notification daemon is never fatal ([`notify_or_log`]).
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use notify_rust::{Hint, Notification, Timeout, Urgency};
+
+/// The application name notifications are sent with.
+pub const APP_NAME: &str = "Authentiq";
+/// The hint that carries the request id, for the app to match an action to it.
+pub const REQUEST_HINT: &str = "x-authentiq-request";
+/// The action that opens the app on the request.
+pub const OPEN_ACTION: &str = "open";
+
+/// What a notification says about one pending sign-in request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    /// The request id (the server's job id).
+    pub id: String,
+    /// The relying party the person is signing in to.
+    pub client_name: String,
+    /// Where the sign-in came from.
+    pub requester_ip: String,
+    pub user_agent: Option<String>,
+    /// Unix time (seconds) after which the request can no longer be approved.
+    pub expires_at: i64,
+}
+
+/// Shows sign-in requests to the user.
+pub trait Notifier: Send + Sync + fmt::Debug {
+    fn sign_in_request(&self, n: &Notice) -> Result<(), NotifyError>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    /// No session bus, or no notification daemon on it.
+    #[error("{0}")]
+    NoDaemon(String),
+    /// Anything else.
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Native notifications through the desktop's notification daemon.
+#[derive(Debug, Clone)]
+pub struct DesktopNotifier {
+    app_name: String,
+}
+
+impl DesktopNotifier {
+    pub fn new() -> Self {
+        Self::with_app_name(APP_NAME)
+    }
+
+    pub fn with_app_name(app_name: impl Into<String>) -> Self {
+        Self {
+            app_name: app_name.into(),
+        }
+    }
+
+    /// The notification for `n` at time `now` (Unix seconds), or `None` when
+    /// the request has already expired.
+    fn build(&self, n: &Notice, now: i64) -> Option<Notification> {
+        let remaining = n.expires_at.checked_sub(now).filter(|s| *s > 0)?;
+        let timeout_ms = u32::try_from(remaining.saturating_mul(1000)).unwrap_or(u32::MAX);
+        let mut notification = Notification::new();
+        notification
+            .appname(&self.app_name)
+            .summary(&format!("Sign in to {}?", clip(&n.client_name, 80)))
+            .body(&body(n))
+            .icon("dialog-password")
+            .action("default", "Open Authentiq")
+            .action(OPEN_ACTION, "Open")
+            .hint(Hint::Custom(REQUEST_HINT.to_owned(), n.id.clone()))
+            .hint(Hint::Category("x-authentiq.sign-in".to_owned()))
+            .urgency(Urgency::Normal)
+            .timeout(Timeout::Milliseconds(timeout_ms));
+        Some(notification)
+    }
+}
+
+impl Default for DesktopNotifier {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Notifier for DesktopNotifier {
+    /// Sends the notification and returns once the daemon has accepted it
+    /// (one D-Bus round trip; it blocks the calling thread for that long).
+    fn sign_in_request(&self, n: &Notice) -> Result<(), NotifyError> {
+        let Some(notification) = self.build(n, unix_now()) else {
+            return Err(NotifyError::Failed(format!(
+                "Sign-in request {} has already expired; no notification shown",
+                n.id
+            )));
+        };
+        // The handle would let us wait for a click; dropping it does not
+        // close the notification.
+        notification
+            .show()
+            .map(drop)
+            .map_err(|e| classify(&e.to_string()))
+    }
+}
+
+/// Sends, and on failure logs a warning and returns false: a missing daemon
+/// is never fatal.
+pub fn notify_or_log(n: &dyn Notifier, notice: &Notice) -> bool {
+    match n.sign_in_request(notice) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::warn!(request = %notice.id, "sign-in notification not shown: {e}");
+            false
+        }
+    }
+}
+
+/// The body: where the request comes from, and what to do. Servers may
+/// interpret a subset of HTML in bodies, so the requester's strings are
+/// escaped (and clipped: a user agent is whatever the requester sent).
+fn body(n: &Notice) -> String {
+    let mut body = format!("From {}", escape(&clip(&n.requester_ip, 64)));
+    if let Some(ua) = n.user_agent.as_deref().filter(|ua| !ua.trim().is_empty()) {
+        body.push_str(&format!(" ({})", escape(&clip(ua, 120))));
+    }
+    body.push_str("\nOpen Authentiq to pick the number shown on the page.");
+    body
+}
+
+fn clip(s: &str, max_chars: usize) -> String {
+    let s: String = s.chars().filter(|c| !c.is_control()).collect();
+    match s.char_indices().nth(max_chars) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s,
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// notify-rust's error hides zbus's, so it is told apart by its text: the
+/// D-Bus error names, and zbus's messages for a failed connection.
+fn classify(message: &str) -> NotifyError {
+    const NO_DAEMON: [&str; 3] = [
+        "org.freedesktop.DBus.Error.ServiceUnknown",
+        "org.freedesktop.DBus.Error.NameHasNoOwner",
+        "org.freedesktop.DBus.Error.Spawn.",
+    ];
+    const NO_BUS: [&str; 5] = [
+        "failed to connect to",
+        "I/O error",
+        "address error",
+        "Handshake",
+        "handshake",
+    ];
+    if NO_DAEMON.iter().any(|m| message.contains(m)) {
+        NotifyError::NoDaemon(format!(
+            "No notification daemon is running on the session bus, so sign-in requests are not \
+             announced (open Authentiq to see them): run a desktop session or a notification \
+             daemon such as dunst or mako ({message})"
+        ))
+    } else if NO_BUS.iter().any(|m| message.contains(m)) {
+        NotifyError::NoDaemon(format!(
+            "There is no D-Bus session bus, so sign-in requests are not announced (open \
+             Authentiq to see them): run Authentiq inside your desktop session ({message})"
+        ))
+    } else {
+        NotifyError::Failed(format!("The desktop notification failed: {message}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notice() -> Notice {
+        Notice {
+            id: "job-1".into(),
+            client_name: "Example <Shop>".into(),
+            requester_ip: "203.0.113.7".into(),
+            user_agent: Some("Mozilla/5.0 <b>x</b> & co".into()),
+            expires_at: 1_800_000_120,
+        }
+    }
+
+    #[test]
+    fn body_names_the_requester_escaped_and_says_what_to_do() {
+        let b = body(&notice());
+        assert!(b.starts_with("From 203.0.113.7 (Mozilla/5.0 &lt;b&gt;x&lt;/b&gt; &amp; co)"));
+        assert!(b.ends_with("Open Authentiq to pick the number shown on the page."));
+        let no_ua = body(&Notice {
+            user_agent: None,
+            ..notice()
+        });
+        assert!(no_ua.starts_with("From 203.0.113.7\n"), "{no_ua}");
+    }
+
+    #[test]
+    fn long_or_control_text_is_clipped() {
+        assert_eq!(clip("ab\ncd", 10), "abcd");
+        assert_eq!(clip(&"é".repeat(10), 3), "ééé…");
+    }
+
+    #[test]
+    fn times_out_at_expiry_and_expired_is_not_shown() {
+        let d = DesktopNotifier::new();
+        assert!(d.build(&notice(), 1_800_000_000).is_some());
+        assert!(d.build(&notice(), 1_800_000_120).is_none());
+        assert!(d.build(&notice(), i64::MIN).is_none());
+        let far = Notice {
+            expires_at: i64::MAX,
+            ..notice()
+        };
+        assert!(d.build(&far, 0).is_some());
+    }
+
+    #[test]
+    fn errors_are_classified() {
+        let e = classify(
+            "org.freedesktop.DBus.Error.ServiceUnknown: The name org.freedesktop.Notifications \
+             was not provided by any .service files",
+        );
+        assert!(matches!(e, NotifyError::NoDaemon(_)));
+        assert!(e.to_string().starts_with("No notification daemon"));
+        let e = classify("I/O error: No such file or directory (os error 2)");
+        assert!(matches!(e, NotifyError::NoDaemon(_)));
+        assert!(e.to_string().starts_with("There is no D-Bus session bus"));
+        assert!(matches!(classify("other"), NotifyError::Failed(_)));
+    }
+
+    #[derive(Debug)]
+    struct Broken;
+    impl Notifier for Broken {
+        fn sign_in_request(&self, _: &Notice) -> Result<(), NotifyError> {
+            Err(NotifyError::NoDaemon("none".into()))
+        }
+    }
+
+    #[test]
+    fn notify_or_log_is_never_fatal() {
+        assert!(!notify_or_log(&Broken, &notice()));
+    }
+}

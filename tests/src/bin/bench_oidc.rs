@@ -1,0 +1,739 @@
+//! `bench-oidc`: load numbers for the OpenID Connect provider, measured
+//! against the real (release-built) server process on its default SQLite
+//! storage in a fresh temporary data directory, over loopback only.
+//!
+//! Setup: a configuration file with an RS256 and an EdDSA confidential
+//! client and raised rate limits; N devices enrolled (key registered, email
+//! verified with the code from the server's outbox, bound), each with its
+//! device channel open and a scripted approver answering `sign-in` events
+//! with the number the browser's page shows.
+//!
+//! 1. complete sign-ins (authorize → page → push → the device approves →
+//!    continue → code + PKCE at `/token`), a fixed number at each of a few
+//!    concurrencies; sign-ins/s and full-flow latency;
+//! 2. `/token` with `grant_type=refresh_token` (new access, refresh and ID
+//!    token each time) for the RS256 and for the EdDSA client, K workers
+//!    each on its own rotating refresh-token chain;
+//! 3. the server's memory after each phase.
+//!
+//! Run it with `bash .ci/bench oidc`; it is a command, not a test.
+#![allow(clippy::print_stdout)]
+
+// Shared with bench-issuer: a binary's root looks for modules beside it, in
+// src/bin/, so point at their folder. Not every item is used here.
+#[allow(dead_code)]
+#[path = "bench_issuer/channel.rs"]
+mod channel;
+#[path = "bench_issuer/load.rs"]
+mod load;
+#[allow(dead_code)]
+#[path = "bench_issuer/report.rs"]
+mod report;
+#[allow(dead_code)]
+#[path = "bench_issuer/server.rs"]
+mod server;
+
+#[path = "bench_oidc/device.rs"]
+mod device;
+#[path = "bench_oidc/flow.rs"]
+mod flow;
+#[path = "bench_oidc/summary.rs"]
+mod summary;
+
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use clap::Parser;
+use reqwest::StatusCode;
+
+use channel::Channel;
+use device::{Approvers, Device, Outbox};
+use flow::{Browsers, Flow, REDIRECT_URI, Rp, Wait};
+use report::Phase;
+use server::{ProcStat, Server};
+use summary::{Approvals, Mem, Report, SignIns, Tokens};
+
+#[derive(Debug, Parser)]
+#[command(
+    about = "Benchmark the Authentiq OpenID Connect provider: complete sign-ins per second and their \
+             latency, /token (refresh grant) per second for an RS256 and an EdDSA client, and the \
+             server's memory",
+    after_help = "Usually run through `bash .ci/bench oidc`, which builds both binaries in release mode."
+)]
+struct Args {
+    /// The server binary to start (release build).
+    #[arg(long)]
+    server: PathBuf,
+    /// Devices to enrol; sign-in i uses device i mod N.
+    #[arg(long, default_value_t = 64)]
+    devices: usize,
+    /// Enrolments in flight.
+    #[arg(long, default_value_t = 8)]
+    enrol_concurrency: usize,
+    /// Unmeasured sign-ins first (at the lowest concurrency).
+    #[arg(long, default_value_t = 32)]
+    warmup: usize,
+    /// Complete sign-ins per concurrency level.
+    #[arg(long, default_value_t = 500)]
+    sign_ins: usize,
+    /// Concurrent browsers, one phase each (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    concurrency: Vec<usize>,
+    /// Sign-ins, at the highest concurrency, whose browser waits for the
+    /// approval on `/sign-in/{sid}/events` as the real page does (0: none).
+    #[arg(long, default_value_t = 200)]
+    events_sign_ins: usize,
+    /// Each sign-in must complete within this many seconds.
+    #[arg(long, default_value_t = 10)]
+    flow_timeout_secs: u64,
+    /// A sign-in phase stops after this many failures in a row.
+    #[arg(long, default_value_t = 20)]
+    max_failures_in_a_row: usize,
+    /// `/token` refresh requests per client.
+    #[arg(long, default_value_t = 5000)]
+    token_requests: usize,
+    /// `/token` workers per client, each with its own refresh-token chain.
+    #[arg(long, default_value_t = 16)]
+    token_workers: usize,
+    /// Keep the server's data directory and log after the run.
+    #[arg(long)]
+    keep_data: bool,
+}
+
+/// `Err` with the status and problem `type` unless the response is `want`.
+async fn expect_status(res: reqwest::Response, want: StatusCode) -> Result<(), String> {
+    let status = res.status();
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| format!("reading body: {e}"))?;
+    if status == want {
+        return Ok(());
+    }
+    let kind = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v["type"]
+                .as_str()
+                .or_else(|| v["error"].as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    Err(format!("HTTP {} {kind}", status.as_u16()))
+}
+
+fn request_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        format!("request failed: {e}")
+    }
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// CPU seconds of (server, client) since `new`.
+struct CpuMark {
+    pid: u32,
+    server: f64,
+    client: f64,
+}
+
+impl CpuMark {
+    fn new(pid: u32) -> Self {
+        let read = |p| ProcStat::read(p).map(|s| s.cpu_secs).unwrap_or(0.0);
+        Self {
+            pid,
+            server: read(pid),
+            client: read(std::process::id()),
+        }
+    }
+
+    fn since(&self) -> (f64, f64) {
+        let now = Self::new(self.pid);
+        (now.server - self.server, now.client - self.client)
+    }
+}
+
+/// Bytes of the SQLite files in `dir` (`*.db`, `*-wal`, `*-shm`, …).
+fn db_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|e| {
+                    let n = e.file_name().to_string_lossy().into_owned();
+                    n.contains(".db") || n.contains(".sqlite")
+                })
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// The configuration: two confidential clients and rate limits out of the way.
+fn config_toml(rps: &[Rp]) -> String {
+    let mut out = String::from(
+        "# Written by bench-oidc.\n\
+         [rate]\n\
+         sign_ins_per_ip_per_minute = 1000000\n\
+         pushes_per_key_per_minute = 1000000\n\
+         wrong_numbers_per_key_per_hour = 1000000\n",
+    );
+    for rp in rps {
+        out.push_str(&format!(
+            "\n[[clients]]\n\
+             client_id = \"{}\"\n\
+             client_secret = \"{}\"\n\
+             name = \"Bench RP ({})\"\n\
+             redirect_uris = [\"{REDIRECT_URI}\"]\n\
+             token_endpoint_auth_method = \"client_secret_basic\"\n\
+             response_types = [\"code\"]\n\
+             id_token_signed_response_alg = \"{}\"\n",
+            rp.client_id, rp.secret, rp.alg, rp.alg
+        ));
+    }
+    out
+}
+
+/// Stops a phase after too many failures in a row: the rest are skipped.
+struct Breaker {
+    in_a_row: AtomicUsize,
+    max: usize,
+    tripped: Mutex<Option<String>>,
+}
+
+impl Breaker {
+    fn new(max: usize) -> Self {
+        Self {
+            in_a_row: AtomicUsize::new(0),
+            max: max.max(1),
+            tripped: Mutex::new(None),
+        }
+    }
+
+    fn open(&self) -> bool {
+        self.in_a_row.load(Ordering::Relaxed) >= self.max
+    }
+
+    fn record<T>(&self, r: &Result<T, String>) {
+        match r {
+            Ok(_) => self.in_a_row.store(0, Ordering::Relaxed),
+            Err(e) => {
+                if self.in_a_row.fetch_add(1, Ordering::Relaxed) + 1 == self.max
+                    && let Ok(mut t) = self.tripped.lock()
+                {
+                    *t = Some(format!("{} failures in a row, the last: {e}", self.max));
+                }
+            }
+        }
+    }
+
+    fn why(&self) -> Option<String> {
+        self.tripped.lock().ok().and_then(|t| t.clone())
+    }
+}
+
+struct Ctx {
+    args: Args,
+    http: reqwest::Client,
+    browsers: Arc<Browsers>,
+    /// Refresh tokens from completed sign-ins, by client.
+    refresh: Vec<Vec<String>>,
+}
+
+/// Runs `n` sign-ins at `concurrency`; records the phase unless `label` is `None`.
+async fn sign_ins(
+    ctx: &mut Ctx,
+    server: &Server,
+    label: &str,
+    n: usize,
+    concurrency: usize,
+    wait: Wait,
+) -> anyhow::Result<SignIns> {
+    let breaker = Arc::new(Breaker::new(ctx.args.max_failures_in_a_row));
+    let limit = Duration::from_secs(ctx.args.flow_timeout_secs);
+    let mark = CpuMark::new(server.pid);
+    let load = load::run(label, n, concurrency, {
+        let (browsers, breaker) = (Arc::clone(&ctx.browsers), Arc::clone(&breaker));
+        move |i| {
+            let (browsers, breaker) = (Arc::clone(&browsers), Arc::clone(&breaker));
+            async move {
+                if breaker.open() {
+                    return Err("skipped (the phase stopped)".to_string());
+                }
+                let r = match tokio::time::timeout(limit, browsers.sign_in(i, wait)).await {
+                    Ok(r) => r,
+                    Err(_) => Err(format!("not done within {} s", limit.as_secs())),
+                };
+                breaker.record(&r);
+                r
+            }
+        }
+    })
+    .await?;
+    let phase = Phase::from_load(label, &load, mark.since());
+    let mut steps: [Vec<Duration>; 6] = Default::default();
+    for o in load.outcomes {
+        if let Ok(Flow {
+            rp,
+            steps: s,
+            refresh_token,
+        }) = o.result
+        {
+            for (all, d) in steps.iter_mut().zip(s) {
+                all.push(d);
+            }
+            if let Some(chain) = ctx.refresh.get_mut(rp) {
+                chain.push(refresh_token);
+            }
+        }
+    }
+    for v in &mut steps {
+        v.sort();
+    }
+    Ok(SignIns {
+        phase,
+        steps,
+        aborted: breaker.why(),
+    })
+}
+
+/// `n` refresh grants for client `rp` over `workers` rotating chains.
+async fn tokens(ctx: &mut Ctx, server: &Server, rp: usize, n: usize) -> anyhow::Result<Tokens> {
+    let workers = ctx.args.token_workers.max(1);
+    let client = ctx
+        .browsers
+        .rps
+        .get(rp)
+        .cloned()
+        .ok_or_else(|| anyhow!("no client {rp}"))?;
+    // Enough chains: sign in more when the sign-in phases left too few.
+    let mut extra = 0;
+    let mut index = rp;
+    while ctx.refresh.get(rp).map_or(0, Vec::len) < workers {
+        if extra >= workers * 3 {
+            bail!(
+                "cannot get {workers} refresh tokens for {}: sign-ins keep failing",
+                client.client_id
+            );
+        }
+        extra += 1;
+        let r = tokio::time::timeout(
+            Duration::from_secs(ctx.args.flow_timeout_secs),
+            ctx.browsers.sign_in(index, Wait::Device),
+        )
+        .await;
+        index += ctx.browsers.rps.len();
+        if let Ok(Ok(f)) = r
+            && let Some(chain) = ctx.refresh.get_mut(f.rp)
+        {
+            chain.push(f.refresh_token);
+        }
+    }
+    let chains: Vec<String> = ctx
+        .refresh
+        .get_mut(rp)
+        .map(|c| c.drain(..workers).collect())
+        .unwrap_or_default();
+    let count = chains.len();
+    let pool = Arc::new(Mutex::new(chains));
+    let label = format!("POST /token refresh, {} (c={workers})", client.alg);
+    let url = format!("{}/token", ctx.browsers.url);
+    let mark = CpuMark::new(server.pid);
+    let load = load::run(&label, n, workers, {
+        let (http, pool, client, url) = (
+            ctx.browsers.rp_http.clone(),
+            Arc::clone(&pool),
+            client.clone(),
+            url.clone(),
+        );
+        move |_| {
+            let (http, pool, client, url) =
+                (http.clone(), Arc::clone(&pool), client.clone(), url.clone());
+            async move {
+                let token = pool
+                    .lock()
+                    .map_err(|_| "chain pool poisoned".to_string())?
+                    .pop()
+                    .ok_or("no refresh-token chain left")?;
+                let res = http
+                    .post(&url)
+                    .basic_auth(&client.client_id, Some(&client.secret))
+                    .form(&[
+                        ("grant_type", "refresh_token"),
+                        ("refresh_token", token.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .map_err(|e| request_error(&e))?;
+                let status = res.status();
+                let body = res.text().await.map_err(|e| request_error(&e))?;
+                if status != StatusCode::OK {
+                    let error = serde_json::from_str::<serde_json::Value>(&body)
+                        .ok()
+                        .and_then(|v| v["error"].as_str().map(str::to_string))
+                        .unwrap_or_default();
+                    return Err(format!("HTTP {} {error}", status.as_u16()));
+                }
+                let next = flow::check_tokens(&body, &client)?;
+                pool.lock()
+                    .map_err(|_| "chain pool poisoned".to_string())?
+                    .push(next);
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    let phase = Phase::from_load(&label, &load, mark.since());
+    let chains_left = pool.lock().map(|p| p.len()).unwrap_or(0);
+    Ok(Tokens {
+        phase,
+        chains: count,
+        chains_left,
+    })
+}
+
+fn mem(r: &mut Report, server: &Server, data: &Path, after: &str) -> anyhow::Result<()> {
+    r.mem.push(Mem {
+        after: after.into(),
+        stat: ProcStat::read(server.pid)?,
+        db_bytes: db_bytes(data),
+    });
+    Ok(())
+}
+
+/// The issuer's Ed25519 key, as the app learns it: the OKP key in `/jwks`.
+async fn issuer_key(
+    http: &reqwest::Client,
+    url: &str,
+) -> anyhow::Result<ed25519_dalek::VerifyingKey> {
+    let jwks: serde_json::Value = http
+        .get(format!("{url}/jwks"))
+        .send()
+        .await
+        .context("GET /jwks")?
+        .json()
+        .await
+        .context("GET /jwks: not JSON")?;
+    let x = jwks["keys"]
+        .as_array()
+        .and_then(|keys| keys.iter().find(|k| k["kty"] == "OKP"))
+        .and_then(|k| k["x"].as_str())
+        .ok_or_else(|| anyhow!("no OKP key in /jwks"))?;
+    let id: authentiq_protocol::AuthentiqId = x
+        .parse()
+        .map_err(|e| anyhow!("the OKP key in /jwks is not an Ed25519 key: {e}"))?;
+    Ok(*id.verifying_key())
+}
+
+fn snapshot(a: &Approvers) -> Approvals {
+    let s = &a.stats;
+    let n = |v: &AtomicUsize| v.load(Ordering::Relaxed);
+    Approvals {
+        sign_in_events: n(&s.sign_in_events),
+        other_events: n(&s.other_events),
+        approved: n(&s.approved),
+        unmatched: n(&s.unmatched),
+        bad_events: n(&s.bad_events),
+        answer_failed: n(&s.answer_failed),
+        channels_lost: n(&s.channels_lost),
+        last_channel_error: a.last_channel_error.lock().ok().and_then(|e| e.clone()),
+    }
+}
+
+async fn run(
+    args: Args,
+    server: &mut Server,
+    http: reqwest::Client,
+    data: &Path,
+    rps: Vec<Rp>,
+    r: &mut Report,
+) -> anyhow::Result<()> {
+    mem(r, server, data, "start, empty database")?;
+    let url = server.url.clone();
+    let issuer_key = issuer_key(&http, &url).await?;
+    let approvers = Arc::new(Approvers {
+        http: http.clone(),
+        issuer_key,
+        pending: Arc::new(Mutex::new(HashMap::new())),
+        stats: Default::default(),
+        last_channel_error: Mutex::new(None),
+    });
+
+    println!(
+        "==> enrolling {} devices ({} in flight): POST /key, POST /scope, code from the outbox, \
+         POST /scope/{{job}}, GET the grant, PUT /key/{{PK}}, GET /channel",
+        args.devices, args.enrol_concurrency
+    );
+    let outbox = Arc::new(Outbox::new(data));
+    let addr = server.addr;
+    let mark = CpuMark::new(server.pid);
+    let load = load::run("enrol", args.devices, args.enrol_concurrency, {
+        let (http, url, outbox) = (http.clone(), url.clone(), Arc::clone(&outbox));
+        move |i| {
+            let (http, url, outbox) = (http.clone(), url.clone(), Arc::clone(&outbox));
+            async move {
+                let email = format!("device-{i}@bench.example");
+                let device = Device::enrol(&http, &url, &outbox, email).await?;
+                let token = device.channel_auth(&url)?;
+                let channel = Channel::open(addr, &token, Duration::from_secs(10))
+                    .await
+                    .map_err(|e| format!("GET /channel: {e}"))?;
+                Ok((device, channel))
+            }
+        }
+    })
+    .await?;
+    r.enrol = Some(Phase::from_load(
+        &format!("enrol device (c={})", args.enrol_concurrency),
+        &load,
+        mark.since(),
+    ));
+    let mut devices = Vec::new();
+    for o in load.outcomes {
+        if let Ok((device, channel)) = o.result {
+            let device = Arc::new(device);
+            approvers.spawn(Arc::clone(&device), channel);
+            devices.push(device);
+        }
+    }
+    if devices.is_empty() {
+        bail!(
+            "no device could be enrolled: {:?}",
+            r.enrol.as_ref().map(|p| &p.errors)
+        );
+    }
+    r.devices = devices.len();
+    // Let the channels subscribe before the first push.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    mem(r, server, data, "devices enrolled, channels open")?;
+
+    let browser_http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent("bench-oidc browser")
+        .timeout(Duration::from_secs(args.flow_timeout_secs))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .context("cannot build the browsers' HTTP client")?;
+    let rp_http = reqwest::Client::builder()
+        .no_proxy()
+        .user_agent("bench-oidc relying party")
+        .timeout(Duration::from_secs(10))
+        .connect_timeout(Duration::from_secs(5))
+        .build()
+        .context("cannot build the relying party's HTTP client")?;
+    let n_rps = rps.len();
+    let mut ctx = Ctx {
+        browsers: Arc::new(Browsers {
+            http: browser_http,
+            rp_http,
+            url: url.clone(),
+            rps,
+            devices,
+            pending: Arc::clone(&approvers.pending),
+        }),
+        args,
+        http,
+        refresh: vec![Vec::new(); n_rps],
+    };
+    let levels: Vec<usize> = ctx
+        .args
+        .concurrency
+        .iter()
+        .copied()
+        .filter(|c| *c > 0)
+        .collect();
+    let lowest = levels.iter().copied().min().unwrap_or(8);
+    let highest = levels.iter().copied().max().unwrap_or(lowest);
+
+    if ctx.args.warmup > 0 {
+        println!("==> warm-up: {} sign-ins (c={lowest})", ctx.args.warmup);
+        let (label, n) = (format!("sign-in warm-up (c={lowest})"), ctx.args.warmup);
+        let s = sign_ins(&mut ctx, server, &label, n, lowest, Wait::Device).await?;
+        r.sign_ins.push(s);
+    }
+    for &c in &levels {
+        println!(
+            "==> {} complete sign-ins, {c} browsers at a time (RS256 and EdDSA clients alternating)",
+            ctx.args.sign_ins
+        );
+        let (label, n) = (format!("sign-in, full flow (c={c})"), ctx.args.sign_ins);
+        let s = sign_ins(&mut ctx, server, &label, n, c, Wait::Device).await?;
+        r.sign_ins.push(s);
+        mem(r, server, data, &format!("sign-ins c={c}"))?;
+        if let Some(status) = server.exit_status() {
+            bail!("the server exited during the sign-ins ({status})");
+        }
+    }
+    if ctx.args.events_sign_ins > 0 {
+        println!(
+            "==> {} sign-ins, {highest} browsers at a time, each waiting on /sign-in/{{sid}}/events like the page",
+            ctx.args.events_sign_ins
+        );
+        let label = format!("sign-in, page waits on /events (c={highest})");
+        let n = ctx.args.events_sign_ins;
+        let s = sign_ins(&mut ctx, server, &label, n, highest, Wait::Events).await?;
+        r.sign_ins.push(s);
+        mem(
+            r,
+            server,
+            data,
+            &format!("sign-ins via /events c={highest}"),
+        )?;
+    }
+
+    for rp in 0..n_rps {
+        let alg = ctx.browsers.rps.get(rp).map_or("?", |c| c.alg);
+        println!(
+            "==> POST /token × {} (refresh grant, {alg} ID tokens, {} workers with their own chains)",
+            ctx.args.token_requests, ctx.args.token_workers
+        );
+        let n = ctx.args.token_requests;
+        let t = tokens(&mut ctx, server, rp, n).await?;
+        r.tokens.push(t);
+        mem(r, server, data, &format!("/token refresh {alg}"))?;
+        if let Some(status) = server.exit_status() {
+            bail!("the server exited during the /token phase ({status})");
+        }
+    }
+    // Healthy at the end?
+    let res = ctx
+        .http
+        .get(format!("{url}/healthz"))
+        .send()
+        .await
+        .map_err(|e| anyhow!("GET /healthz after the run: {}", request_error(&e)))?;
+    expect_status(res, StatusCode::OK)
+        .await
+        .map_err(|e| anyhow!("GET /healthz after the run: {e}"))?;
+    r.approvals = snapshot(&approvers);
+    r.client_at_end = ProcStat::read(std::process::id())?;
+    Ok(())
+}
+
+/// Completes on Ctrl-C, SIGTERM or SIGHUP, naming it.
+async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "Ctrl-C";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    match bench(Args::parse()).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn bench(args: Args) -> anyhow::Result<()> {
+    if args.devices == 0 {
+        bail!("--devices must be at least 1");
+    }
+    let server_bin = std::fs::canonicalize(&args.server)
+        .with_context(|| format!("no server binary at {}", args.server.display()))?;
+    // Each device channel holds a socket on both sides.
+    let need = args.devices as u64 * 2 + 1024;
+    let nofile = rlimit::increase_nofile_limit(need).unwrap_or(0);
+    if nofile < need {
+        println!("note: the open-file limit is {nofile}; this run may need about {need}");
+    }
+    let data = tempfile::Builder::new()
+        .prefix("bench-oidc-")
+        .tempdir()
+        .context("cannot make a temporary data directory")?;
+    let rps = vec![
+        Rp {
+            client_id: "bench-rs256".into(),
+            secret: flow::random_b64(32),
+            alg: "RS256",
+        },
+        Rp {
+            client_id: "bench-eddsa".into(),
+            secret: flow::random_b64(32),
+            alg: "EdDSA",
+        },
+    ];
+    let config = data.path().join("bench-oidc.toml");
+    std::fs::write(&config, config_toml(&rps))
+        .with_context(|| format!("cannot write {}", config.display()))?;
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .connect_timeout(Duration::from_secs(5))
+        .pool_idle_timeout(Duration::from_secs(60))
+        .build()
+        .context("cannot build the HTTP client")?;
+    let mut report = Report {
+        server_bin: args.server.display().to_string(),
+        data_dir: data.path().display().to_string(),
+        cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        loadavg_start: loadavg(),
+        flow_timeout: Duration::from_secs(args.flow_timeout_secs),
+        ..Report::default()
+    };
+    println!(
+        "==> starting {} --config {} (data in {})",
+        server_bin.display(),
+        config.display(),
+        data.path().display()
+    );
+    let keep_data = args.keep_data;
+    // From here on the server is killed when `server` is dropped, on every path.
+    let mut server = Server::start_with(
+        &server_bin,
+        data.path(),
+        &[OsStr::new("--config"), config.as_os_str()],
+        &http,
+    )
+    .await?;
+    report.server_pid = server.pid;
+    report.server_url = server.url.clone();
+    println!("    pid {} listening at {}", server.pid, server.url);
+    let outcome = tokio::select! {
+        r = run(args, &mut server, http, data.path(), rps, &mut report) => r,
+        why = interrupted() => Err(anyhow!("interrupted by {why}")),
+    };
+    report.loadavg_end = loadavg();
+    let early_exit = server.stop();
+    let log = server.log_summary();
+    if let Err(e) = &outcome {
+        println!("\nthe benchmark failed: {e:#}");
+        println!("server log ends:\n{}", server.log_tail(20));
+    }
+    summary::print(&report, &log, early_exit.as_deref());
+    if keep_data {
+        let kept = data.keep();
+        println!("data directory and server log kept in {}", kept.display());
+    } else {
+        println!("(the data directory and server log are deleted; pass --keep-data to keep them)");
+    }
+    outcome
+}

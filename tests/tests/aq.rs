@@ -1,0 +1,370 @@
+//! `aq` end to end: a real `aq` process with the real OS keyring (Secret
+//! Service), against the real server, and a relying party signing in
+//! through the provider.
+//!
+//! Needs a session bus with an unlocked Secret Service (the test command
+//! runs the suite under `dbus-run-session` with `gnome-keyring-daemon`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use authentiq_server::AppState;
+use authentiq_server::config::Config;
+use authentiq_server::delivery::outbox::{Outbox, find_code};
+use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+const REDIRECT: &str = "http://127.0.0.1:9/cb";
+const SECRET: &str = "a-long-client-secret-for-the-aq-tests-0123456789";
+
+fn aq_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let aq = dir.join("aq");
+    assert!(
+        aq.exists(),
+        "{} is missing: build it with `cargo build -p authentiq-authenticator`",
+        aq.display()
+    );
+    aq
+}
+
+fn secret_service_available() {
+    assert!(
+        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
+        "no session bus: run the tests with `bash .ci/test` (it starts dbus-run-session and gnome-keyring)"
+    );
+}
+
+struct Env {
+    url: String,
+    state: AppState,
+    data: tempfile::TempDir,
+    home: tempfile::TempDir,
+    profile: String,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn start() -> Env {
+    secret_service_available();
+    let data = tempfile::tempdir().unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let config = Config {
+        data_dir: data.path().to_path_buf(),
+        public_url: format!("http://{addr}"),
+        clients: vec![Client {
+            client_id: "rp".into(),
+            client_secret: Some(SECRET.into()),
+            client_secret_sha256: None,
+            name: "Test Shop".into(),
+            redirect_uris: vec![REDIRECT.into()],
+            client_uri: None,
+            logo_uri: None,
+            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+            response_types: vec!["code".into()],
+            id_token_signed_response_alg: "RS256".into(),
+            subject_type: SubjectType::Pairwise,
+        }],
+        ..Config::default()
+    };
+    let state = AppState::open(config).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(authentiq_server::serve(listener, state.clone(), async {
+        let _ = rx.await;
+    }));
+    // A profile name of its own: the keyring is shared by the tests.
+    let profile = format!("t{}", authentiq_server::secrets::new_job_id());
+    Env {
+        url: format!("http://{addr}"),
+        state,
+        data,
+        home: tempfile::tempdir().unwrap(),
+        profile,
+        _stop: tx,
+    }
+}
+
+impl Env {
+    fn aq(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(aq_binary());
+        c.arg("--home")
+            .arg(self.home.path())
+            .args(["--profile", &self.profile])
+            .args(args);
+        c
+    }
+
+    /// Runs `aq --json …` off the async threads.
+    async fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.aq(&["--json"]);
+        c.args(args);
+        tokio::task::spawn_blocking(move || c.output().unwrap())
+            .await
+            .unwrap()
+    }
+
+    async fn ok(&self, args: &[&str]) -> Value {
+        let out = self.run(args).await;
+        assert!(
+            out.status.success(),
+            "aq {args:?} failed ({:?}): {}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    fn code_for(&self, to: &str) -> String {
+        let msg = Outbox::new(self.data.path())
+            .unwrap()
+            .latest_to(to)
+            .unwrap()
+            .unwrap();
+        find_code(&msg.text).unwrap()
+    }
+
+    /// `aq init` and a verified email.
+    async fn enrol(&self, email: &str) -> Value {
+        let init = self.ok(&["init", "--server", &self.url]).await;
+        assert_eq!(init["revocation_secret"].as_str().unwrap().len(), 43);
+        self.ok(&["verify", "email", email]).await;
+        let code = self.code_for(email);
+        let v = self.ok(&["verify", "email", email, "--code", &code]).await;
+        assert_eq!(v["verified"], true);
+        init
+    }
+}
+
+/// A browser starting a sign-in at the RP, up to "send to my device".
+struct SignIn {
+    browser: reqwest::Client,
+    sid: String,
+    number: u16,
+}
+
+async fn start_sign_in(env: &Env, email: &str) -> SignIn {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let q = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("client_id", "rp")
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email~rs")
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("state", "st")
+        .append_pair("nonce", "nn")
+        .finish();
+    let res = browser
+        .get(format!("{}/authorize?{q}", env.url))
+        .send()
+        .await
+        .unwrap();
+    let loc = res.headers()["location"].to_str().unwrap().to_string();
+    let sid = loc.trim_start_matches("/sign-in/").to_string();
+    let html = browser
+        .get(format!("{}{loc}", env.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let number: u16 = html
+        .split("id=\"aq-number\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = browser
+        .post(format!("{}/sign-in/{sid}/push", env.url))
+        .form(&[("email", email), ("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    SignIn {
+        browser,
+        sid,
+        number,
+    }
+}
+
+async fn continue_to_rp(env: &Env, s: &SignIn) -> url::Url {
+    let res = s
+        .browser
+        .get(format!("{}/sign-in/{}/continue", env.url, s.sid))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 302);
+    url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+fn param(u: &url::Url, k: &str) -> Option<String> {
+    u.query_pairs()
+        .find(|(n, _)| n == k)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// The single pending request in `aq inbox`.
+async fn the_request(env: &Env) -> Value {
+    let inbox = env.ok(&["inbox"]).await;
+    let list = inbox.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{inbox}");
+    list[0].clone()
+}
+
+#[tokio::test]
+async fn init_verify_and_approve_a_sign_in_with_the_number() {
+    let env = start().await;
+    env.enrol("aq-user@example.com").await;
+    // The key is in the keyring: a new process finds it.
+    let id = env.ok(&["id"]).await;
+    assert_eq!(id["verified"][0]["value"], "aq-user@example.com");
+
+    let s = start_sign_in(&env, "aq-user@example.com").await;
+    let req = the_request(&env).await;
+    assert_eq!(req["client_name"], "Test Shop");
+    let numbers: Vec<u16> = serde_json::from_value(req["numbers"].clone()).unwrap();
+    assert!(numbers.contains(&s.number));
+    let id = req["id"].as_str().unwrap();
+    env.ok(&["approve", id, "--number", &s.number.to_string()])
+        .await;
+
+    let back = continue_to_rp(&env, &s).await;
+    let code = param(&back, "code").expect("a code");
+    let http = reqwest::Client::new();
+    let t: Value = http
+        .post(format!("{}/token", env.url))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let info: Value = http
+        .get(format!("{}/userinfo", env.url))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["email"], "aq-user@example.com");
+    assert_eq!(info["email_verified"], true);
+    let history = env.ok(&["history"]).await;
+    assert_eq!(history[0]["result"], "approved");
+}
+
+#[tokio::test]
+async fn a_wrong_number_is_refused_and_a_denial_reaches_the_rp() {
+    let env = start().await;
+    env.enrol("aq-deny@example.com").await;
+    let s = start_sign_in(&env, "aq-deny@example.com").await;
+    let req = the_request(&env).await;
+    let id = req["id"].as_str().unwrap().to_string();
+    // A number that is not even a candidate never leaves the device.
+    let out = env.run(&["approve", &id, "--number", "5"]).await;
+    assert_eq!(out.status.code(), Some(6));
+    // A candidate that is not the one on the page: the server refuses.
+    let numbers: Vec<u16> = serde_json::from_value(req["numbers"].clone()).unwrap();
+    let wrong = numbers.iter().find(|n| **n != s.number).unwrap();
+    let out = env
+        .run(&["approve", &id, "--number", &wrong.to_string()])
+        .await;
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("number"));
+    let back = continue_to_rp(&env, &s).await;
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+
+    // A plain denial.
+    let s = start_sign_in(&env, "aq-deny@example.com").await;
+    let req = the_request(&env).await;
+    env.ok(&["deny", req["id"].as_str().unwrap(), "--report"])
+        .await;
+    let back = continue_to_rp(&env, &s).await;
+    assert_eq!(param(&back, "error").as_deref(), Some("access_denied"));
+    let history = env.ok(&["history"]).await;
+    assert_eq!(history[0]["result"], "reported");
+}
+
+#[tokio::test]
+async fn requests_made_while_offline_arrive_on_reconnect_and_expired_ones_never() {
+    let env = start().await;
+    env.enrol("aq-watch@example.com").await;
+    // Offline: a request comes in while nothing listens.
+    let s = start_sign_in(&env, "aq-watch@example.com").await;
+    // An expired one too (made "6 minutes ago" by the server's clock).
+    env.state.clock.advance(-6 * 60);
+    let _old = start_sign_in(&env, "aq-watch@example.com").await;
+    env.state.clock.advance(6 * 60);
+    let mut watch = env.aq(&["--json", "watch"]);
+    watch.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = watch.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let line = tokio::time::timeout(
+        Duration::from_secs(15),
+        tokio::task::spawn_blocking(move || {
+            use std::io::BufRead;
+            // Earlier events (the email verification) come first; skip to the sign-in.
+            std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+                .find(|l| l.contains("\"sign-in\""))
+        }),
+    )
+    .await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line
+        .expect("watch printed in time")
+        .unwrap()
+        .expect("a line");
+    let ev: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(ev["event"], "sign-in");
+    assert!(ev["request"]["session"].as_str().unwrap().ends_with(&s.sid));
+    // Only the fresh request is offered.
+    let inbox = env.ok(&["inbox"]).await;
+    let list = inbox.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{inbox}");
+    assert!(list[0]["session"].as_str().unwrap().ends_with(&s.sid));
+}
+
+#[tokio::test]
+async fn commands_without_an_identity_say_what_to_do() {
+    let env = start().await;
+    let out = env.run(&["inbox"]).await;
+    assert_eq!(out.status.code(), Some(7));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("aq init"));
+}

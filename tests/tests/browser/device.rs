@@ -1,0 +1,249 @@
+//! The provider with the demo relying party, and the user's device with a
+//! verified email (after `tests/tests/oidc/common.rs`, cut down to what the
+//! browser tests need).
+
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use authentiq_protocol::jwt::{self, Claims};
+use authentiq_protocol::payloads::{
+    Binding, ChannelAuth, ClaimRequest, ClaimScope, Decision, DeviceEvent, Registration,
+    SignInRequest, SignInResponse,
+};
+use authentiq_protocol::{AuthentiqId, Validation};
+use authentiq_server::AppState;
+use authentiq_server::config::Config;
+use authentiq_server::delivery::outbox::{Outbox, find_code};
+use ed25519_dalek::SigningKey;
+use futures_util::StreamExt;
+use serde_json::{Map, Value, json};
+use tokio::net::TcpListener;
+
+/// The provider, in process, with `demo = true`.
+pub struct Provider {
+    pub url: String,
+    pub dir: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Provider {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        // Bound first: the demo's redirect URI comes from the public URL, and
+        // the demo calls this server's own /token over HTTP.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            public_url: url.clone(),
+            demo: true,
+            ..Config::default()
+        };
+        let state = AppState::open(config).unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(authentiq_server::serve(listener, state, async {
+            let _ = rx.await;
+        }));
+        Self {
+            url,
+            dir,
+            _stop: tx,
+        }
+    }
+}
+
+fn now() -> i64 {
+    authentiq_server::clock::Clock::default().now()
+}
+
+/// The user's device: a key, a verified and bound email, an open channel.
+pub struct Device {
+    key: SigningKey,
+    pk: String,
+    email: String,
+    grant: String,
+    events: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    buf: String,
+}
+
+impl Device {
+    /// Registers, verifies and binds `email`, and opens the channel.
+    pub async fn enrol(p: &Provider, email: &str) -> Self {
+        let http = reqwest::Client::new();
+        let key = SigningKey::generate(&mut rand_core::OsRng);
+        let pk = AuthentiqId::from_verifying_key(key.verifying_key())
+            .unwrap()
+            .to_string();
+        let post = |path: &str, body: String| {
+            http.post(format!("{}{path}", p.url))
+                .header("content-type", "application/jwt")
+                .body(body)
+                .send()
+        };
+        let reg = jwt::sign_self(
+            Claims::new(Registration::default()).valid_for(now(), 300),
+            &key,
+        )
+        .unwrap();
+        assert_eq!(post("/key", reg).await.unwrap().status(), 201, "POST /key");
+        let req = ClaimRequest {
+            scope: ClaimScope::Email,
+            email: Some(email.into()),
+            phone_number: None,
+            kind: None,
+        };
+        let t = jwt::sign_self(Claims::new(req).valid_for(now(), 300), &key).unwrap();
+        let res: Value = post("/scope", t).await.unwrap().json().await.unwrap();
+        let job = res["job"].as_str().expect("a scope job").to_string();
+        let msg = Outbox::new(p.dir.path())
+            .unwrap()
+            .latest_to(email)
+            .unwrap()
+            .expect("the code reaches the outbox");
+        let code = find_code(&msg.text).expect("a code in the email");
+        let res = http
+            .post(format!("{}/scope/{job}", p.url))
+            .form(&[("code", code)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 202, "POST /scope/{{job}}");
+        let grant = http
+            .get(format!("{}/scope/{job}", p.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let bind = jwt::sign_self(
+            Claims::new(Binding {
+                email: Some(email.into()),
+                phone: None,
+            })
+            .valid_for(now(), 300),
+            &key,
+        )
+        .unwrap();
+        let res = http
+            .put(format!("{}/key/{pk}", p.url))
+            .header("content-type", "application/jwt")
+            .body(bind)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "PUT /key/{{pk}}");
+        let auth = jwt::sign_self(
+            Claims::new(ChannelAuth {})
+                .audience(format!("{}/channel", p.url))
+                .valid_for(now(), 60),
+            &key,
+        )
+        .unwrap();
+        let res = http
+            .get(format!("{}/channel", p.url))
+            .bearer_auth(auth)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "GET /channel");
+        Self {
+            key,
+            pk,
+            email: email.into(),
+            grant,
+            events: res.bytes_stream().boxed(),
+            buf: String::new(),
+        }
+    }
+
+    /// The next sign-in request pushed to this device, verified against the
+    /// provider's published issuer key.
+    pub async fn next_request(&mut self, p: &Provider) -> anyhow::Result<SignInRequest> {
+        let data = tokio::time::timeout(Duration::from_secs(15), async {
+            loop {
+                if let Some(i) = self.buf.find("\n\n") {
+                    let block: String = self.buf.drain(..i + 2).collect();
+                    if block.contains("event: sign-in") || block.contains("event:sign-in") {
+                        return block
+                            .lines()
+                            .find_map(|l| l.strip_prefix("data:"))
+                            .map(|d| d.trim().to_string())
+                            .ok_or_else(|| anyhow!("a sign-in event without data: {block}"));
+                    }
+                    continue;
+                }
+                let chunk = self
+                    .events
+                    .next()
+                    .await
+                    .ok_or_else(|| anyhow!("the device channel closed"))??;
+                self.buf.push_str(&String::from_utf8_lossy(&chunk));
+            }
+        })
+        .await
+        .context("no sign-in request reached the device within 15 s")??;
+        let jwks: Value = reqwest::get(format!("{}/jwks", p.url))
+            .await?
+            .json()
+            .await?;
+        let okp = jwks["keys"]
+            .as_array()
+            .and_then(|keys| keys.iter().find(|k| k["kty"] == "OKP"))
+            .ok_or_else(|| anyhow!("no OKP key in /jwks: {jwks}"))?;
+        let key: AuthentiqId = okp["x"]
+            .as_str()
+            .ok_or_else(|| anyhow!("an OKP key without x"))?
+            .parse()?;
+        let v = Validation::at(now())
+            .typ(DeviceEvent::TYP)
+            .audience(self.pk.clone());
+        let claims: Claims<DeviceEvent> = jwt::verify(&data, key.verifying_key(), None, &v)?;
+        match claims.body {
+            DeviceEvent::SignIn(r) => Ok(r),
+            other => bail!("expected a sign-in, got {other:?}"),
+        }
+    }
+
+    /// Answers `req` as the app would: signed, with the email grant; sends
+    /// it and checks the provider took it.
+    pub async fn answer(
+        &self,
+        req: &SignInRequest,
+        decision: Decision,
+        number: Option<u16>,
+        scope: &str,
+    ) -> anyhow::Result<()> {
+        let mut claims = Map::new();
+        claims.insert("email".into(), json!(self.email));
+        claims.insert("name".into(), json!("Test User"));
+        let body = SignInResponse {
+            decision,
+            nonce: req.nonce.clone(),
+            number,
+            scope: scope.into(),
+            claims,
+            grants: vec![self.grant.clone()],
+            push_token: None,
+            report: false,
+        };
+        let token = jwt::sign_self(
+            Claims::new(body)
+                .audience(req.session.clone())
+                .valid_for(now(), 60),
+            &self.key,
+        )?;
+        let res = reqwest::Client::new()
+            .post(&req.session)
+            .header("content-type", "application/jwt")
+            .body(token)
+            .send()
+            .await?;
+        let status = res.status();
+        let text = res.text().await?;
+        if status != 200 {
+            bail!("the provider answered {status} to the device's answer: {text}");
+        }
+        Ok(())
+    }
+}
