@@ -368,3 +368,36 @@ async fn commands_without_an_identity_say_what_to_do() {
     assert_eq!(out.status.code(), Some(7));
     assert!(String::from_utf8_lossy(&out.stderr).contains("aq init"));
 }
+
+#[tokio::test]
+async fn without_a_secret_service_aq_says_so_and_registers_nothing() {
+    let env = start().await;
+    let mut c = env.aq(&["init", "--server", &env.url]);
+    c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
+    let out = tokio::task::spawn_blocking(move || c.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("session bus") && err.contains("dbus-run-session"),
+        "{err}"
+    );
+    // Nothing was created: a later init works.
+    env.ok(&["init", "--server", &env.url]).await;
+}
+
+#[tokio::test]
+async fn revoke_with_the_secret_forgets_the_key_and_the_server_answers_410() {
+    let env = start().await;
+    let init = env.ok(&["init", "--server", &env.url]).await;
+    let pk = init["id"].as_str().unwrap().to_string();
+    let secret = init["revocation_secret"].as_str().unwrap().to_string();
+    let out = env.run(&["revoke", "--secret", "wrong"]).await;
+    assert_eq!(out.status.code(), Some(4));
+    env.ok(&["revoke", "--secret", &secret]).await;
+    let res = reqwest::get(format!("{}/key/{pk}", env.url)).await.unwrap();
+    assert_eq!(res.status(), 410);
+    let out = env.run(&["id"]).await;
+    assert_eq!(out.status.code(), Some(7), "the profile is gone");
+}
