@@ -38,6 +38,9 @@ pub struct Inner {
     pub delivery: Delivery,
     pub hub: Hub,
     pub clock: Clock,
+    /// Sign-in session ids, announced whenever a session changes, so the
+    /// page's status stream need not poll the database.
+    pub session_changed: tokio::sync::broadcast::Sender<String>,
 }
 
 impl std::ops::Deref for AppState {
@@ -84,6 +87,7 @@ impl AppState {
             delivery,
             hub: Hub::default(),
             clock,
+            session_changed: tokio::sync::broadcast::channel(1024).0,
         })))
     }
 

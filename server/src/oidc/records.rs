@@ -44,16 +44,42 @@ pub async fn put<T: Serialize>(
     Ok(())
 }
 
-/// Replaces the data of an existing record, keeping its family, expiry and use.
-pub async fn update<T: Serialize>(
+/// Changes a record's data with `change`, atomically: if another request
+/// changed the record in between, it is read again and `change` applied to
+/// the fresh data. `change` may refuse by returning `Err`.
+pub async fn modify<T, R>(
     state: &AppState,
-    record: &Record,
-    data: &T,
-) -> Result<(), ApiError> {
-    let mut record = record.clone();
-    record.data = serde_json::to_string(data).map_err(|e| ApiError::internal(e.to_string()))?;
-    state.db.call(move |s| s.put_record(&record)).await?;
-    Ok(())
+    kind: &'static str,
+    id: &str,
+    mut change: impl FnMut(&mut T) -> Result<R, ApiError>,
+) -> Result<R, ApiError>
+where
+    T: Serialize + DeserializeOwned,
+{
+    for _ in 0..8 {
+        let Some((mut data, record)) = get::<T>(state, kind, id).await? else {
+            return Err(ApiError::not_found("no such record, or it expired"));
+        };
+        let out = change(&mut data)?;
+        let new = serde_json::to_string(&data).map_err(|e| ApiError::internal(e.to_string()))?;
+        let (k, i, old) = (record.kind.clone(), record.id.clone(), record.data.clone());
+        match state
+            .db
+            .call(move |s| s.replace_record(&k, &i, &old, &new))
+            .await
+        {
+            Ok(()) => {
+                if kind == SESSION {
+                    // Nobody listening is fine.
+                    let _ = state.session_changed.send(id.to_string());
+                }
+                return Ok(out);
+            }
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(ApiError::conflict("the record keeps changing; try again"))
 }
 
 fn parse<T: DeserializeOwned>(r: &Record) -> Result<T, ApiError> {

@@ -293,7 +293,7 @@ async fn send_to_device(
     Path(sid): Path<String>,
     Form(form): Form<PushForm>,
 ) -> Response {
-    let Ok(Some((mut data, record))) = load(&state, &sid).await else {
+    let Ok(Some((mut data, _))) = load(&state, &sid).await else {
         return error_page(
             StatusCode::NOT_FOUND,
             "Sign-in expired",
@@ -321,7 +321,12 @@ async fn send_to_device(
             && push(&state, &client, &sid, &data, &key.pk).await.is_ok()
         {
             data.pushed = true;
-            let _ = records::update(&state, &record, &data).await;
+            // Only the flag: an answer may already have arrived meanwhile.
+            let _ = records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
+                d.pushed = true;
+                Ok(())
+            })
+            .await;
         }
     }
     // The same answer whether or not the address is known: no enumeration.
@@ -340,14 +345,11 @@ async fn answer(
     let v = state.action_validation().audience(uri);
     let (id, claims) = state.verify_action::<SignInResponse>(&token, &v).await?;
     let pk = id.to_string();
-    let Some((mut data, record)) = load(&state, &sid).await? else {
+    let Some((data, _)) = load(&state, &sid).await? else {
         return Err(ApiError::not_found(
             "no such sign-in session, or it expired",
         ));
     };
-    if data.status != Status::Pending {
-        return Err(ApiError::conflict("this sign-in was already answered"));
-    }
     state.active_key(&pk).await?;
     let body = claims.body;
     if !bool::from(body.nonce.as_bytes().ct_eq(data.push_nonce.as_bytes())) {
@@ -355,11 +357,23 @@ async fn answer(
             "the nonce does not match this sign-in",
         ));
     }
+    let pending = |d: &SessionData| {
+        if d.status == Status::Pending {
+            Ok(())
+        } else {
+            Err(ApiError::conflict("this sign-in was already answered"))
+        }
+    };
+    pending(&data)?;
     if body.decision == Decision::Deny {
-        data.status = Status::Denied;
-        data.pk = Some(pk.clone());
-        data.reported = body.report;
-        records::update(&state, &record, &data).await?;
+        records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
+            pending(d)?;
+            d.status = Status::Denied;
+            d.pk = Some(pk.clone());
+            d.reported = body.report;
+            Ok(())
+        })
+        .await?;
         if body.report {
             tracing::warn!(pk = %pk, client = %data.request.client_id, ip = %data.ip, "sign-in reported as not the user's");
         }
@@ -367,10 +381,14 @@ async fn answer(
     }
     if body.number != Some(data.shown) {
         // A wrong number denies the request and counts against the key.
-        data.status = Status::Denied;
-        data.wrong_numbers += 1;
-        data.pk = Some(pk.clone());
-        records::update(&state, &record, &data).await?;
+        records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
+            pending(d)?;
+            d.status = Status::Denied;
+            d.wrong_numbers += 1;
+            d.pk = Some(pk.clone());
+            Ok(())
+        })
+        .await?;
         let r = &state.config.rate;
         state
             .rate_limit(
@@ -395,6 +413,7 @@ async fn answer(
         .parse()
         .map_err(|e| ApiError::bad_request(format!("scope: {e}")))?;
     let (claims_out, granted) = collect_claims(&state, &pk, &requested, &offered, &body)?;
+    let mut push_token = None;
     if requested.contains(&ScopeName::AqPush)
         && let Some(t) = &body.push_token
     {
@@ -406,14 +425,20 @@ async fn answer(
         if tid != id {
             return Err(ApiError::auth_error("the push token is for another key"));
         }
-        data.push_token = Some(t.clone());
+        push_token = Some(t.clone());
     }
-    data.status = Status::Approved;
-    data.pk = Some(pk);
-    data.claims = claims_out;
-    data.granted_scope = granted;
-    data.auth_time = Some(state.now());
-    records::update(&state, &record, &data).await?;
+    let now = state.now();
+    records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
+        pending(d)?;
+        d.status = Status::Approved;
+        d.pk = Some(pk.clone());
+        d.claims = claims_out.clone();
+        d.granted_scope = granted.clone();
+        d.auth_time = Some(now);
+        d.push_token = push_token.clone();
+        Ok(())
+    })
+    .await?;
     Ok(Json(json!({ "status": "approved" })))
 }
 
@@ -506,6 +531,7 @@ async fn events(
     Path(sid): Path<String>,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let stream = async_stream::stream! {
+        let mut changes = state.session_changed.subscribe();
         let mut last: Option<&'static str> = None;
         loop {
             let (status, cont) = match load(&state, &sid).await {
@@ -531,7 +557,21 @@ async fn events(
             if status != "pending" {
                 break;
             }
-            tokio::time::sleep(Duration::from_millis(250)).await;
+            // Wake on this session's change; look again at least every second
+            // (expiry, or a change made by another server instance).
+            let wait = async {
+                loop {
+                    match changes.recv().await {
+                        Ok(changed) if changed == sid => return,
+                        Ok(_) => {}
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(1), wait).await;
         }
     };
     Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))

@@ -216,6 +216,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 
     /// Inserts or replaces a record.
     fn put_record(&self, r: &Record) -> StoreResult<()>;
+    /// Replaces a record's data only if it still holds `old_data` and is
+    /// unused: `Conflict` when someone changed it first.
+    fn replace_record(
+        &self,
+        kind: &str,
+        id: &str,
+        old_data: &str,
+        new_data: &str,
+    ) -> StoreResult<()>;
     /// An unexpired record whose family is not revoked.
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record>;
     /// Marks a record used, atomically: `Conflict` (with the record's

@@ -614,6 +614,24 @@ impl Store for SqliteStore {
         })
     }
 
+    fn replace_record(
+        &self,
+        kind: &str,
+        id: &str,
+        old_data: &str,
+        new_data: &str,
+    ) -> StoreResult<()> {
+        self.write(|c| {
+            let n = c
+                .execute(
+                    "UPDATE records SET data = ?4 WHERE kind = ?1 AND id = ?2 AND data = ?3 AND used = 0",
+                    params![kind, id, old_data, new_data],
+                )
+                .map_err(backend)?;
+            if n == 1 { Ok(()) } else { Err(StoreError::Conflict("changed")) }
+        })
+    }
+
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
         self.read(|c| {
             c.query_row(
@@ -840,6 +858,19 @@ mod tests {
             s.use_record("code", "c1", 200),
             Err(StoreError::NotFound)
         ));
+        // Compare-and-swap: only from the data it was read with.
+        s.replace_record("code", "c2", "{}", "{\"a\":1}").unwrap();
+        assert!(matches!(
+            s.replace_record("code", "c2", "{}", "{\"a\":2}"),
+            Err(StoreError::Conflict(_))
+        ));
+        assert!(
+            matches!(
+                s.replace_record("code", "c1", "{}", "{}"),
+                Err(StoreError::Conflict(_))
+            ),
+            "used"
+        );
         s.revoke_family("f1", 500).unwrap();
         assert!(matches!(
             s.get_record("refresh", "r1", 10),

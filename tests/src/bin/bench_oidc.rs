@@ -79,7 +79,7 @@ struct Args {
     #[arg(long, default_value_t = 32)]
     warmup: usize,
     /// Complete sign-ins per concurrency level.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 2000)]
     sign_ins: usize,
     /// Concurrent browsers, one phase each (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "8,32")]
@@ -472,6 +472,7 @@ async fn run(
         stats: Default::default(),
         last_channel_error: Mutex::new(None),
     });
+    r.approvers = Some(Arc::clone(&approvers));
 
     println!(
         "==> enrolling {} devices ({} in flight): POST /key, POST /scope, code from the outbox, \
@@ -620,8 +621,6 @@ async fn run(
     expect_status(res, StatusCode::OK)
         .await
         .map_err(|e| anyhow!("GET /healthz after the run: {e}"))?;
-    r.approvals = snapshot(&approvers);
-    r.client_at_end = ProcStat::read(std::process::id())?;
     Ok(())
 }
 
@@ -722,6 +721,10 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         why = interrupted() => Err(anyhow!("interrupted by {why}")),
     };
     report.loadavg_end = loadavg();
+    report.client_at_end = ProcStat::read(std::process::id()).unwrap_or_default();
+    if let Some(a) = &report.approvers {
+        report.approvals = snapshot(a);
+    }
     let early_exit = server.stop();
     let log = server.log_summary();
     if let Err(e) = &outcome {

@@ -311,6 +311,9 @@ impl Browsers {
             .await
             .map_err(|e| format!("continue: {}", request_error(&e)))?;
         let location = header(&res, LOCATION);
+        if res.status() == StatusCode::SEE_OTHER {
+            return Err(self.why_pending(&sid, &cookie).await);
+        }
         checked("continue", res, StatusCode::FOUND).await?;
         let back = url::Url::parse(&location.ok_or("continue: no Location")?)
             .map_err(|e| format!("continue: bad Location: {e}"))?;
@@ -348,6 +351,28 @@ impl Browsers {
             steps,
             refresh_token,
         })
+    }
+
+    /// After the device's approval was accepted, `/continue` sent the
+    /// browser back to the page (303): say whether the session is pending again.
+    async fn why_pending(&self, sid: &str, cookie: &str) -> String {
+        let page = self
+            .http
+            .get(format!("{}/sign-in/{sid}", self.url))
+            .header(COOKIE, cookie)
+            .send()
+            .await;
+        let html = match page {
+            Ok(res) => res.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if html.contains("id=\"aq-number\"") {
+            "continue: 303 back to the page, whose session is pending again although the \
+             device's approval was accepted (a lost update)"
+                .into()
+        } else {
+            "continue: HTTP 303".into()
+        }
     }
 }
 

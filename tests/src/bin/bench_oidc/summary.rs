@@ -1,7 +1,9 @@
 //! The summary table of `bench-oidc`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use crate::device::Approvers;
 use crate::flow::STEPS;
 use crate::report::{Phase, pct};
 use crate::server::{LogSummary, ProcStat};
@@ -64,6 +66,8 @@ pub struct Report {
     pub tokens: Vec<Tokens>,
     pub mem: Vec<Mem>,
     pub approvals: Approvals,
+    /// Read into `approvals` at the end.
+    pub approvers: Option<Arc<Approvers>>,
     pub client_at_end: ProcStat,
 }
 
