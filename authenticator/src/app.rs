@@ -365,6 +365,7 @@ impl Authenticator {
         keys: &ServerKeys,
         idle: Option<Duration>,
         on: &mut (dyn FnMut(Incoming) + Send),
+        opened: &mut (dyn FnMut(bool) + Send),
     ) -> Result<(), AppError> {
         let last: i64 = self
             .local()?
@@ -373,6 +374,7 @@ impl Authenticator {
             .unwrap_or(0);
         let token = self.identity()?.channel_auth(now(), &self.profile.server)?;
         let res = self.client.channel(&token, last).await?;
+        opened(true);
         let mut stream = res.bytes_stream();
         let mut parser = SseParser::default();
         loop {
@@ -413,9 +415,12 @@ impl Authenticator {
     pub async fn sync(&self) -> Result<Vec<Incoming>, AppError> {
         let keys = self.server_keys().await?;
         let mut got = Vec::new();
-        self.read_channel(&keys, Some(Duration::from_millis(700)), &mut |i| {
-            got.push(i)
-        })
+        self.read_channel(
+            &keys,
+            Some(Duration::from_millis(700)),
+            &mut |i| got.push(i),
+            &mut |_| {},
+        )
         .await?;
         Ok(got)
     }
@@ -423,6 +428,16 @@ impl Authenticator {
     /// Stays connected, reconnecting with backoff, handing each new event
     /// to `on`. Returns only when the key is revoked.
     pub async fn watch(&self, on: &mut (dyn FnMut(Incoming) + Send)) -> Result<(), AppError> {
+        self.watch_connection(on, &mut |_| {}).await
+    }
+
+    /// [`watch`](Self::watch), also telling `connected` each time the
+    /// channel opens (`true`) and each time it is lost (`false`).
+    pub async fn watch_connection(
+        &self,
+        on: &mut (dyn FnMut(Incoming) + Send),
+        connected: &mut (dyn FnMut(bool) + Send),
+    ) -> Result<(), AppError> {
         let mut backoff = Duration::from_secs(1);
         loop {
             let mut revoked = false;
@@ -434,10 +449,12 @@ impl Authenticator {
                         }
                         on(i);
                     };
-                    self.read_channel(&keys, None, &mut wrapped).await
+                    self.read_channel(&keys, None, &mut wrapped, connected)
+                        .await
                 }
                 Err(e) => Err(e),
             };
+            connected(false);
             if revoked {
                 return Ok(());
             }
@@ -640,6 +657,8 @@ impl Authenticator {
     pub fn forget(&self) -> Result<(), AppError> {
         self.keystore
             .delete(&account(&self.profile.name, &self.profile.server))?;
+        // A later identity in this profile must not inherit this one's grants.
+        self.local()?.reset_identity()?;
         std::fs::remove_file(self.dir.join("profile.json")).map_err(io)?;
         Ok(())
     }

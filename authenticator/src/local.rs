@@ -251,6 +251,14 @@ impl Local {
         rows.collect::<Result<Vec<_>, _>>().map_err(db)
     }
 
+    /// Forgets everything tied to an identity (grants, inbox, resume point),
+    /// keeping the history of decisions.
+    pub fn reset_identity(&self) -> Result<(), LocalError> {
+        self.conn
+            .execute_batch("DELETE FROM grants; DELETE FROM requests; DELETE FROM meta;")
+            .map_err(db)
+    }
+
     pub fn put_grant(&self, g: &StoredGrant) -> Result<(), LocalError> {
         self.conn
             .execute(
@@ -320,6 +328,37 @@ mod tests {
         l.set_request_state("a", "approved").unwrap();
         assert!(l.pending(60).unwrap().is_empty());
         assert_eq!(l.request("a").unwrap().unwrap().numbers, [11, 22, 33]);
+    }
+
+    #[test]
+    fn reset_identity_keeps_only_history() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Local::open(&dir.path().join("l.sqlite3")).unwrap();
+        l.add_request(&req("a", "s1", 100)).unwrap();
+        l.set_meta("last_event_id", "9").unwrap();
+        l.put_grant(&StoredGrant {
+            scope: "email".into(),
+            value: "a@b.c".into(),
+            jwt: "j".into(),
+            exp: 100,
+        })
+        .unwrap();
+        l.record(&Decision {
+            request_id: "a".into(),
+            client_id: "c".into(),
+            client_name: "C".into(),
+            ip: "1.2.3.4".into(),
+            user_agent: None,
+            decided_at: 1,
+            result: "approved".into(),
+            detail: None,
+        })
+        .unwrap();
+        l.reset_identity().unwrap();
+        assert!(l.grants(0).unwrap().is_empty());
+        assert!(l.pending(0).unwrap().is_empty());
+        assert_eq!(l.get_meta("last_event_id").unwrap(), None);
+        assert_eq!(l.history(10).unwrap().len(), 1);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use notify_rust::{Hint, Notification, Timeout, Urgency};
+use notify_rust::{Hint, Notification, NotificationHandle, Timeout, Urgency};
 
 /// The application name notifications are sent with.
 pub const APP_NAME: &str = "Authentiq";
@@ -90,22 +90,26 @@ impl Default for DesktopNotifier {
     }
 }
 
-impl Notifier for DesktopNotifier {
-    /// Sends the notification and returns once the daemon has accepted it
-    /// (one D-Bus round trip; it blocks the calling thread for that long).
-    fn sign_in_request(&self, n: &Notice) -> Result<(), NotifyError> {
+impl DesktopNotifier {
+    /// Sends the notification for `n` and returns its handle, for a caller
+    /// that waits for a click (`wait_for_action`, on a thread of its own).
+    /// One D-Bus round trip: it blocks the calling thread for that long.
+    pub fn show(&self, n: &Notice) -> Result<NotificationHandle, NotifyError> {
         let Some(notification) = self.build(n, unix_now()) else {
             return Err(NotifyError::Failed(format!(
                 "Sign-in request {} has already expired; no notification shown",
                 n.id
             )));
         };
-        // The handle would let us wait for a click; dropping it does not
-        // close the notification.
-        notification
-            .show()
-            .map(drop)
-            .map_err(|e| classify(&e.to_string()))
+        notification.show().map_err(|e| classify(&e.to_string()))
+    }
+}
+
+impl Notifier for DesktopNotifier {
+    /// Sends the notification and returns once the daemon has accepted it.
+    fn sign_in_request(&self, n: &Notice) -> Result<(), NotifyError> {
+        // Dropping the handle does not close the notification.
+        self.show(n).map(drop)
     }
 }
 

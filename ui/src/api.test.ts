@@ -1,5 +1,11 @@
-import { describe, expect, it } from 'vitest';
-import { toCommandError } from './api';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+
+const invoke = vi.fn();
+const listen = vi.fn();
+vi.mock('@tauri-apps/api/core', () => ({ invoke: (...a: unknown[]) => invoke(...a) }));
+vi.mock('@tauri-apps/api/event', () => ({ listen: (...a: unknown[]) => listen(...a) }));
+
+const { api, on, toCommandError, isCommandError } = await import('./api');
 
 describe('toCommandError', () => {
   it('keeps a serialized CommandError as it is', () => {
@@ -17,5 +23,70 @@ describe('toCommandError', () => {
     expect(toCommandError(new Error('no bridge'))).toEqual({ kind: 'ipc', message: 'no bridge' });
     expect(toCommandError('denied')).toEqual({ kind: 'ipc', message: 'denied' });
     expect(toCommandError({ kind: 5 })).toEqual({ kind: 'ipc', message: '[object Object]' });
+  });
+
+  it('recognises a CommandError', () => {
+    expect(isCommandError({ kind: 'server', message: 'no' })).toBe(true);
+    expect(isCommandError({ kind: 'server' })).toBe(false);
+    expect(isCommandError(null)).toBe(false);
+  });
+});
+
+describe('api: the commands of src/contract.md', () => {
+  beforeEach(() => {
+    invoke.mockReset();
+    invoke.mockResolvedValue(undefined);
+  });
+
+  it.each([
+    ['status', () => api.status(), undefined],
+    ['app_info', () => api.appInfo(), undefined],
+    ['create_identity', () => api.createIdentity('https://id.example'), { server: 'https://id.example' }],
+    ['verify_start', () => api.verifyStart('email', 'a@b.c'), { scope: 'email', value: 'a@b.c' }],
+    ['verify_finish', () => api.verifyFinish('phone', '+441', '123456'), { scope: 'phone', value: '+441', code: '123456' }],
+    ['id_qr_svg', () => api.idQrSvg(), undefined],
+    ['approve', () => api.approve('r1', 47, ['phone'], true), { id: 'r1', number: 47, share: ['phone'], remember: true }],
+    ['deny', () => api.deny('r1', true), { id: 'r1', report: true }],
+    ['open_session', () => api.openSession('authentiq://x'), { uri: 'authentiq://x' }],
+    ['history', () => api.history(50), { limit: 50 }],
+    ['get_settings', () => api.getSettings(), undefined],
+    [
+      'set_settings',
+      () => api.setSettings({ server: 's', notifications: false, start_at_login: true }),
+      { settings: { server: 's', notifications: false, start_at_login: true } },
+    ],
+    ['revoke', () => api.revoke('secret'), { secret: 'secret' }],
+  ] as const)('%s', async (cmd, run, args) => {
+    await run();
+    expect(invoke).toHaveBeenCalledTimes(1);
+    expect(invoke).toHaveBeenCalledWith(cmd, args);
+  });
+
+  it('resolves with what the command returned', async () => {
+    invoke.mockResolvedValue({ name: 'Authentiq', version: '1.2.3' });
+    await expect(api.appInfo()).resolves.toEqual({ name: 'Authentiq', version: '1.2.3' });
+  });
+
+  it('rejects with a CommandError', async () => {
+    invoke.mockRejectedValue({ kind: 'network', message: 'connection refused' });
+    await expect(api.status()).rejects.toEqual({ kind: 'network', message: 'connection refused' });
+    invoke.mockRejectedValue('plain string');
+    await expect(api.status()).rejects.toEqual({ kind: 'ipc', message: 'plain string' });
+  });
+});
+
+describe('on: the events of src/contract.md', () => {
+  it('listens and hands the handler the payload only', async () => {
+    const unlisten = vi.fn();
+    listen.mockReset();
+    listen.mockResolvedValue(unlisten);
+    const handler = vi.fn();
+    const stop = await on('connection', handler);
+    expect(listen).toHaveBeenCalledWith('connection', expect.any(Function));
+    const wrapped = listen.mock.calls[0][1] as (e: { event: string; payload: unknown; id: number }) => void;
+    wrapped({ event: 'connection', payload: { connected: true }, id: 1 });
+    expect(handler).toHaveBeenCalledWith({ connected: true });
+    stop();
+    expect(unlisten).toHaveBeenCalled();
   });
 });

@@ -1,5 +1,8 @@
 // Every call into the Rust side goes through this module, typed.
+// The shapes mirror src/contract.md (snake_case, as serde writes them).
+// Times are Unix seconds.
 import { invoke } from '@tauri-apps/api/core';
+import { listen, type UnlistenFn } from '@tauri-apps/api/event';
 
 /** Mirrors `CommandError` in src-tauri/src/error.rs. */
 export interface CommandError {
@@ -7,9 +10,96 @@ export interface CommandError {
   message: string;
 }
 
+/** The error kinds the Rust side documents (others may appear: `ipc` is ours). */
+export type CommandErrorKind =
+  | 'no_identity'
+  | 'keyring'
+  | 'server'
+  | 'network'
+  | 'expired'
+  | 'not_found'
+  | 'invalid'
+  | 'internal'
+  | 'ipc';
+
 export interface AppInfo {
   name: string;
   version: string;
+}
+
+export type GrantScope = 'email' | 'phone';
+
+export interface Grant {
+  scope: GrantScope;
+  value: string;
+  /** When the issuer's grant expires (Unix seconds). */
+  exp: number;
+}
+
+export interface Profile {
+  /** The Authentiq ID: 43 characters of unpadded base64url. */
+  pk: string;
+  server: string;
+  verified: Grant[];
+}
+
+export interface Claim {
+  /** Scope name, e.g. "email", "aq:name". */
+  name: string;
+  label: string;
+  required: boolean;
+  /** The relying party wants it verified (signed by the issuer: `~s`). */
+  verified: boolean;
+  /** The app can share it. */
+  available: boolean;
+  value: string | null;
+}
+
+export interface RequestView {
+  id: string;
+  session: string;
+  client_id: string;
+  client_name: string;
+  client_uri: string | null;
+  scope: string;
+  ip: string;
+  user_agent: string | null;
+  numbers: [number, number, number];
+  received_at: number;
+  expires_at: number;
+  claims: Claim[];
+  wants_push: boolean;
+}
+
+export type DecisionResult = 'approved' | 'denied' | 'reported' | 'refused';
+
+export interface Decision {
+  request_id: string;
+  client_id: string;
+  client_name: string;
+  ip: string;
+  user_agent: string | null;
+  decided_at: number;
+  result: DecisionResult;
+  detail: string | null;
+}
+
+export interface Settings {
+  server: string;
+  notifications: boolean;
+  start_at_login: boolean;
+}
+
+export interface Status {
+  profile: Profile | null;
+  connected: boolean;
+  pending: RequestView[];
+  default_server: string | null;
+}
+
+export interface CreatedIdentity {
+  pk: string;
+  revocation_secret: string;
 }
 
 /** Turns whatever a rejected `invoke` produced into a `CommandError`. */
@@ -24,6 +114,16 @@ export function toCommandError(e: unknown): CommandError {
   return { kind: 'ipc', message: String(e) };
 }
 
+/** Whether a value is a `CommandError` (what every `api.*` promise rejects with). */
+export function isCommandError(e: unknown): e is CommandError {
+  return (
+    typeof e === 'object' &&
+    e !== null &&
+    typeof (e as CommandError).kind === 'string' &&
+    typeof (e as CommandError).message === 'string'
+  );
+}
+
 async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> {
   try {
     return await invoke<T>(cmd, args);
@@ -32,6 +132,43 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
   }
 }
 
+// Tauri maps the camelCase keys of `invoke` arguments to the snake_case
+// parameters of the Rust commands; every parameter here is one word.
 export const api = {
   appInfo: () => call<AppInfo>('app_info'),
+  status: () => call<Status>('status'),
+  createIdentity: (server: string) => call<CreatedIdentity>('create_identity', { server }),
+  verifyStart: (scope: GrantScope, value: string) =>
+    call<void>('verify_start', { scope, value }),
+  verifyFinish: (scope: GrantScope, value: string, code: string) =>
+    call<Grant>('verify_finish', { scope, value, code }),
+  idQrSvg: () => call<string>('id_qr_svg'),
+  approve: (id: string, number: number, share: string[], remember: boolean) =>
+    call<void>('approve', { id, number, share, remember }),
+  deny: (id: string, report: boolean) => call<void>('deny', { id, report }),
+  openSession: (uri: string) => call<RequestView>('open_session', { uri }),
+  history: (limit: number) => call<Decision[]>('history', { limit }),
+  getSettings: () => call<Settings>('get_settings'),
+  setSettings: (settings: Settings) => call<void>('set_settings', { settings }),
+  revoke: (secret: string) => call<void>('revoke', { secret }),
 };
+
+/** The events the Rust side emits, with their payloads. */
+export interface EventPayloads {
+  'requests-changed': RequestView[];
+  connection: { connected: boolean };
+  navigate: { screen: 'request'; id: string };
+}
+
+export type EventName = keyof EventPayloads;
+
+/**
+ * Listens to one of the app's events; resolves to a function that stops
+ * listening. The handler receives the payload only.
+ */
+export function on<E extends EventName>(
+  event: E,
+  handler: (payload: EventPayloads[E]) => void,
+): Promise<UnlistenFn> {
+  return listen<EventPayloads[E]>(event, (e) => handler(e.payload));
+}

@@ -1,18 +1,18 @@
-import { api, type CommandError } from './api';
+import { startApp } from './app';
 
-async function start(): Promise<void> {
-  const status = document.getElementById('status');
-  const version = document.getElementById('version');
-  try {
-    const info = await api.appInfo();
-    if (version) version.textContent = `v${info.version}`;
-    if (status) status.textContent = 'Ready.';
-  } catch (e) {
-    if (status) {
-      status.textContent = `Cannot reach the app core: ${(e as CommandError).message}`;
-      status.classList.add('error');
-    }
+async function main(): Promise<void> {
+  // Development only: `vite --mode mock` stands in for the Rust side. The
+  // condition is a build-time constant, so production builds drop the mock.
+  if (import.meta.env.MODE === 'mock') {
+    const { installMock } = await import('./mock/index');
+    installMock();
+  }
+  const root = document.getElementById('root');
+  if (root) startApp(root);
+  if (import.meta.env.MODE === 'mock') {
+    const { runScript } = await import('./mock/index');
+    void runScript();
   }
 }
 
-void start();
+void main();

@@ -1,0 +1,38 @@
+//! `status()`: everything the home screen needs, in one call.
+
+use serde::Serialize;
+use tauri::{AppHandle, State};
+
+use crate::error::CmdResult;
+use crate::events;
+use crate::state::{AppState, blocking, snapshot};
+use crate::views::{ProfileView, RequestView};
+
+#[derive(Debug, Serialize)]
+pub struct Status {
+    pub profile: Option<ProfileView>,
+    pub connected: bool,
+    pub pending: Vec<RequestView>,
+    /// A server to offer during onboarding (`AUTHENTIQ_SERVER`).
+    pub default_server: Option<String>,
+}
+
+#[tauri::command]
+pub async fn status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Status> {
+    events::ui_ready(&app);
+    // The user is here: a channel waiting for a locked keyring may try again.
+    state.kick.kick();
+    let (profile, pending) = match state.current() {
+        None => (None, Vec::new()),
+        Some((_, identity)) => {
+            let (profile, pending) = blocking(move || snapshot(&identity)).await?;
+            (Some(profile), pending)
+        }
+    };
+    Ok(Status {
+        profile,
+        connected: state.connected(),
+        pending,
+        default_server: state.default_server(),
+    })
+}

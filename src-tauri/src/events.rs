@@ -1,0 +1,111 @@
+//! Rust → UI events (see `ui/src/contract.md`) and bringing the window up.
+
+use std::time::Duration;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
+
+use crate::state::AppState;
+use crate::views::RequestView;
+
+pub const MAIN_WINDOW: &str = "main";
+/// Payload: `RequestView[]`, the pending, unexpired requests.
+pub const REQUESTS_CHANGED: &str = "requests-changed";
+/// Payload: `{connected}`.
+pub const CONNECTION: &str = "connection";
+/// Payload: `{screen: "request", id}`.
+pub const NAVIGATE: &str = "navigate";
+
+/// How long after its first `status()` the front end gets to register its
+/// listeners before a held navigation is sent.
+const LISTEN_GRACE: Duration = Duration::from_millis(400);
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Connection {
+    pub connected: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Navigate<'a> {
+    pub screen: &'static str,
+    pub id: &'a str,
+}
+
+pub fn requests_changed(app: &AppHandle, pending: &[RequestView]) {
+    emit(app, REQUESTS_CHANGED, pending);
+}
+
+pub fn connection(app: &AppHandle, connected: bool) {
+    emit(app, CONNECTION, Connection { connected });
+}
+
+fn emit<S: Serialize + Clone>(app: &AppHandle, event: &str, payload: S) {
+    match app.emit(event, payload) {
+        Ok(()) => tracing::debug!(event, "emitted"),
+        Err(e) => tracing::warn!(event, "cannot emit: {e}"),
+    }
+}
+
+/// Shows and focuses the main window, creating it again if it is gone.
+pub fn show_main(app: &AppHandle) {
+    let window = match app.get_webview_window(MAIN_WINDOW) {
+        Some(w) => w,
+        None => {
+            let config = app
+                .config()
+                .app
+                .windows
+                .iter()
+                .find(|w| w.label == MAIN_WINDOW)
+                .cloned();
+            let Some(config) = config else { return };
+            app.state::<AppState>().ui_reloaded();
+            match WebviewWindowBuilder::from_config(app, &config).and_then(|b| b.build()) {
+                Ok(w) => w,
+                Err(e) => {
+                    tracing::error!("cannot open the window: {e}");
+                    return;
+                }
+            }
+        }
+    };
+    let _ = window.unminimize();
+    let _ = window.show();
+    let _ = window.set_focus();
+}
+
+/// Opens the request screen on `id` (a notification was clicked, or a deep
+/// link opened), holding it until the front end listens.
+pub fn navigate(app: &AppHandle, id: &str) {
+    tracing::info!(request = id, "opening the request screen");
+    show_main(app);
+    if app.state::<AppState>().nav_now_or_later(id) {
+        emit(
+            app,
+            NAVIGATE,
+            Navigate {
+                screen: "request",
+                id,
+            },
+        );
+    }
+}
+
+/// The front end asked for its status: it is up. A navigation held until
+/// then follows shortly, once its listeners are registered.
+pub fn ui_ready(app: &AppHandle) {
+    if let Some(id) = app.state::<AppState>().take_ui_ready() {
+        let app = app.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(LISTEN_GRACE);
+            emit(
+                &app,
+                NAVIGATE,
+                Navigate {
+                    screen: "request",
+                    id: &id,
+                },
+            );
+        });
+    }
+}

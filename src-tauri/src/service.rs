@@ -1,0 +1,209 @@
+//! The background service: runs for the app's whole life, window shown or
+//! not. One thread keeps the device channel open (`Authenticator::watch`);
+//! another (the hub) turns what it hears into `requests-changed` and
+//! `connection` events, the tray's count, and a notification per new
+//! request. Keyring calls happen only on the channel thread.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
+
+use authentiq_authenticator::Authenticator;
+use authentiq_authenticator::app::{AppError, Incoming, now};
+use authentiq_authenticator::local::Request;
+use authentiq_authenticator::notifier::{DesktopNotifier, Notice, OPEN_ACTION};
+use tauri::{AppHandle, Manager};
+
+use crate::state::AppState;
+use crate::views::RequestView;
+use crate::{events, tray};
+
+/// What the hub hears. Channel messages carry the generation of the
+/// identity they are about.
+#[derive(Debug)]
+pub enum Msg {
+    Incoming(u64, Incoming),
+    Connected(u64, bool),
+    /// Something changed the inbox or the grants (a command ran).
+    Refresh,
+}
+
+/// The longest the hub sleeps; it wakes earlier when a request expires.
+const IDLE: Duration = Duration::from_secs(60);
+/// After a locked or missing keyring, retry at the latest after this (or
+/// when the user is back in the app).
+const KEYRING_RETRY: Duration = Duration::from_secs(15 * 60);
+
+/// Starts the hub, and the channel of the identity already open, if any.
+pub fn start(app: &AppHandle, rx: Receiver<Msg>) {
+    let hub_app = app.clone();
+    spawn("authentiq-hub", move || hub(hub_app, rx));
+    if let Some((generation, identity)) = app.state::<AppState>().current() {
+        start_channel(app, generation, identity);
+    }
+}
+
+/// Keeps the device channel of identity `generation` open until it is
+/// revoked or replaced.
+pub fn start_channel(app: &AppHandle, generation: u64, identity: Arc<Authenticator>) {
+    let app = app.clone();
+    spawn("authentiq-channel", move || {
+        channel(app, generation, identity)
+    });
+}
+
+fn spawn(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.into()).spawn(f) {
+        tracing::error!(thread = name, "cannot start: {e}");
+    }
+}
+
+fn channel(app: AppHandle, generation: u64, identity: Arc<Authenticator>) {
+    let state = app.state::<AppState>();
+    let (events, status) = (state.hub(), state.hub());
+    while state.is_current(generation) {
+        // `watch` reconnects by itself; it returns only when the key is
+        // revoked or the keyring cannot give the key.
+        let result = tauri::async_runtime::block_on(identity.watch_connection(
+            &mut |i| {
+                let _ = events.send(Msg::Incoming(generation, i));
+            },
+            &mut |c| {
+                let _ = status.send(Msg::Connected(generation, c));
+            },
+        ));
+        match result {
+            Ok(()) => {
+                tracing::warn!("this Authentiq ID was revoked: the device channel is closed");
+                return;
+            }
+            Err(AppError::KeyStore(e)) => {
+                tracing::warn!("device channel waiting for the keyring: {e}");
+                state.kick.wait(KEYRING_RETRY);
+            }
+            Err(e) => {
+                tracing::warn!("device channel stopped: {e}");
+                state.kick.wait(Duration::from_secs(30));
+            }
+        }
+    }
+}
+
+fn hub(app: AppHandle, rx: Receiver<Msg>) {
+    let state = app.state::<AppState>();
+    let mut shown: Option<Vec<RequestView>> = None;
+    let mut wait = Duration::ZERO;
+    loop {
+        match rx.recv_timeout(wait) {
+            Ok(Msg::Incoming(generation, incoming)) if state.is_current(generation) => {
+                match incoming {
+                    Incoming::Request(r) if state.notifications() => announce(&app, &r),
+                    Incoming::Revoked => tracing::warn!("the server says this key is revoked"),
+                    _ => {}
+                }
+            }
+            Ok(Msg::Connected(generation, c)) if state.is_current(generation) => {
+                if state.set_connected(c) {
+                    tracing::info!(connected = c, "device channel");
+                    events::connection(&app, c);
+                }
+            }
+            Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => return,
+        }
+        let pending = match state.current() {
+            None => {
+                if state.set_connected(false) {
+                    events::connection(&app, false);
+                }
+                Vec::new()
+            }
+            Some((_, identity)) => match crate::state::snapshot(&identity) {
+                Ok((_, pending)) => pending,
+                Err(e) => {
+                    tracing::warn!("cannot read the inbox: {e}");
+                    shown.clone().unwrap_or_default()
+                }
+            },
+        };
+        if shown.as_ref() != Some(&pending) {
+            events::requests_changed(&app, &pending);
+            tray::set_pending(&app, pending.len());
+        }
+        wait = next_wake(&pending, now());
+        shown = Some(pending);
+    }
+}
+
+/// When the hub should look again: just after the first pending request
+/// expires, so that it leaves the list; at most [`IDLE`].
+fn next_wake(pending: &[RequestView], now: i64) -> Duration {
+    pending
+        .iter()
+        .map(|r| r.expires_at.saturating_sub(now).saturating_add(1))
+        .min()
+        .map_or(IDLE, |secs| {
+            Duration::from_secs(u64::try_from(secs).unwrap_or(0).max(1)).min(IDLE)
+        })
+}
+
+/// A native notification for a new request; clicking it opens the request.
+/// Waiting for the click holds a thread of its own until the notification
+/// is clicked or closed (the daemon closes it when the request expires).
+fn announce(app: &AppHandle, r: &Request) {
+    let notice = Notice {
+        id: r.id.clone(),
+        client_name: r.client_name.clone(),
+        requester_ip: r.ip.clone(),
+        user_agent: r.user_agent.clone(),
+        expires_at: r.expires_at,
+    };
+    let app = app.clone();
+    spawn(
+        "authentiq-notification",
+        move || match DesktopNotifier::new().show(&notice) {
+            Ok(handle) => handle.wait_for_action(|action| {
+                tracing::debug!(request = %notice.id, action, "notification answered");
+                if action == "default" || action == OPEN_ACTION {
+                    events::navigate(&app, &notice.id);
+                }
+            }),
+            Err(e) => tracing::warn!(request = %notice.id, "sign-in notification not shown: {e}"),
+        },
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn expiring(at: i64) -> RequestView {
+        RequestView {
+            id: "a".into(),
+            session: "s".into(),
+            client_id: "c".into(),
+            client_name: "C".into(),
+            client_uri: None,
+            scope: "openid".into(),
+            ip: "127.0.0.1".into(),
+            user_agent: None,
+            numbers: [1, 2, 3],
+            received_at: 0,
+            expires_at: at,
+            claims: Vec::new(),
+            wants_push: false,
+        }
+    }
+
+    #[test]
+    fn wakes_just_after_the_first_expiry_and_at_most_idle() {
+        assert_eq!(next_wake(&[], 100), IDLE);
+        assert_eq!(
+            next_wake(&[expiring(130), expiring(110)], 100),
+            Duration::from_secs(11)
+        );
+        assert_eq!(next_wake(&[expiring(100_000)], 100), IDLE);
+        // Already past: look again soon, not in a tight loop.
+        assert_eq!(next_wake(&[expiring(90)], 100), Duration::from_secs(1));
+    }
+}

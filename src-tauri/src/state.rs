@@ -1,0 +1,311 @@
+//! The app's shared state: where the profile lives, the open identity (if
+//! any), the settings, and the line to the background service.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
+use std::time::Duration;
+
+use authentiq_authenticator::Authenticator;
+use authentiq_authenticator::app::default_home;
+use authentiq_authenticator::keystore::KeyStore;
+
+use crate::error::{CmdResult, CommandError};
+use crate::service::Msg;
+use crate::settings::{self, Settings};
+use crate::views::{ProfileView, RequestView};
+
+/// What the environment says: `AQ_HOME`, `AQ_PROFILE`, `AUTHENTIQ_SERVER`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Env {
+    /// The profile home: `$AQ_HOME`, else the XDG data dir (as `aq` uses).
+    pub home: PathBuf,
+    /// One identity per profile: `$AQ_PROFILE`, else `default`.
+    pub profile: String,
+    /// A server to offer during onboarding: `$AUTHENTIQ_SERVER`.
+    pub server: Option<String>,
+}
+
+impl Env {
+    pub fn from_env() -> Self {
+        let var = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Self {
+            home: default_home(),
+            profile: var("AQ_PROFILE").unwrap_or_else(|| "default".into()),
+            server: var("AUTHENTIQ_SERVER"),
+        }
+    }
+
+    /// The D-Bus name of the single running instance: one per profile home
+    /// and profile, so that test runs (or two profiles) do not collide.
+    pub fn instance_id(&self, identifier: &str) -> String {
+        let key = format!("{}\0{}", self.home.display(), self.profile);
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let hash = key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        format!("{identifier}.p{hash:016x}")
+    }
+}
+
+/// Wakes the device channel's thread early, e.g. to retry a locked keyring
+/// once the user is back in the app (retrying on a timer would keep popping
+/// up unlock prompts).
+#[derive(Debug, Default)]
+pub struct Kick {
+    count: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Kick {
+    pub fn kick(&self) {
+        *lock(&self.count) += 1;
+        self.changed.notify_all();
+    }
+
+    /// Waits for the next kick, at most `timeout`.
+    pub fn wait(&self, timeout: Duration) {
+        let guard = lock(&self.count);
+        let seen = *guard;
+        let _ = self
+            .changed
+            .wait_timeout_while(guard, timeout, |count| *count == seen);
+    }
+}
+
+/// A poisoned lock only means another thread panicked while holding it;
+/// the data (settings, flags) is still usable.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The open identity, numbered so that the service can tell a revoked
+/// identity's late events from the current one's.
+type Current = (u64, Arc<Authenticator>);
+
+#[derive(Debug)]
+pub struct AppState {
+    pub env: Env,
+    pub keystore: Arc<dyn KeyStore>,
+    current: RwLock<Option<Current>>,
+    generation: AtomicU64,
+    pub settings: Mutex<Settings>,
+    connected: AtomicBool,
+    hub: Sender<Msg>,
+    pub kick: Kick,
+    /// Serializes creating and revoking the identity.
+    pub identity_lock: tokio::sync::Mutex<()>,
+    /// The front end has asked for its status, so it listens for events.
+    ui_ready: AtomicBool,
+    /// A request to show once the front end listens.
+    pending_nav: Mutex<Option<String>>,
+}
+
+impl AppState {
+    pub fn new(env: Env, keystore: Arc<dyn KeyStore>) -> (Self, Receiver<Msg>) {
+        let settings = Settings::load(&settings::path(&env.home));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let state = Self {
+            env,
+            keystore,
+            current: RwLock::new(None),
+            generation: AtomicU64::new(0),
+            settings: Mutex::new(settings),
+            connected: AtomicBool::new(false),
+            hub: tx,
+            kick: Kick::default(),
+            identity_lock: tokio::sync::Mutex::new(()),
+            ui_ready: AtomicBool::new(false),
+            pending_nav: Mutex::new(None),
+        };
+        (state, rx)
+    }
+
+    pub fn current(&self) -> Option<Current> {
+        self.current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The open identity, or `no_identity`.
+    pub fn authenticator(&self) -> CmdResult<Arc<Authenticator>> {
+        self.current().map(|(_, a)| a).ok_or_else(|| {
+            CommandError::NoIdentity("There is no Authentiq ID here yet: create one first.".into())
+        })
+    }
+
+    pub fn install(&self, app: Authenticator) -> Current {
+        let current = (
+            self.generation.fetch_add(1, Ordering::SeqCst) + 1,
+            Arc::new(app),
+        );
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(current.clone());
+        current
+    }
+
+    pub fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    pub fn is_current(&self, generation: u64) -> bool {
+        self.current().is_some_and(|(g, _)| g == generation)
+    }
+
+    /// Opens the profile's identity if there is one (no keyring access).
+    pub fn open_existing(&self) -> Option<Current> {
+        match Authenticator::open(&self.env.home, &self.env.profile, self.keystore.clone()) {
+            Ok(app) => Some(self.install(app)),
+            Err(authentiq_authenticator::app::AppError::NoProfile) => None,
+            Err(e) => {
+                tracing::error!(profile = %self.env.profile, "cannot open the profile: {e}");
+                None
+            }
+        }
+    }
+
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::SeqCst)
+    }
+
+    /// Records the channel's state; `true` when it changed.
+    pub fn set_connected(&self, connected: bool) -> bool {
+        self.connected.swap(connected, Ordering::SeqCst) != connected
+    }
+
+    /// Asks the service to recompute the pending requests (and tell the UI
+    /// and the tray when they changed).
+    pub fn refresh(&self) {
+        self.send(Msg::Refresh);
+    }
+
+    pub fn send(&self, msg: Msg) {
+        // The service only stops when the app does.
+        let _ = self.hub.send(msg);
+    }
+
+    pub fn hub(&self) -> Sender<Msg> {
+        self.hub.clone()
+    }
+
+    /// The server to offer for a new identity: `AUTHENTIQ_SERVER`, else the saved one.
+    pub fn default_server(&self) -> Option<String> {
+        self.env
+            .server
+            .clone()
+            .or_else(|| Some(lock(&self.settings).server.clone()).filter(|s| !s.is_empty()))
+    }
+
+    pub fn notifications(&self) -> bool {
+        lock(&self.settings).notifications
+    }
+
+    /// Marks the front end as listening; returns a navigation held until then.
+    pub fn take_ui_ready(&self) -> Option<String> {
+        self.ui_ready.store(true, Ordering::SeqCst);
+        lock(&self.pending_nav).take()
+    }
+
+    /// `false` (and the request kept) while the front end is not listening yet.
+    pub fn nav_now_or_later(&self, id: &str) -> bool {
+        if self.ui_ready.load(Ordering::SeqCst) {
+            return true;
+        }
+        *lock(&self.pending_nav) = Some(id.to_string());
+        false
+    }
+
+    /// A new web view: it listens only once it has asked for its status.
+    pub fn ui_reloaded(&self) {
+        self.ui_ready.store(false, Ordering::SeqCst);
+    }
+}
+
+/// The identity and its pending requests, as the UI shows them. SQLite:
+/// call it off the async threads.
+pub fn snapshot(app: &Authenticator) -> CmdResult<(ProfileView, Vec<RequestView>)> {
+    let grants = app.grants()?;
+    let pending = app
+        .inbox()?
+        .iter()
+        .map(|r| RequestView::new(r, &grants))
+        .collect();
+    Ok((ProfileView::new(app.profile(), &grants), pending))
+}
+
+/// Runs `f` on a blocking thread: keyring calls may wait for an unlock
+/// prompt, SQLite for a lock held by `aq`.
+pub async fn blocking<T, F>(f: F) -> CmdResult<T>
+where
+    F: FnOnce() -> CmdResult<T> + Send + 'static,
+    T: Send + 'static,
+{
+    tauri::async_runtime::spawn_blocking(f)
+        .await
+        .map_err(|e| CommandError::Internal(format!("the task failed: {e}")))?
+}
+
+/// [`blocking`] for the authenticator's async operations, which read the key
+/// from the keyring synchronously inside: they run on a blocking thread,
+/// driven by the app's runtime (so the HTTP client's connections stay on it).
+pub async fn blocking_async<T, F, Fut>(f: F) -> CmdResult<T>
+where
+    F: FnOnce() -> Fut + Send + 'static,
+    Fut: Future<Output = CmdResult<T>>,
+    T: Send + 'static,
+{
+    blocking(move || tauri::async_runtime::block_on(f())).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instance_ids_differ_per_home_and_profile_and_are_dbus_names() {
+        let env = |home: &str, profile: &str| Env {
+            home: home.into(),
+            profile: profile.into(),
+            server: None,
+        };
+        let a = env("/tmp/a", "default").instance_id("io.authentiq.desktop");
+        assert_eq!(
+            a,
+            env("/tmp/a", "default").instance_id("io.authentiq.desktop")
+        );
+        assert_ne!(
+            a,
+            env("/tmp/b", "default").instance_id("io.authentiq.desktop")
+        );
+        assert_ne!(a, env("/tmp/a", "work").instance_id("io.authentiq.desktop"));
+        let last = a.rsplit('.').next().unwrap();
+        assert!(last.starts_with('p') && last.len() == 17, "{a}");
+        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
+    }
+
+    #[test]
+    fn a_kick_wakes_a_waiter() {
+        let kick = Arc::new(Kick::default());
+        let waiter = {
+            let kick = kick.clone();
+            std::thread::spawn(move || {
+                let start = std::time::Instant::now();
+                kick.wait(Duration::from_secs(30));
+                start.elapsed()
+            })
+        };
+        // Kick until the waiter is gone (it may not be waiting yet).
+        while !waiter.is_finished() {
+            kick.kick();
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(waiter.join().unwrap() < Duration::from_secs(30));
+    }
+}

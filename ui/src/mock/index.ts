@@ -1,0 +1,322 @@
+// DEVELOPMENT ONLY: a stand-in for the Rust side, loaded by main.ts when
+// Vite runs with `--mode mock` (never in a production build).
+//
+//   npm run dev -- --mode mock                 → http://localhost:5173/?scenario=home
+//
+// Query parameters:
+//   scenario = fresh | home (default) | empty | full | missing | offline | locked
+//   do       = a script run after start, steps separated by ";":
+//              click:SEL  type:SEL=TEXT  wait:MS  hash:#/route  emit:navigate=ID
+//              emit:requests  emit:offline  emit:online  focus:SEL
+//   secret   = the revocation secret revoke() accepts (default: the one shown)
+import { emit } from '@tauri-apps/api/event';
+import { mockIPC } from '@tauri-apps/api/mocks';
+import type { Claim, Decision, Grant, Profile, RequestView, Settings, Status } from '../api';
+
+const params = new URLSearchParams(location.search);
+const scenario = params.get('scenario') ?? 'home';
+const now = () => Math.floor(Date.now() / 1000);
+const T0 = now();
+
+const PK = 'kX3fQ9vB2mZrT7wLpA4sN8yHcE1uJ6dGoR5tVbW0qIa';
+const SECRET = 'Zp7Q-mR2xK9vL4tB8nW1cY6hF3jD5sA0gE_uT2oPqVi';
+const SERVER = 'https://id.example.com';
+
+const email: Grant = { scope: 'email', value: 'alex.morgan@example.com', exp: T0 + 365 * 86400 };
+const phone: Grant = { scope: 'phone', value: '+447700900123', exp: T0 + 365 * 86400 };
+
+let profile: Profile | null =
+  scenario === 'fresh'
+    ? null
+    : { pk: PK, server: SERVER, verified: scenario === 'empty' ? [] : scenario === 'full' ? [email, phone] : [email] };
+let connected = scenario !== 'offline' && scenario !== 'empty';
+let settings: Settings = { server: SERVER, notifications: true, start_at_login: false };
+/** The number each request's sign-in page shows. */
+const shown = new Map<string, number>();
+
+function claim(name: string, label: string, required: boolean, verified: boolean): Claim {
+  const grant = profile?.verified.find((g) => (name === 'email' ? g.scope === 'email' : name === 'phone' ? g.scope === 'phone' : false));
+  const local: Record<string, string> = { 'aq:name': 'Alex Morgan', 'aq:locale': 'en-GB', 'aq:zoneinfo': 'Europe/London' };
+  const value = grant?.value ?? local[name] ?? null;
+  return { name, label, required, verified, available: value !== null, value };
+}
+
+function makeRequests(): RequestView[] {
+  if (scenario === 'fresh' || scenario === 'empty') return [];
+  const acme: RequestView = {
+    id: '3fa2c1',
+    session: 'sess-3fa2c1',
+    client_id: 'acme-shop',
+    client_name: 'Acme Shop',
+    client_uri: 'https://shop.acme.example',
+    scope: 'openid email~rs phone aq:name aq:locale aq:push',
+    ip: '203.0.113.24',
+    user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
+    numbers: [27, 64, 81],
+    received_at: T0 - 48,
+    expires_at: T0 + 252,
+    claims: [
+      claim('email', 'Email address', true, true),
+      claim('phone', 'Phone number', false, true),
+      claim('aq:name', 'Name', false, false),
+      claim('aq:locale', 'Language', false, false),
+    ],
+    wants_push: true,
+  };
+  shown.set(acme.id, 64);
+  if (scenario === 'missing') {
+    acme.claims = [claim('email', 'Email address', true, true), claim('phone', 'Phone number', true, true)];
+    return [acme];
+  }
+  const forum: RequestView = {
+    id: '9b41e7',
+    session: 'sess-9b41e7',
+    client_id: 'northwind',
+    client_name: 'Northwind Forum',
+    client_uri: 'https://forum.northwind.example',
+    scope: 'openid email',
+    ip: '198.51.100.7',
+    user_agent:
+      'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15',
+    numbers: [12, 45, 93],
+    received_at: T0 - 95,
+    expires_at: T0 + 26,
+    claims: [claim('email', 'Email address', false, false)],
+    wants_push: false,
+  };
+  shown.set(forum.id, 45);
+  return [acme, forum];
+}
+
+let pending = makeRequests();
+
+const day = 86400;
+let history: Decision[] =
+  scenario === 'fresh' || scenario === 'empty'
+    ? []
+    : [
+        dec('a1', 'Acme Shop', '203.0.113.24', T0 - 3600, 'approved', null, 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'),
+        dec('a2', 'Northwind Forum', '198.51.100.7', T0 - 5400, 'denied', null, 'Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15'),
+        dec('a3', 'Contoso Mail', '192.0.2.77', T0 - day - 1200, 'reported', null, 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'),
+        dec('a4', 'Acme Shop', '203.0.113.24', T0 - day - 7000, 'refused', 'the number does not match the one on the sign-in page; the sign-in is denied', 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'),
+        dec('a5', 'Fabrikam Cloud', '203.0.113.90', T0 - 6 * day, 'approved', null, 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'),
+      ];
+
+function dec(
+  id: string,
+  client: string,
+  ip: string,
+  at: number,
+  result: Decision['result'],
+  detail: string | null,
+  ua: string | null,
+): Decision {
+  return { request_id: id, client_id: client.toLowerCase().replace(/\s+/g, '-'), client_name: client, ip, user_agent: ua, decided_at: at, result, detail };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+function fail(kind: string, message: string): never {
+  throw { kind, message };
+}
+
+function live(): RequestView[] {
+  return pending.filter((r) => r.expires_at > now());
+}
+
+function status(): Status {
+  return { profile, connected, pending: live(), default_server: SERVER };
+}
+
+function record(r: RequestView, result: Decision['result'], detail: string | null = null): void {
+  history = [dec(r.id, r.client_name, r.ip, now(), result, detail, r.user_agent), ...history];
+  pending = pending.filter((p) => p.id !== r.id);
+  void emit('requests-changed', live());
+}
+
+/** A QR-looking SVG (deterministic noise with finder patterns): not a real code. */
+function fakeQr(): string {
+  const n = 29;
+  let seed = 7;
+  const rnd = () => {
+    seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+    return seed / 0x7fffffff;
+  };
+  const cells: string[] = [];
+  const finder = (x: number, y: number) =>
+    x < 7 && y < 7 ? true : x >= n - 7 && y < 7 ? true : x < 7 && y >= n - 7;
+  for (let y = 0; y < n; y++) {
+    for (let x = 0; x < n; x++) {
+      if (finder(x, y)) continue;
+      if (rnd() < 0.48) cells.push(`M${x + 2} ${y + 2}h1v1h-1z`);
+    }
+  }
+  const box = (x: number, y: number) =>
+    `M${x + 2} ${y + 2}h7v7h-7z M${x + 3} ${y + 3}v5h5v-5z M${x + 4} ${y + 4}h3v3h-3z`;
+  return `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${n + 4} ${n + 4}" shape-rendering="crispEdges"><rect width="100%" height="100%" fill="#fff"/><path fill="#000" fill-rule="evenodd" d="${box(0, 0)} ${box(n - 7, 0)} ${box(0, n - 7)} ${cells.join(' ')}"/></svg>`;
+}
+
+type Args = Record<string, unknown>;
+
+async function handle(cmd: string, a: Args): Promise<unknown> {
+  console.debug('[mock] invoke', cmd, a);
+  switch (cmd) {
+    case 'app_info':
+      return { name: 'Authentiq', version: '0.1.0' };
+    case 'status':
+      await sleep(80);
+      if (scenario === 'locked') {
+        fail('keyring', 'the keyring is locked: unlock “Login” in your keyring app (Passwords and Keys), then try again');
+      }
+      return status();
+    case 'create_identity':
+      await sleep(900);
+      if (String(a.server).includes('unreachable')) fail('network', `cannot reach ${String(a.server)}`);
+      profile = { pk: PK, server: String(a.server), verified: [] };
+      settings = { ...settings, server: String(a.server) };
+      return { pk: PK, revocation_secret: SECRET };
+    case 'verify_start':
+      await sleep(600);
+      if (String(a.value).includes('invalid')) fail('server', 'this address cannot receive codes');
+      return null;
+    case 'verify_finish': {
+      await sleep(600);
+      if (a.code === '000000') fail('server', 'wrong code: 4 attempts left');
+      const g: Grant = { scope: a.scope as Grant['scope'], value: String(a.value), exp: now() + 365 * day };
+      if (profile) profile = { ...profile, verified: [...profile.verified.filter((x) => x.scope !== g.scope), g] };
+      return g;
+    }
+    case 'id_qr_svg':
+      await sleep(150);
+      return fakeQr();
+    case 'approve': {
+      await sleep(700);
+      const r = pending.find((p) => p.id === a.id);
+      if (!r) fail('not_found', `no pending sign-in request ${String(a.id)}`);
+      if (r.expires_at <= now()) fail('expired', `sign-in request ${r.id} has expired`);
+      if (params.get('offline-approve')) fail('network', 'connection refused');
+      if (a.number !== shown.get(r.id)) {
+        const detail = 'the number does not match the one on the sign-in page; the sign-in is denied';
+        record(r, 'refused', detail);
+        fail('server', detail);
+      }
+      record(r, 'approved');
+      return null;
+    }
+    case 'deny': {
+      await sleep(500);
+      const r = pending.find((p) => p.id === a.id);
+      if (!r) fail('not_found', `no pending sign-in request ${String(a.id)}`);
+      record(r, a.report ? 'reported' : 'denied');
+      return null;
+    }
+    case 'open_session': {
+      await sleep(500);
+      const uri = String(a.uri);
+      if (!/^(authentiq:|https?:)/.test(uri)) fail('invalid', 'this is not a sign-in link');
+      const r: RequestView = {
+        id: 'c0ffee',
+        session: uri,
+        client_id: 'demo',
+        client_name: 'Authentiq Demo',
+        client_uri: 'http://127.0.0.1:8080/demo',
+        scope: 'openid email',
+        ip: '127.0.0.1',
+        user_agent: 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36',
+        numbers: [31, 58, 76],
+        received_at: now(),
+        expires_at: now() + 300,
+        claims: [claim('email', 'Email address', false, true)],
+        wants_push: false,
+      };
+      shown.set(r.id, 58);
+      pending = [r, ...pending.filter((p) => p.id !== r.id)];
+      void emit('requests-changed', live());
+      return r;
+    }
+    case 'history':
+      await sleep(120);
+      return history.slice(0, Number(a.limit) || 100);
+    case 'get_settings':
+      await sleep(60);
+      return settings;
+    case 'set_settings':
+      await sleep(200);
+      settings = a.settings as Settings;
+      return null;
+    case 'revoke':
+      await sleep(800);
+      if (a.secret !== (params.get('secret') ?? SECRET)) fail('server', 'wrong revocation secret');
+      profile = null;
+      pending = [];
+      return null;
+    default:
+      fail('internal', `the mock has no command ${cmd}`);
+  }
+}
+
+export function installMock(): void {
+  mockIPC((cmd, args) => handle(cmd, (args ?? {}) as Args), { shouldMockEvents: true });
+  console.info(`[mock] Authentiq UI with a mocked backend, scenario "${scenario}"`);
+}
+
+async function waitFor(sel: string, ms = 4000): Promise<HTMLElement | null> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const el = document.querySelector<HTMLElement>(sel);
+    if (el && !(el as HTMLButtonElement).disabled) return el;
+    await sleep(50);
+  }
+  console.warn('[mock] not found:', sel);
+  return null;
+}
+
+/** Runs the `do` script: clicks and typing, for screenshots of later steps. */
+export async function runScript(): Promise<void> {
+  const script = params.get('do');
+  if (!script) return;
+  await sleep(300);
+  for (const step of script.split(';').filter(Boolean)) {
+    const i = step.indexOf(':');
+    const op = step.slice(0, i);
+    const arg = step.slice(i + 1);
+    switch (op) {
+      case 'wait':
+        await sleep(Number(arg));
+        break;
+      case 'click':
+        (await waitFor(arg))?.click();
+        break;
+      case 'focus':
+        (await waitFor(arg))?.focus();
+        break;
+      case 'type': {
+        const eq = arg.indexOf('=');
+        const el = (await waitFor(arg.slice(0, eq))) as HTMLInputElement | null;
+        if (el) {
+          el.value = arg.slice(eq + 1);
+          el.dispatchEvent(new Event('input', { bubbles: true }));
+        }
+        break;
+      }
+      case 'hash':
+        location.hash = arg;
+        break;
+      case 'emit': {
+        const [what, value] = arg.split('=');
+        if (what === 'navigate') await emit('navigate', { screen: 'request', id: value });
+        if (what === 'requests') await emit('requests-changed', live());
+        if (what === 'offline' || what === 'online') {
+          connected = what === 'online';
+          await emit('connection', { connected });
+        }
+        break;
+      }
+      default:
+        console.warn('[mock] unknown step', step);
+    }
+    await sleep(60);
+  }
+}

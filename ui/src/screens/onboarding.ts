@@ -1,0 +1,237 @@
+// First run: create the Authentiq ID, save the revocation secret (shown
+// once), verify an email address, optionally a phone number.
+import { api, type CommandError } from '../api';
+import { hostOf, isServerUrl } from '../format';
+import { generalErrorMessage } from '../request-logic';
+import { copyText } from '../ui/clipboard';
+import { busy, h, nextId, replace } from '../ui/dom';
+import { icon, logo, type IconName } from '../ui/icons';
+import type { Screen } from './types';
+import { verifyFlow } from './verify';
+
+export interface OnboardingOptions {
+  defaultServer: string | null;
+  /** Shown above the welcome text (e.g. "Your Authentiq ID was revoked."). */
+  notice?: string;
+  onFinish: () => void;
+}
+
+const STEPS = ['Create your ID', 'Save your secret', 'Verify your email', 'Add your phone'] as const;
+
+export function onboardingScreen(opts: OnboardingOptions): Screen {
+  const el = h('section', { id: 'onboarding', class: 'screen onboarding' });
+  const progress = h('div', { class: 'steps' });
+  const body = h('div', { class: 'onboarding-body' });
+  el.append(progress, body);
+  let cleanup: (() => void) | null = null;
+  let first = true;
+
+  function setStep(index: number): void {
+    const bar = h('ol', { class: 'steps-bar', 'aria-hidden': 'true' });
+    STEPS.forEach((_, i) => {
+      bar.append(h('li', { class: i < index ? 'done' : i === index ? 'current' : '' }));
+    });
+    replace(
+      progress,
+      bar,
+      h('p', { class: 'steps-label' }, `Step ${index + 1} of ${STEPS.length}`, h('span', { class: 'sr-only' }, `: ${STEPS[index]}`)),
+    );
+  }
+
+  function show(heading: HTMLElement): void {
+    // The first view gets focus from the app; later ones announce themselves.
+    if (first) {
+      first = false;
+      return;
+    }
+    heading.focus({ preventScroll: true });
+    el.closest('main')?.scrollTo({ top: 0 });
+  }
+
+  function feature(name: IconName, title: string, text: string): HTMLElement {
+    return h(
+      'li',
+      { class: 'feature' },
+      h('span', { class: 'feature-icon' }, icon(name)),
+      h('span', null, h('strong', null, title), h('span', { class: 'muted' }, text)),
+    );
+  }
+
+  function welcome(): HTMLElement {
+    setStep(0);
+    const heading = h('h1', { class: 'screen-title welcome-title', tabindex: '-1' }, 'Welcome to Authentiq');
+    const errorId = nextId('error');
+    const hintId = nextId('hint');
+    const input = h('input', {
+      id: 'server-url',
+      class: 'input',
+      type: 'url',
+      name: 'server',
+      inputmode: 'url',
+      autocomplete: 'url',
+      spellcheck: 'false',
+      required: true,
+      placeholder: 'https://id.example.com',
+      'aria-describedby': `${hintId} ${errorId}`,
+    });
+    input.value = opts.defaultServer ?? '';
+    const error = h('p', { id: errorId, class: 'form-error is-empty', role: 'alert' });
+    const create = h('button', { type: 'submit', id: 'create-id', class: 'btn btn-primary btn-block btn-lg' }, 'Create my Authentiq ID');
+    const form = h(
+      'form',
+      { class: 'form', novalidate: true },
+      h(
+        'div',
+        { class: 'field' },
+        h('label', { for: 'server-url', class: 'label' }, 'Authentiq server'),
+        input,
+        h('p', { id: hintId, class: 'hint' }, 'Provided by your organisation. Keep it as it is if you’re not sure.'),
+        error,
+      ),
+      create,
+    );
+    form.addEventListener('submit', async (e) => {
+      e.preventDefault();
+      const server = input.value.trim().replace(/\/+$/, '');
+      if (!isServerUrl(server)) {
+        error.textContent = 'Enter the server’s address, starting with https://';
+        error.classList.remove('is-empty');
+        input.setAttribute('aria-invalid', 'true');
+        input.focus();
+        return;
+      }
+      input.removeAttribute('aria-invalid');
+      error.textContent = '';
+      error.classList.add('is-empty');
+      const restore = busy(create, 'Creating your ID…');
+      input.readOnly = true;
+      try {
+        const created = await api.createIdentity(server);
+        secret(created.revocation_secret);
+      } catch (err) {
+        restore();
+        input.readOnly = false;
+        const ce = err as CommandError;
+        error.textContent =
+          ce.kind === 'network'
+            ? `Can’t reach ${hostOf(server)}. Check the address and your internet connection.`
+            : generalErrorMessage(ce);
+        error.classList.remove('is-empty');
+        create.focus();
+      }
+    });
+    const view = h(
+      'div',
+      { class: 'welcome' },
+      opts.notice ? h('p', { class: 'callout callout-info', role: 'status' }, icon('info'), h('span', null, opts.notice)) : null,
+      h('div', { class: 'welcome-hero' }, logo('logo-xl'), heading),
+      h('p', { class: 'lead center' }, 'Sign in to websites without passwords. You approve every sign-in here, on this computer.'),
+      h(
+        'ul',
+        { class: 'features' },
+        feature('key', 'Your key stays here', 'Kept in your system’s keyring, never on a server.'),
+        feature('shield', 'Match the number', 'Approve only when it matches the sign-in page.'),
+        feature('lock', 'Share only what you choose', 'You decide what each website gets.'),
+      ),
+      form,
+    );
+    replace(body, view);
+    show(heading);
+    return heading;
+  }
+
+  function secret(value: string): void {
+    setStep(1);
+    const heading = h('h1', { class: 'screen-title', tabindex: '-1' }, 'Save your revocation secret');
+    // Groups of four are easier to copy by hand; the text itself stays exact
+    // (the gaps are margins, not characters), so selecting and copying works.
+    const chunks = value.match(/.{1,4}/g) ?? [value];
+    const code = h(
+      'code',
+      { id: 'revocation-secret', class: 'secret' },
+      chunks.map((c) => h('span', { class: 'secret-chunk' }, c)),
+    );
+    const copyLabel = h('span', null, 'Copy');
+    const copyBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', id: 'copy-secret' }, icon('copy'), copyLabel);
+    const copyNote = h('p', { class: 'hint copy-note', role: 'status', 'aria-live': 'polite' });
+    copyBtn.addEventListener('click', async () => {
+      const result = await copyText(value, code);
+      if (result === 'copied') {
+        copyLabel.textContent = 'Copied';
+        copyNote.textContent = 'Copied. Paste it into your password manager now.';
+      } else {
+        copyNote.textContent = 'The secret is selected: press Ctrl+C (⌘C on a Mac) to copy it.';
+      }
+    });
+    const check = h('input', { type: 'checkbox', id: 'secret-saved', class: 'checkbox', required: true });
+    const cont = h('button', { type: 'button', id: 'continue', class: 'btn btn-primary btn-block btn-lg', disabled: true }, 'Continue');
+    check.addEventListener('change', () => {
+      cont.disabled = !check.checked;
+    });
+    cont.addEventListener('click', () => {
+      if (!check.checked) return;
+      email();
+    });
+    replace(
+      body,
+      h('div', { class: 'screen-head' }, h('span', { class: 'hero-icon hero-icon-warn' }, icon('key')), heading),
+      h(
+        'div',
+        { class: 'callout callout-warn', role: 'note' },
+        icon('alert'),
+        h(
+          'div',
+          null,
+          h('strong', null, 'This is the only time it’s shown. '),
+          'If this computer is lost or stolen, you need it to revoke your Authentiq ID. Keep it in a password manager or on paper — not only on this computer.',
+        ),
+      ),
+      h('div', { class: 'secret-box' }, code, copyBtn),
+      copyNote,
+      h('label', { class: 'check-row', for: 'secret-saved' }, check, h('span', null, 'I have saved my revocation secret somewhere safe')),
+      cont,
+    );
+    show(heading);
+  }
+
+  function email(): void {
+    setStep(2);
+    cleanup?.();
+    const flow = verifyFlow({
+      scope: 'email',
+      onStage: (hd) => show(hd),
+      onDone: () => phone(),
+    });
+    cleanup = flow.destroy;
+    replace(body, flow.el);
+    show(flow.heading);
+  }
+
+  function phone(): void {
+    setStep(3);
+    cleanup?.();
+    const flow = verifyFlow({
+      scope: 'phone',
+      onStage: (hd) => show(hd),
+      onDone: () => finish(),
+      onSkip: () => finish(),
+    });
+    cleanup = flow.destroy;
+    replace(body, flow.el);
+    show(flow.heading);
+  }
+
+  function finish(): void {
+    cleanup?.();
+    cleanup = null;
+    opts.onFinish();
+  }
+
+  const heading = welcome();
+  return {
+    el,
+    title: 'Welcome',
+    focusTarget: heading,
+    destroy: () => cleanup?.(),
+  };
+}
