@@ -401,3 +401,59 @@ async fn revoke_with_the_secret_forgets_the_key_and_the_server_answers_410() {
     let out = env.run(&["id"]).await;
     assert_eq!(out.status.code(), Some(7), "the profile is gone");
 }
+
+#[tokio::test]
+async fn a_lost_device_is_revoked_with_email_phone_and_the_emailed_code() {
+    let env = start().await;
+    let init = env.enrol("lost@example.com").await;
+    let pk = init["id"].as_str().unwrap().to_string();
+    env.ok(&["verify", "phone", "+31611112222"]).await;
+    let code = env.code_for("+31611112222");
+    env.ok(&["verify", "phone", "+31611112222", "--code", &code])
+        .await;
+    let first = env
+        .ok(&[
+            "revoke",
+            "--email",
+            "lost@example.com",
+            "--phone",
+            "+31611112222",
+            "--server",
+            &env.url,
+        ])
+        .await;
+    assert_eq!(first["result"], "pending");
+    let code = env.code_for("lost@example.com");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let out = env
+        .run(&[
+            "revoke",
+            "--email",
+            "lost@example.com",
+            "--phone",
+            "+31611112222",
+            "--code",
+            wrong,
+        ])
+        .await;
+    assert_eq!(out.status.code(), Some(4));
+    let done = env
+        .ok(&[
+            "revoke",
+            "--email",
+            "lost@example.com",
+            "--phone",
+            "+31611112222",
+            "--code",
+            &code,
+        ])
+        .await;
+    assert_eq!(done["result"], "done");
+    let res = reqwest::get(format!("{}/key/{pk}", env.url)).await.unwrap();
+    assert_eq!(res.status(), 410);
+    assert_eq!(
+        env.run(&["id"]).await.status.code(),
+        Some(7),
+        "the revoked profile is forgotten"
+    );
+}

@@ -88,9 +88,21 @@ enum Command {
         limit: u32,
     },
     /// Revoke your Authentiq ID with its revocation secret.
+    /// Revoke your Authentiq ID: with its revocation secret, or — device
+    /// lost — with the email and phone bound to it (a code is emailed first).
     Revoke {
+        #[arg(long, conflicts_with_all = ["email", "phone"], required_unless_present = "email")]
+        secret: Option<String>,
+        #[arg(long, requires = "phone")]
+        email: Option<String>,
+        #[arg(long, requires = "email")]
+        phone: Option<String>,
+        /// The code from the email (second call).
+        #[arg(long, requires = "email")]
+        code: Option<String>,
+        /// The server, when this device has no profile for it.
         #[arg(long)]
-        secret: String,
+        server: Option<String>,
     },
 }
 
@@ -208,6 +220,48 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 )
             },
         );
+        return Ok(());
+    }
+    if let Command::Revoke {
+        email: Some(email),
+        phone: Some(phone),
+        code,
+        server,
+        ..
+    } = &cli.command
+    {
+        // Works without the device's key: that is the point.
+        let profile = Authenticator::open(&home, &cli.profile, keystore.clone()).ok();
+        let server = match (server, &profile) {
+            (Some(s), _) => s.clone(),
+            (None, Some(p)) => p.profile().server.clone(),
+            (None, None) => {
+                return Err(AppError::Io(
+                    "give --server: this device has no profile".into(),
+                ));
+            }
+        };
+        let client = authentiq_authenticator::client::ServerClient::new(&server)?;
+        let status = client
+            .revoke_by_email(email, phone, code.as_deref())
+            .await?;
+        if status == "done"
+            && let Some(p) = &profile
+            && matches!(
+                p.status().await,
+                Err(AppError::Server(ClientError::Refused { status: 410, .. }))
+            )
+        {
+            p.forget()?;
+        }
+        show(json, json!({ "result": status }), || {
+            match status.as_str() {
+                "pending" => {
+                    format!("A code was sent to {email}. Run again with --code XXXXXX to revoke.")
+                }
+                _ => "Revoked.".into(),
+            }
+        });
         return Ok(());
     }
     let app = Authenticator::open(&home, &cli.profile, keystore)?;
@@ -374,7 +428,8 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             });
             Ok(())
         }
-        Command::Revoke { secret } => {
+        Command::Revoke { secret, .. } => {
+            let secret = secret.unwrap_or_default();
             app.revoke(secret.trim()).await?;
             show(json, json!({ "result": "revoked" }), || {
                 "Revoked. The key was removed from the keyring.".into()
