@@ -60,6 +60,24 @@ pub fn streaming_router() -> Router<AppState> {
     Router::new().route("/sign-in/{sid}/events", get(events))
 }
 
+/// The page for an unknown or expired sign-in session.
+fn expired_page() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Sign-in expired",
+        "This sign-in link is not valid or has expired. Go back to the application and try again.",
+    )
+}
+
+/// The page for a session whose client has since been removed.
+fn unknown_client_page() -> Response {
+    error_page(
+        StatusCode::NOT_FOUND,
+        "Unknown application",
+        "The application of this sign-in is no longer registered.",
+    )
+}
+
 pub fn binding_cookie_name(sid: &str) -> String {
     format!("aq_b_{sid}")
 }
@@ -177,18 +195,10 @@ async fn show(
     headers: HeaderMap,
 ) -> Response {
     let Ok(Some((data, _))) = load(&state, &sid).await else {
-        return error_page(
-            StatusCode::NOT_FOUND,
-            "Sign-in expired",
-            "This sign-in link is not valid or has expired. Go back to the application and try again.",
-        );
+        return expired_page();
     };
     let Ok(Some(client)) = clients::find(&state, &data.request.client_id).await else {
-        return error_page(
-            StatusCode::NOT_FOUND,
-            "Unknown application",
-            "The application of this sign-in is no longer registered.",
-        );
+        return unknown_client_page();
     };
     let wants_jwt = headers
         .get(header::ACCEPT)
@@ -294,11 +304,7 @@ async fn send_to_device(
     Form(form): Form<PushForm>,
 ) -> Response {
     let Ok(Some((mut data, _))) = load(&state, &sid).await else {
-        return error_page(
-            StatusCode::NOT_FOUND,
-            "Sign-in expired",
-            "This sign-in link is not valid or has expired. Go back to the application and try again.",
-        );
+        return expired_page();
     };
     if !bool::from(data.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
         return error_page(
@@ -308,11 +314,7 @@ async fn send_to_device(
         );
     }
     let Ok(Some(client)) = clients::find(&state, &data.request.client_id).await else {
-        return error_page(
-            StatusCode::NOT_FOUND,
-            "Unknown application",
-            "The application of this sign-in is no longer registered.",
-        );
+        return unknown_client_page();
     };
     if let Some(email) = crate::secrets::normalize_email(&form.email) {
         let hash = state.hasher.hash("email", &email);
@@ -585,11 +587,7 @@ async fn continue_to_client(
     headers: HeaderMap,
 ) -> Response {
     let Ok(Some((data, _))) = load(&state, &sid).await else {
-        return error_page(
-            StatusCode::NOT_FOUND,
-            "Sign-in expired",
-            "This sign-in request expired. Go back to the application and try again.",
-        );
+        return expired_page();
     };
     let bound = cookies::get(&headers, &binding_cookie_name(&sid)).is_some_and(|b| {
         bool::from(
@@ -638,11 +636,7 @@ async fn continue_to_client(
         }
     };
     let Ok(Some(client)) = clients::find(&state, &data.request.client_id).await else {
-        return error_page(
-            StatusCode::NOT_FOUND,
-            "Unknown application",
-            "The application of this sign-in is no longer registered.",
-        );
+        return unknown_client_page();
     };
     let (Some(pk), Some(auth_time)) = (data.pk.clone(), data.auth_time) else {
         return ApiError::internal("approved session without a key").into_response();

@@ -37,7 +37,7 @@ use channel::{Channel, Liveness};
 use device::Device;
 use push::Open;
 use report::{Phase, Report};
-use server::{ProcStat, Server};
+use server::{ProcStat, Server, expect_status, interrupted, loadavg, request_error};
 
 /// Open files needed beyond one per channel.
 const FD_HEADROOM: u64 = 1024;
@@ -104,12 +104,6 @@ fn raise_nofile(need: u64) -> anyhow::Result<u64> {
     Ok(soft)
 }
 
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
-}
-
 /// CPU seconds of (server, client) since `since`.
 struct CpuMark {
     pid: u32,
@@ -130,33 +124,6 @@ impl CpuMark {
     fn since(&self) -> (f64, f64) {
         let now = Self::new(self.pid);
         (now.server - self.server, now.client - self.client)
-    }
-}
-
-/// `Err` with the status and problem `type` unless the response is `want`.
-async fn expect_status(res: reqwest::Response, want: StatusCode) -> Result<(), String> {
-    let status = res.status();
-    let body = res
-        .bytes()
-        .await
-        .map_err(|e| format!("reading body: {e}"))?;
-    if status == want {
-        return Ok(());
-    }
-    let kind = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v["type"].as_str().map(str::to_string))
-        .unwrap_or_default();
-    Err(format!("HTTP {} {kind}", status.as_u16()))
-}
-
-fn request_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "cannot connect".into()
-    } else {
-        format!("request failed: {e}")
     }
 }
 
@@ -352,23 +319,6 @@ async fn run(
         .filter(|l| *l == Liveness::Open)
         .count();
     Ok(())
-}
-
-/// Completes on Ctrl-C, SIGTERM or SIGHUP, naming it.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "Ctrl-C";
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "Ctrl-C",
-        _ = term.recv() => "SIGTERM",
-        _ = hup.recv() => "SIGHUP",
-    }
 }
 
 #[tokio::main]

@@ -55,7 +55,7 @@ use channel::Channel;
 use device::{Approvers, Device, Outbox};
 use flow::{Browsers, Flow, REDIRECT_URI, Rp, Wait};
 use report::Phase;
-use server::{ProcStat, Server};
+use server::{ProcStat, Server, expect_status, interrupted, loadavg, request_error};
 use summary::{Approvals, Mem, Report, SignIns, Tokens};
 
 #[derive(Debug, Parser)]
@@ -103,44 +103,6 @@ struct Args {
     /// Keep the server's data directory and log after the run.
     #[arg(long)]
     keep_data: bool,
-}
-
-/// `Err` with the status and problem `type` unless the response is `want`.
-async fn expect_status(res: reqwest::Response, want: StatusCode) -> Result<(), String> {
-    let status = res.status();
-    let body = res
-        .bytes()
-        .await
-        .map_err(|e| format!("reading body: {e}"))?;
-    if status == want {
-        return Ok(());
-    }
-    let kind = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| {
-            v["type"]
-                .as_str()
-                .or_else(|| v["error"].as_str())
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
-    Err(format!("HTTP {} {kind}", status.as_u16()))
-}
-
-fn request_error(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "cannot connect".into()
-    } else {
-        format!("request failed: {e}")
-    }
-}
-
-fn loadavg() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
 }
 
 /// CPU seconds of (server, client) since `new`.
@@ -622,23 +584,6 @@ async fn run(
         .await
         .map_err(|e| anyhow!("GET /healthz after the run: {e}"))?;
     Ok(())
-}
-
-/// Completes on Ctrl-C, SIGTERM or SIGHUP, naming it.
-async fn interrupted() -> &'static str {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut hup)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::hangup()),
-    ) else {
-        let _ = tokio::signal::ctrl_c().await;
-        return "Ctrl-C";
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "Ctrl-C",
-        _ = term.recv() => "SIGTERM",
-        _ = hup.recv() => "SIGHUP",
-    }
 }
 
 #[tokio::main]

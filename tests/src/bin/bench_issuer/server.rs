@@ -254,3 +254,63 @@ impl ProcStat {
         self.hwm_kib as f64 / 1024.0
     }
 }
+
+// Helpers both benchmarks use.
+
+/// `Err` with the status and problem `type` unless the response is `want`.
+pub async fn expect_status(
+    res: reqwest::Response,
+    want: reqwest::StatusCode,
+) -> Result<(), String> {
+    let status = res.status();
+    let body = res
+        .bytes()
+        .await
+        .map_err(|e| format!("reading body: {e}"))?;
+    if status == want {
+        return Ok(());
+    }
+    let kind = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            v["type"]
+                .as_str()
+                .or_else(|| v["error"].as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    Err(format!("HTTP {} {kind}", status.as_u16()))
+}
+
+pub fn request_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "timed out".into()
+    } else if e.is_connect() {
+        "cannot connect".into()
+    } else {
+        format!("request failed: {e}")
+    }
+}
+
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// Completes on Ctrl-C, SIGTERM or SIGHUP, naming it.
+pub async fn interrupted() -> &'static str {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        let _ = tokio::signal::ctrl_c().await;
+        return "Ctrl-C";
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "Ctrl-C",
+        _ = term.recv() => "SIGTERM",
+        _ = hup.recv() => "SIGHUP",
+    }
+}

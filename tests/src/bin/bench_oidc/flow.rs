@@ -14,7 +14,7 @@ use sha2::{Digest, Sha256};
 use tokio::sync::oneshot;
 
 use crate::device::{Device, Pending, PendingMap};
-use crate::request_error;
+use crate::server::request_error;
 
 /// Registered for both clients; nothing listens there (the flow stops at the redirect).
 pub const REDIRECT_URI: &str = "http://127.0.0.1:9/cb";
