@@ -20,6 +20,7 @@ import {
   joinList,
   missingRequired,
   requestErrorMessage,
+  unavailableNote,
   secondsLeft,
   sharedClaims,
   toggleClaim,
@@ -75,6 +76,13 @@ describe('which claims are shown and how', () => {
     expect(isChecked(claim('phone', { available: false }), sel)).toBe(false);
     expect(isChecked(claim('aq:name'), new Set())).toBe(false);
     expect(isChecked(claim('aq:name'), new Set(['aq:name']))).toBe(true);
+  });
+
+  it('says an email or phone can still be verified, and that other data is not held', () => {
+    expect(unavailableNote(claim('email', { available: false }))).toBe('Not verified yet');
+    expect(unavailableNote(claim('phone', { available: false }))).toBe('Not verified yet');
+    expect(unavailableNote(claim('aq:name', { available: false }))).toBe('Not held by this app');
+    expect(unavailableNote(claim('address', { available: false }))).toBe('Not held by this app');
   });
 });
 

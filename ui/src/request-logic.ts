@@ -83,6 +83,15 @@ export function disclosedClaims(claims: readonly Claim[], selection: ReadonlySet
   return displayedClaims(claims).filter((c) => isChecked(c, selection));
 }
 
+/**
+ * What the request screen says in place of a claim the app cannot share:
+ * an email address or phone number can still be verified; anything else
+ * (a name, an address) the app does not hold at all.
+ */
+export function unavailableNote(c: Pick<Claim, 'name'>): string {
+  return c.name === 'email' || c.name === 'phone' ? 'Not verified yet' : 'Not held by this app';
+}
+
 /** Required claims the app cannot share (not verified yet): approval would fail. */
 export function missingRequired(claims: readonly Claim[]): Claim[] {
   return displayedClaims(claims).filter((c) => c.required && !c.available);

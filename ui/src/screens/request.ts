@@ -18,6 +18,7 @@ import {
   sharedClaims,
   toggleClaim,
   type Phase,
+  unavailableNote,
 } from '../request-logic';
 import { go, hashOf } from '../router';
 import { store } from '../store';
@@ -411,7 +412,7 @@ function claimRow(c: Claim, box: HTMLInputElement, inputId: string): HTMLElement
   if (c.verified && available) badges.push(h('span', { class: 'badge badge-ok' }, icon('check'), 'Verified'));
   const value = available
     ? h('span', { class: 'claim-value' }, c.value ?? '')
-    : h('span', { class: 'claim-value claim-missing' }, 'Not verified yet');
+    : h('span', { class: 'claim-value claim-missing' }, unavailableNote(c));
   return h(
     'li',
     { class: `claim-choice is-${state}`, 'data-claim': c.name },
