@@ -12,6 +12,7 @@ mod error;
 mod events;
 mod service;
 mod settings;
+mod startup;
 mod state;
 mod tray;
 mod views;
@@ -19,7 +20,7 @@ mod views;
 use std::sync::Arc;
 
 use authentiq_authenticator::keystore::OsKeyring;
-use tauri::{Manager, RunEvent, WindowEvent};
+use tauri::{Manager, RunEvent};
 
 pub use error::CommandError;
 use state::{AppState, Env};
@@ -29,6 +30,7 @@ const HIDDEN: &str = "--hidden";
 
 /// Builds and runs the app; returns when the user quits.
 pub fn run() {
+    startup::begin();
     let _ = tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
@@ -56,6 +58,7 @@ pub fn run() {
         .manage(state)
         .invoke_handler(tauri::generate_handler![
             cmd::app::app_info,
+            cmd::app::ui_painted,
             cmd::status::status,
             cmd::identity::create_identity,
             cmd::identity::verify_start,
@@ -69,15 +72,6 @@ pub fn run() {
             cmd::settings::get_settings,
             cmd::settings::set_settings,
         ])
-        // Closing the window hides it: the service keeps running (tray: Quit).
-        .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event
-                && window.label() == events::MAIN_WINDOW
-            {
-                api.prevent_close();
-                let _ = window.hide();
-            }
-        })
         .setup(move |app| {
             let state = app.state::<AppState>();
             state.open_existing();
@@ -87,6 +81,10 @@ pub fn run() {
             }
             service::start(app.handle(), hub);
             deeplink::init(app);
+            // The window (and WebKit's processes with it) exists only while
+            // shown: `"create": false` in the config, made here unless
+            // started at login, and closing it destroys it (the tray's Open,
+            // a notification, a link or a second launch make it again).
             let hidden = std::env::args().any(|a| a == HIDDEN);
             if !hidden || deeplink::started_with_link(app) {
                 events::show_main(app.handle());
@@ -105,7 +103,7 @@ pub fn run() {
         .build(context);
     match result {
         Ok(app) => app.run(|_, event| {
-            // Only Quit ends the app, not the last window going away.
+            // Only Quit ends the app, not the last window closing.
             if let RunEvent::ExitRequested {
                 code: None, api, ..
             } = event

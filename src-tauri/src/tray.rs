@@ -1,6 +1,6 @@
 //! The tray icon: the pending-request count, Open and Quit. Closing the
-//! window only hides it; the app (and its device channel) keeps running
-//! here until Quit.
+//! window destroys it (freeing WebKit's processes); the app and its device
+//! channel keep running here until Quit.
 
 use tauri::menu::{Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};

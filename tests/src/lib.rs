@@ -1,5 +1,10 @@
-//! Helpers shared by the end-to-end tests: running the independent
-//! implementations under `tests/interop/`.
+//! Helpers shared by the end-to-end tests and the benchmarks: running the
+//! independent implementations under `tests/interop/`, and the processes
+//! around ours (`procs`), the desktop app launched as a user would
+//! (`desktop_app`).
+
+pub mod desktop_app;
+pub mod procs;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -28,23 +28,12 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 /// after 20 s each, and it says so).
 const LINE_TIMEOUT: Duration = Duration::from_secs(45);
 
-/// One browser at a time, across processes too (nextest runs each test in a
-/// process of its own): two Chromiums on two cores only slow each other.
-/// The lock is held until the returned file is dropped.
+/// See `procs::one_window_at_a_time`.
 async fn one_at_a_time() -> std::fs::File {
-    tokio::task::spawn_blocking(|| {
-        std::fs::create_dir_all(artifacts_dir()).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(artifacts_dir().join(".lock"))
-            .unwrap();
-        file.lock().unwrap();
-        file
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(authentiq_tests::procs::one_window_at_a_time)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 fn browser_dir() -> PathBuf {

@@ -45,39 +45,12 @@ fn artifacts_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/desktop")
 }
 
-/// One window-and-browser test at a time, across processes too (nextest
-/// runs each test in a process of its own): the same lock as the Chromium
-/// tests in `browser.rs`, so that WebKit and Chromium do not share the two
-/// cores either. Held until the returned file is dropped.
+/// See `procs::one_window_at_a_time`.
 async fn one_at_a_time() -> std::fs::File {
-    tokio::task::spawn_blocking(|| {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/browser");
-        std::fs::create_dir_all(&dir).unwrap();
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(dir.join(".lock"))
-            .unwrap();
-        file.lock().unwrap();
-        file
-    })
-    .await
-    .unwrap()
-}
-
-/// `target/debug/authentiq-desktop`, next to this test's own directory.
-fn app_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
-    let app = dir.join("authentiq-desktop");
-    assert!(
-        app.is_file(),
-        "{} is missing: build the UI and the app first (`npm --prefix ui run build && cargo \
-         build -p authentiq-desktop`; `bash .ci/test` does)",
-        app.display()
-    );
-    app
+    tokio::task::spawn_blocking(authentiq_tests::procs::one_window_at_a_time)
+        .await
+        .unwrap()
+        .unwrap()
 }
 
 /// Empties the artifacts directory of an earlier run's files.
@@ -350,7 +323,7 @@ async fn desktop_app_onboards_and_answers_sign_ins_from_the_demo() {
     );
     let webkit_driver = harness::tool("WebKitWebDriver", &[], "install Debian's webkit2gtk-driver");
     let xvfb = harness::tool("Xvfb", &[], "install Debian's xvfb");
-    let application = app_binary();
+    let application = authentiq_tests::desktop_app::built_app();
     assert!(
         std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
         "no session bus: run the tests with `bash .ci/test` (it starts dbus-run-session and \

@@ -136,6 +136,8 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 // parameters of the Rust commands; every parameter here is one word.
 export const api = {
   appInfo: () => call<AppInfo>('app_info'),
+  /** The first screen is painted (the app logs its startup time). */
+  uiPainted: () => call<void>('ui_painted'),
   status: () => call<Status>('status'),
   createIdentity: (server: string) => call<CreatedIdentity>('create_identity', { server }),
   verifyStart: (scope: GrantScope, value: string) =>

@@ -1,5 +1,5 @@
 // The app shell (header, screen area, nav bar) and a tiny hash router.
-import { on, type CommandError } from './api';
+import { api, on, type CommandError } from './api';
 import { hostOf } from './format';
 import { generalErrorMessage } from './request-logic';
 import { go, hashOf, parseHash, tabOf, type Route } from './router';
@@ -217,6 +217,12 @@ export function startApp(root: HTMLElement): void {
     booted = true;
   }
 
+  /** Once, after the first screen (or the error) of the first boot is on screen. */
+  function reportFirstPaint(): void {
+    // A rAF callback runs before the frame is painted; a task queued from it runs after.
+    requestAnimationFrame(() => setTimeout(() => void api.uiPainted().catch(() => null), 0));
+  }
+
   store.subscribe(() => {
     renderChrome();
     // Revoked elsewhere (e.g. by the CLI): back to the start.
@@ -250,5 +256,5 @@ export function startApp(root: HTMLElement): void {
     else void store.refresh().catch(() => null).then(open);
   }));
 
-  void boot();
+  void boot().then(reportFirstPaint);
 }

@@ -1,4 +1,5 @@
-//! What the app is: name and version, for the window and the about box.
+//! What the app is: name and version, for the window and the about box;
+//! and the front end saying its first screen is up (for the startup log).
 
 use serde::Serialize;
 
@@ -16,4 +17,10 @@ pub fn app_info() -> Result<AppInfo, CommandError> {
         name: "Authentiq",
         version: env!("CARGO_PKG_VERSION"),
     })
+}
+
+/// The front end painted its first screen (onboarding, home or an error).
+#[tauri::command]
+pub fn ui_painted() {
+    crate::startup::painted();
 }

@@ -1,9 +1,8 @@
-//! The processes around the app: a virtual display (Xvfb) and tauri-driver
-//! (which runs WebKitWebDriver, which runs the app). Each is stopped when
-//! its guard drops, on success and on every failure path alike.
+//! tauri-driver (which runs WebKitWebDriver, which runs the app), stopped
+//! when its guard drops, on success and on every failure path alike; the
+//! display and the other helpers are the tests crate's (`procs`).
 
-use std::io::{BufRead, BufReader};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,109 +10,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 
-/// A program on `PATH` (or in `extra` directories), or a panic that says
-/// how to install it: the test fails, it never skips.
-pub fn tool(name: &str, extra: &[PathBuf], install: &str) -> PathBuf {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
-        .chain(extra.iter().cloned())
-        .map(|dir| dir.join(name))
-        .find(|p| p.is_file())
-        .unwrap_or_else(|| panic!("`{name}` is missing: {install} (`bash .ci/setup test` does)"))
-}
-
-/// Where `cargo install` puts programs.
-pub fn cargo_bin_dirs() -> Vec<PathBuf> {
-    let mut dirs = Vec::new();
-    if let Some(home) = std::env::var_os("CARGO_HOME") {
-        dirs.push(PathBuf::from(home).join("bin"));
-    }
-    if let Some(home) = std::env::var_os("HOME") {
-        dirs.push(PathBuf::from(home).join(".cargo/bin"));
-    }
-    dirs
-}
-
-/// The last `n` lines of a log file, for failure messages.
-pub fn tail(path: &Path, n: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-fn log_file(path: &Path) -> anyhow::Result<std::fs::File> {
-    std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))
-}
-
-/// A free TCP port on 127.0.0.1 (free when asked; nobody else here binds
-/// random ports in that range on purpose).
-pub fn free_port() -> anyhow::Result<u16> {
-    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
-
-/// `kill -s <signal> -- -<pgid>`: the whole process group we started.
-fn kill_group(pgid: u32, signal: &str) {
-    let _ = Command::new("kill")
-        .args(["-s", signal, "--", &format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
-}
-
-/// `Xvfb`, on a display number it picks itself (`-displayfd`).
-#[derive(Debug)]
-pub struct Xvfb {
-    child: Child,
-    /// `:<n>`
-    pub display: String,
-}
-
-impl Xvfb {
-    pub fn start(xvfb: &Path, log: &Path) -> anyhow::Result<Self> {
-        let mut child = Command::new(xvfb)
-            // Xvfb writes the display number it found free to fd 1.
-            .args(["-displayfd", "1", "-screen", "0", "1280x800x24"])
-            .args(["-nolisten", "tcp", "-noreset"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log_file(log)?)
-            .spawn()
-            .with_context(|| format!("starting {}", xvfb.display()))?;
-        let stdout = child.stdout.take().context("Xvfb's stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let mut xvfb = Self {
-            child,
-            display: String::new(),
-        };
-        let line = rx.recv_timeout(Duration::from_secs(15)).unwrap_or_default();
-        let n = line.trim();
-        if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
-            let status = match xvfb.child.try_wait() {
-                Ok(Some(s)) => format!("it exited: {s}"),
-                _ => "it did not say which display within 15 s".into(),
-            };
-            bail!(
-                "Xvfb did not start ({status}); its log {}:\n{}",
-                log.display(),
-                tail(log, 20)
-            );
-        }
-        xvfb.display = format!(":{n}");
-        Ok(xvfb)
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+pub use authentiq_tests::procs::{Xvfb, cargo_bin_dirs, tail, tool};
+use authentiq_tests::procs::{free_port, kill_group, log_file};
 
 /// `tauri-driver` in a process group of its own, so that dropping the guard
 /// also stops WebKitWebDriver and the app it started.

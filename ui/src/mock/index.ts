@@ -165,6 +165,8 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
   switch (cmd) {
     case 'app_info':
       return { name: 'Authentiq', version: '0.1.0' };
+    case 'ui_painted':
+      return null;
     case 'status':
       await sleep(80);
       if (scenario === 'locked') {
