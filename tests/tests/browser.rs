@@ -8,8 +8,12 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
-#[path = "browser/device.rs"]
+#[path = "support/device.rs"]
+#[allow(dead_code)] // shared: not every test binary uses every helper
 mod device;
+#[path = "support/provider.rs"]
+#[allow(dead_code)]
+mod provider;
 
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
@@ -21,7 +25,8 @@ use authentiq_protocol::payloads::{Decision, SignInRequest};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use device::{Device, Provider};
+use device::Device;
+use provider::Provider;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The longest wait for the script's next line (its own steps time out
@@ -203,7 +208,7 @@ async fn sign_in_until_pushed(
     for name in screenshots {
         let _ = std::fs::remove_file(artifacts_dir().join(name));
     }
-    let p = Provider::start().await;
+    let p = Provider::demo().await;
     let mut device = Device::enrol(&p, email).await;
     let mut script = Script::start(&format!("{}/demo/login", p.url), mode, email);
 
@@ -213,7 +218,7 @@ async fn sign_in_until_pushed(
         Err(_) => match script.fail(&format!("not a number: {number:?}")).await {},
     };
     script.expect("PUSHED").await;
-    let req = match device.next_request(&p).await {
+    let req = match device.try_next_request(&p).await {
         Ok(req) => req,
         Err(e) => match script.fail(&format!("the device: {e:#}")).await {},
     };
@@ -241,7 +246,7 @@ async fn sign_in_page_continues_after_approval() {
         sign_in_until_pushed("approve", email, &shots).await;
 
     let answered = device
-        .answer(
+        .respond(
             &req,
             Decision::Approve,
             Some(number),
@@ -267,7 +272,7 @@ async fn sign_in_page_shows_denial_and_the_client_gets_access_denied() {
     let shots = ["sign-in-deny.png", "denied.png", "denied-client.png"];
     let (_p, device, mut script, req, _number) = sign_in_until_pushed("deny", email, &shots).await;
 
-    if let Err(e) = device.answer(&req, Decision::Deny, None, "openid").await {
+    if let Err(e) = device.respond(&req, Decision::Deny, None, "openid").await {
         match script.fail(&format!("the device: {e:#}")).await {}
     }
     script.expect("DENIED").await;

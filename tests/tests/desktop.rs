@@ -21,6 +21,9 @@
 
 #[path = "desktop/harness.rs"]
 mod harness;
+#[path = "support/provider.rs"]
+#[allow(dead_code)] // shared: not every test binary uses every helper
+mod provider;
 #[path = "desktop/rp.rs"]
 mod rp;
 #[path = "desktop/webdriver.rs"]
@@ -34,7 +37,8 @@ use anyhow::{Context, anyhow, ensure};
 use serde_json::Value;
 
 use harness::{Driver, Xvfb};
-use rp::{Provider, SignIn};
+use provider::Provider;
+use rp::SignIn;
 use webdriver::{Element, WdError, WebDriver};
 
 /// The longest any one step waits.
@@ -333,7 +337,7 @@ async fn desktop_app_onboards_and_answers_sign_ins_from_the_demo() {
     let _one = one_at_a_time().await;
     let started = Instant::now();
     let dir = fresh_artifacts();
-    let p = Provider::start().await;
+    let p = Provider::demo().await;
     let home = tempfile::tempdir().unwrap();
     // A profile of its own: the keyring is shared by the tests.
     let profile = format!("desktop-{}", authentiq_server::secrets::new_job_id());

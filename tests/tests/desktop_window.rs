@@ -12,9 +12,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
-#[path = "desktop/rp.rs"]
-#[allow(dead_code)] // the demo browser is the other desktop test's
-mod rp;
+#[path = "support/provider.rs"]
+#[allow(dead_code)] // shared: not every test binary uses every helper
+mod provider;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -107,7 +107,7 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
         .await
         .unwrap()
         .unwrap();
-    let p = rp::Provider::start().await;
+    let p = provider::Provider::demo().await;
     let port = url::Url::parse(&p.url).unwrap().port().unwrap();
     let home = tempfile::tempdir().unwrap();
     // A profile of its own (the keyring is shared by the tests), with an ID.

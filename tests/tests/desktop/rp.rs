@@ -1,73 +1,19 @@
-//! The provider in process with the demo relying party, and a browser for
-//! the demo made of an HTTP client with a cookie jar: it starts a sign-in
+//! A browser for the demo relying party (of the provider in process,
+//! `../support/provider.rs`) made of an HTTP client with a cookie jar: it starts a sign-in
 //! at `/demo/login`, reads the number on the sign-in page, presses "send to
 //! my device", and afterwards follows the page's "continue" back to the
 //! demo's `/demo/callback`, which exchanges the code and shows the claims.
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use authentiq_server::AppState;
-use authentiq_server::config::Config;
-use authentiq_server::delivery::outbox::{Outbox, find_code};
 use reqwest::StatusCode;
 use reqwest::header::LOCATION;
-use tokio::net::TcpListener;
 use url::Url;
 
-/// The provider, in process, with `demo = true`.
-pub struct Provider {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
-
-impl Provider {
-    pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        // Bound first: the demo's redirect URI comes from the public URL, and
-        // the demo calls this server's own /token over HTTP.
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config {
-            data_dir: dir.path().to_path_buf(),
-            public_url: url.clone(),
-            demo: true,
-            ..Config::default()
-        };
-        let state = AppState::open(config).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(authentiq_server::serve(listener, state, async {
-            let _ = rx.await;
-        }));
-        Self {
-            url,
-            dir,
-            _stop: tx,
-        }
-    }
-
-    /// The code in the latest email to `to`, waiting for it at most `within`.
-    pub async fn emailed_code(&self, to: &str, within: Duration) -> anyhow::Result<String> {
-        let outbox = Outbox::new(self.dir.path()).context("the outbox")?;
-        let until = Instant::now() + within;
-        loop {
-            if let Some(msg) = outbox.latest_to(to).context("reading the outbox")? {
-                return find_code(&msg.text)
-                    .ok_or_else(|| anyhow!("no code in the email to {to}: {:?}", msg.text));
-            }
-            if Instant::now() > until {
-                bail!(
-                    "no email to {to} in the outbox ({}) within {within:?}",
-                    outbox.dir().display()
-                );
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-}
+use crate::provider::Provider;
 
 /// One sign-in started at the demo, up to "send to my device".
 #[derive(Debug)]

@@ -29,7 +29,7 @@ struct Case {
 }
 
 async fn sign_in(case: Case) {
-    let p = Provider::start().await;
+    let p = provider().await;
     let email = format!("{}@example.com", case.client_id);
     let mut device = Device::enrol(&p, &email).await;
     let http = http();

@@ -5,6 +5,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
 mod common;
+#[path = "../support/device.rs"]
+#[allow(dead_code)] // shared: not every test binary uses every helper
+mod device;
 mod flow;
 mod modes;
 mod negative;
+#[path = "../support/provider.rs"]
+#[allow(dead_code)] // shared: not every test binary uses every helper
+mod provider;

@@ -59,7 +59,7 @@ fn half(v: &str) -> String {
 
 #[tokio::test]
 async fn hybrid_code_id_token_in_the_fragment_with_c_hash() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "hybrid@example.com").await;
     let b = browser();
     let res = approve(
@@ -83,7 +83,7 @@ async fn hybrid_code_id_token_in_the_fragment_with_c_hash() {
 
 #[tokio::test]
 async fn implicit_id_token_token_with_at_hash() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "implicit@example.com").await;
     let b = browser();
     let res = approve(
@@ -107,7 +107,7 @@ async fn implicit_id_token_token_with_at_hash() {
 
 #[tokio::test]
 async fn form_post_answers_with_an_auto_submitting_form_to_the_client_only() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "formpost@example.com").await;
     let b = browser();
     let res = approve(
@@ -131,7 +131,7 @@ async fn form_post_answers_with_an_auto_submitting_form_to_the_client_only() {
 
 #[tokio::test]
 async fn a_remembered_device_gets_the_next_sign_in_pushed_by_itself() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "remember@example.com").await;
     let b = browser();
     let url = url_for(&p, "rs256-basic", "code", &[])
@@ -189,7 +189,7 @@ async fn a_remembered_device_gets_the_next_sign_in_pushed_by_itself() {
 
 #[tokio::test]
 async fn sign_in_attempts_per_ip_are_limited() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let b = browser();
     let url = url_for(&p, "rs256-basic", "code", &[]);
     let limit = p.state.config.rate.sign_ins_per_ip_per_minute;
@@ -207,7 +207,7 @@ async fn sign_in_attempts_per_ip_are_limited() {
 
 #[tokio::test]
 async fn pushes_to_a_key_are_limited_against_push_bombing() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let device = Device::enrol(&p, "bomb@example.com").await;
     let b = browser();
     let limit = p.state.config.rate.pushes_per_key_per_minute;

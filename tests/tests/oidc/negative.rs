@@ -106,7 +106,7 @@ fn code_form<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)> {
 
 #[tokio::test]
 async fn wrong_redirect_uri_and_unknown_client_get_a_page_never_a_redirect() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let b = browser();
     for url in [
         with(
@@ -158,7 +158,7 @@ async fn authorize_error(p: &Provider, url: &str) -> (String, Option<String>) {
 
 #[tokio::test]
 async fn pkce_is_s256_only_and_required_for_public_clients() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let plain = with(
         &auth_url(&p, "public-pkce", &[]),
         "code_challenge_method",
@@ -197,7 +197,7 @@ async fn pkce_is_s256_only_and_required_for_public_clients() {
 
 #[tokio::test]
 async fn prompt_none_without_a_session_is_login_required_and_with_one_is_silent() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let url = auth_url(&p, "rs256-basic", &[("prompt", "none")]);
     assert_eq!(authorize_error(&p, &url).await.0, "login_required");
     // After a sign-in, the same browser gets a code silently.
@@ -217,7 +217,7 @@ async fn prompt_none_without_a_session_is_login_required_and_with_one_is_silent(
 
 #[tokio::test]
 async fn code_reuse_fails_and_revokes_the_first_tokens() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "reuse@example.com").await;
     let (code, _) = approved_code(&p, &mut device, "rs256-basic").await;
     let basic = Some(("rs256-basic", SECRET));
@@ -258,7 +258,7 @@ async fn code_reuse_fails_and_revokes_the_first_tokens() {
 
 #[tokio::test]
 async fn pkce_mismatch_wrong_secret_wrong_redirect_and_expired_code() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "neg@example.com").await;
     let basic = Some(("rs256-basic", SECRET));
     let (code, _) = approved_code(&p, &mut device, "rs256-basic").await;
@@ -299,7 +299,7 @@ async fn pkce_mismatch_wrong_secret_wrong_redirect_and_expired_code() {
 
 #[tokio::test]
 async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "refresh@example.com").await;
     let (code, _) = approved_code(&p, &mut device, "eddsa-post").await;
     let mut form = code_form(&code, VERIFIER);
@@ -333,7 +333,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
 
 #[tokio::test]
 async fn wrong_number_denies_and_the_client_gets_access_denied() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "wrong@example.com").await;
     let b = browser();
     let page = open_sign_in(&p, &b, &auth_url(&p, "rs256-basic", &[])).await;
@@ -369,7 +369,7 @@ async fn wrong_number_denies_and_the_client_gets_access_denied() {
 
 #[tokio::test]
 async fn a_denial_gives_access_denied() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "deny@example.com").await;
     let b = browser();
     let page = open_sign_in(&p, &b, &auth_url(&p, "rs256-basic", &[])).await;
@@ -385,7 +385,7 @@ async fn a_denial_gives_access_denied() {
 
 #[tokio::test]
 async fn a_replayed_answer_and_an_answer_for_another_session_are_refused() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "replay@example.com").await;
     let b = browser();
     let page = open_sign_in(&p, &b, &auth_url(&p, "rs256-basic", &[])).await;
@@ -411,7 +411,7 @@ async fn a_replayed_answer_and_an_answer_for_another_session_are_refused() {
 
 #[tokio::test]
 async fn a_revoked_key_cannot_approve() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "revoked@example.com").await;
     let b = browser();
     let page = open_sign_in(&p, &b, &auth_url(&p, "rs256-basic", &[])).await;
@@ -435,7 +435,7 @@ async fn a_revoked_key_cannot_approve() {
 
 #[tokio::test]
 async fn alg_none_is_never_accepted() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "none@example.com").await;
     let b = browser();
     let page = open_sign_in(&p, &b, &auth_url(&p, "rs256-basic", &[])).await;
@@ -471,7 +471,7 @@ async fn alg_none_is_never_accepted() {
 
 #[tokio::test]
 async fn the_code_only_goes_to_the_browser_that_started_the_sign_in() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "bind@example.com").await;
     let b = browser();
     let page = open_sign_in(&p, &b, &auth_url(&p, "rs256-basic", &[])).await;
@@ -502,7 +502,7 @@ async fn the_code_only_goes_to_the_browser_that_started_the_sign_in() {
 
 #[tokio::test]
 async fn userinfo_accepts_the_token_in_each_documented_place_and_refuses_bad_ones() {
-    let p = Provider::start().await;
+    let p = provider().await;
     let mut device = Device::enrol(&p, "ui@example.com").await;
     let (code, _) = approved_code(&p, &mut device, "rs256-basic").await;
     let t: Value = token(

@@ -1,6 +1,7 @@
-//! The provider with the demo relying party, and the user's device with a
-//! verified email (after `tests/tests/oidc/common.rs`, cut down to what the
-//! browser tests need).
+//! The user's device played with the protocol crate: a key registered, an
+//! email verified and bound, the device channel open; it reads the sign-in
+//! requests pushed to it and answers them as the app would. Shared by the
+//! end-to-end tests (with `provider.rs`, through `#[path]`).
 
 use std::time::Duration;
 
@@ -11,57 +12,19 @@ use authentiq_protocol::payloads::{
     SignInRequest, SignInResponse,
 };
 use authentiq_protocol::{AuthentiqId, Validation};
-use authentiq_server::AppState;
-use authentiq_server::config::Config;
 use authentiq_server::delivery::outbox::{Outbox, find_code};
 use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
-use tokio::net::TcpListener;
 
-/// The provider, in process, with `demo = true`.
-pub struct Provider {
-    pub url: String,
-    pub dir: tempfile::TempDir,
-    _stop: tokio::sync::oneshot::Sender<()>,
-}
+use crate::provider::{Provider, now};
 
-impl Provider {
-    pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        // Bound first: the demo's redirect URI comes from the public URL, and
-        // the demo calls this server's own /token over HTTP.
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config {
-            data_dir: dir.path().to_path_buf(),
-            public_url: url.clone(),
-            demo: true,
-            ..Config::default()
-        };
-        let state = AppState::open(config).unwrap();
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(authentiq_server::serve(listener, state, async {
-            let _ = rx.await;
-        }));
-        Self {
-            url,
-            dir,
-            _stop: tx,
-        }
-    }
-}
-
-fn now() -> i64 {
-    authentiq_server::clock::Clock::default().now()
-}
-
-/// The user's device: a key, a verified and bound email, an open channel.
+/// The user's device: a key, a verified email, an open channel.
 pub struct Device {
-    key: SigningKey,
-    pk: String,
-    email: String,
-    grant: String,
+    pub key: SigningKey,
+    pub pk: String,
+    pub email: String,
+    pub grant: String,
     events: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
     buf: String,
 }
@@ -94,20 +57,20 @@ impl Device {
         };
         let t = jwt::sign_self(Claims::new(req).valid_for(now(), 300), &key).unwrap();
         let res: Value = post("/scope", t).await.unwrap().json().await.unwrap();
-        let job = res["job"].as_str().expect("a scope job").to_string();
+        let job = res["job"].as_str().unwrap().to_string();
         let msg = Outbox::new(p.dir.path())
             .unwrap()
             .latest_to(email)
             .unwrap()
-            .expect("the code reaches the outbox");
-        let code = find_code(&msg.text).expect("a code in the email");
+            .unwrap();
+        let code = find_code(&msg.text).unwrap();
         let res = http
             .post(format!("{}/scope/{job}", p.url))
             .form(&[("code", code)])
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 202, "POST /scope/{{job}}");
+        assert_eq!(res.status(), 202);
         let grant = http
             .get(format!("{}/scope/{job}", p.url))
             .send()
@@ -132,7 +95,7 @@ impl Device {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200, "PUT /key/{{pk}}");
+        assert_eq!(res.status(), 200);
         let auth = jwt::sign_self(
             Claims::new(ChannelAuth {})
                 .audience(format!("{}/channel", p.url))
@@ -146,7 +109,7 @@ impl Device {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.status(), 200, "GET /channel");
+        assert_eq!(res.status(), 200);
         Self {
             key,
             pk,
@@ -159,7 +122,12 @@ impl Device {
 
     /// The next sign-in request pushed to this device, verified against the
     /// provider's published issuer key.
-    pub async fn next_request(&mut self, p: &Provider) -> anyhow::Result<SignInRequest> {
+    pub async fn next_request(&mut self, p: &Provider) -> SignInRequest {
+        self.try_next_request(p).await.unwrap()
+    }
+
+    /// [`Device::next_request`], as an error to report rather than a panic.
+    pub async fn try_next_request(&mut self, p: &Provider) -> anyhow::Result<SignInRequest> {
         let data = tokio::time::timeout(Duration::from_secs(15), async {
             loop {
                 if let Some(i) = self.buf.find("\n\n") {
@@ -205,15 +173,14 @@ impl Device {
         }
     }
 
-    /// Answers `req` as the app would: signed, with the email grant; sends
-    /// it and checks the provider took it.
-    pub async fn answer(
+    /// The signed answer to `req`.
+    pub fn answer(
         &self,
         req: &SignInRequest,
         decision: Decision,
         number: Option<u16>,
         scope: &str,
-    ) -> anyhow::Result<()> {
+    ) -> String {
         let mut claims = Map::new();
         claims.insert("email".into(), json!(self.email));
         claims.insert("name".into(), json!("Test User"));
@@ -227,18 +194,37 @@ impl Device {
             push_token: None,
             report: false,
         };
-        let token = jwt::sign_self(
+        jwt::sign_self(
             Claims::new(body)
                 .audience(req.session.clone())
                 .valid_for(now(), 60),
             &self.key,
-        )?;
-        let res = reqwest::Client::new()
+        )
+        .unwrap()
+    }
+
+    pub async fn send(&self, req: &SignInRequest, token: String) -> reqwest::Response {
+        reqwest::Client::new()
             .post(&req.session)
             .header("content-type", "application/jwt")
             .body(token)
             .send()
-            .await?;
+            .await
+            .unwrap()
+    }
+
+    /// Answers `req` as the app would (signed, with the email grant), sends
+    /// it, and checks the provider took it.
+    pub async fn respond(
+        &self,
+        req: &SignInRequest,
+        decision: Decision,
+        number: Option<u16>,
+        scope: &str,
+    ) -> anyhow::Result<()> {
+        let res = self
+            .send(req, self.answer(req, decision, number, scope))
+            .await;
         let status = res.status();
         let text = res.text().await?;
         if status != 200 {
