@@ -528,6 +528,8 @@ impl OidcKeys {
     }
 
     fn from_stored(stored: &StoredKeys, issuer: &IssuerKeys) -> anyhow::Result<Self> {
+        // Before any token: RS256 signs with ring.
+        super::jwt_crypto::install()?;
         let mut keys = Vec::new();
         // EdDSA: the issuer keys, first (older clients of /jwks read
         // `keys[0]` as the issuer key). The active one signs; the others are kept
