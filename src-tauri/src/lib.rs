@@ -73,6 +73,7 @@ pub fn run() {
             cmd::settings::set_settings,
         ])
         .setup(move |app| {
+            startup::mark("setup");
             let state = app.state::<AppState>();
             state.open_existing();
             if let Err(e) = tray::create(app) {
@@ -88,6 +89,7 @@ pub fn run() {
             let hidden = std::env::args().any(|a| a == HIDDEN);
             if !hidden || deeplink::started_with_link(app) {
                 events::show_main(app.handle());
+                startup::mark("window made");
             }
             if state.settings.lock().is_ok_and(|s| s.start_at_login) {
                 // Keeps the login item pointing at this executable.

@@ -3,7 +3,8 @@
 //! (`ui_painted`), and that is logged once, at `info` on this module's
 //! target (`AQ_LOG=authentiq_desktop::startup=info`), with the wall clock,
 //! so that `bench-desktop` can measure from the moment it spawned the
-//! process.
+//! process. The steps before it (setup, window made, the UI's first
+//! command) are logged the same way, to see where the time goes.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,6 +16,18 @@ static PAINTED: AtomicBool = AtomicBool::new(false);
 /// Called first thing in `run()`.
 pub fn begin() {
     let _ = STARTED.set(Instant::now());
+}
+
+/// A step of the start, logged with the time since `run()` began (the
+/// first time only: later windows are not the start).
+pub fn mark(step: &'static str) {
+    if PAINTED.load(Ordering::SeqCst) {
+        return;
+    }
+    let since_run_ms = STARTED
+        .get()
+        .map_or(0.0, |t| t.elapsed().as_secs_f64() * 1e3);
+    tracing::info!(since_run_ms = format_args!("{since_run_ms:.1}"), "{step}");
 }
 
 /// The first screen is on the window (later calls, e.g. after the window

@@ -19,6 +19,7 @@ pub struct Status {
 
 #[tauri::command]
 pub async fn status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Status> {
+    crate::startup::mark("the UI asks for its status");
     events::ui_ready(&app);
     // The user is here: a channel waiting for a locked keyring may try again.
     state.kick.kick();
