@@ -121,9 +121,13 @@ pub async fn take<T: DeserializeOwned>(
     id: &str,
 ) -> Result<Taken<T>, ApiError> {
     let (owned, now) = (id.to_string(), state.now());
+    // A spent code or refresh token is kept only to recognise its reuse
+    // (by its family): its grant goes. A spent sign-in session is still
+    // read (its page shows how it ended).
+    let keep_data = !matches!(kind, CODE | REFRESH);
     match state
         .db
-        .call(move |s| s.use_record(kind, &owned, now))
+        .call(move |s| s.use_record(kind, &owned, now, keep_data))
         .await
     {
         Ok(r) => Ok(Taken::Fresh(parse(&r)?, r)),

@@ -227,9 +227,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<()>;
     /// An unexpired record whose family is not revoked.
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record>;
-    /// Marks a record used, atomically: `Conflict` (with the record's
-    /// family in the error's place) when it already was.
-    fn use_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record>;
+    /// Marks a record used, atomically, and returns it as it was:
+    /// `Conflict` when it already was used. Unless `keep_data`, the stored
+    /// record keeps only its family (what reuse detection needs), not its
+    /// data.
+    fn use_record(&self, kind: &str, id: &str, now: i64, keep_data: bool) -> StoreResult<Record>;
     /// The family of a record, used or not, expired or not.
     fn record_family(&self, kind: &str, id: &str) -> StoreResult<String>;
     /// Revokes everything in a family.

@@ -647,7 +647,7 @@ impl Store for SqliteStore {
         })
     }
 
-    fn use_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
+    fn use_record(&self, kind: &str, id: &str, now: i64, keep_data: bool) -> StoreResult<Record> {
         self.write(|c| {
             let tx = c.transaction().map_err(backend)?;
             let rec = tx
@@ -665,8 +665,9 @@ impl Store for SqliteStore {
                 return Err(StoreError::Conflict("already-used"));
             }
             tx.execute(
-                "UPDATE records SET used = 1 WHERE kind = ?1 AND id = ?2",
-                params![kind, id],
+                "UPDATE records SET used = 1, data = CASE WHEN ?3 THEN data ELSE '' END
+                 WHERE kind = ?1 AND id = ?2",
+                params![kind, id, keep_data],
             )
             .map_err(backend)?;
             tx.commit().map_err(backend)?;
@@ -849,13 +850,18 @@ mod tests {
         })
         .unwrap();
         s.put_record(&rec("c2", "f2")).unwrap();
-        assert_eq!(s.use_record("code", "c1", 10).unwrap().family, "f1");
+        let used = s.use_record("code", "c1", 10, false).unwrap();
+        assert_eq!((used.family.as_str(), used.data.as_str()), ("f1", "{}"));
+        // Spent: only the family is left, for reuse detection.
+        let spent = s.get_record("code", "c1", 10).unwrap();
+        assert!(spent.used && spent.data.is_empty(), "{spent:?}");
+        assert_eq!(s.record_family("code", "c1").unwrap(), "f1");
         assert!(matches!(
-            s.use_record("code", "c1", 10),
+            s.use_record("code", "c1", 10, false),
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
-            s.use_record("code", "c1", 200),
+            s.use_record("code", "c1", 200, false),
             Err(StoreError::NotFound)
         ));
         // Compare-and-swap: only from the data it was read with.

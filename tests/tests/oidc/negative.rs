@@ -326,6 +326,16 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     let r2 = second["refresh_token"].as_str().unwrap().to_string();
     assert_ne!(r1, r2, "rotated");
     assert!(second["expires_at"].as_i64().unwrap() > now());
+    // The spent token's record keeps its family (to catch its reuse), not
+    // the grant.
+    let (id, at) = (authentiq_server::oidc::records::token_id(&r1), now());
+    let spent = p
+        .state
+        .db
+        .call(move |s| s.get_record(authentiq_server::oidc::records::REFRESH, &id, at))
+        .await
+        .unwrap();
+    assert!(spent.used && spent.data.is_empty(), "{spent:?}");
     // Reusing the old one revokes the whole family, the new one included.
     oauth_error(refresh(r1).await, 400, "invalid_grant").await;
     oauth_error(refresh(r2).await, 400, "invalid_grant").await;
