@@ -168,18 +168,21 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
-/// Memory of one process: resident (RSS), proportional (PSS: shared pages
-/// divided among their users) and unique (USS: private pages), in KiB.
+/// What one process uses: memory resident (RSS), proportional (PSS:
+/// shared pages divided among their users) and unique (USS: private
+/// pages), in KiB; and CPU time so far (user + system, in clock ticks of
+/// 10 ms).
 #[derive(Debug, Clone, Default)]
-pub struct Mem {
+pub struct Usage {
     pub pid: u32,
     pub name: String,
     pub rss_kib: u64,
     pub pss_kib: u64,
     pub uss_kib: u64,
+    pub cpu_ticks: u64,
 }
 
-impl Mem {
+impl Usage {
     pub fn read(pid: u32) -> Option<Self> {
         // argv[0]'s file name: `comm` is cut at 15 bytes (WebKitWebProces).
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
@@ -195,9 +198,14 @@ impl Mem {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0)
         };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // After the parenthesised name: state is field 3; utime 14, stime 15.
+        let after: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let ticks = |i: usize| -> u64 { after.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
         Some(Self {
             pid,
             name: name.trim().to_string(),
+            cpu_ticks: ticks(11) + ticks(12),
             rss_kib: field("Rss:"),
             pss_kib: field("Pss:"),
             uss_kib: field("Private_Clean:") + field("Private_Dirty:"),

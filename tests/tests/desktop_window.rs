@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use authentiq_authenticator::app::Authenticator;
 use authentiq_authenticator::keystore::OsKeyring;
 use authentiq_tests::desktop_app::{Launcher, Running, built_app};
-use authentiq_tests::procs::{self, Mem, Xvfb, connected_to};
+use authentiq_tests::procs::{self, Usage, Xvfb, connected_to};
 use x11rb::connection::Connection as _;
 use x11rb::protocol::xproto::{
     AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState, Window,
@@ -89,7 +89,7 @@ fn close_window(x: &RustConnection, w: Window) {
 fn web_processes(app: &Running) -> usize {
     app.processes()
         .into_iter()
-        .filter_map(Mem::read)
+        .filter_map(Usage::read)
         .filter(|m| m.name == "WebKitWebProcess")
         .count()
 }

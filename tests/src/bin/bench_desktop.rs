@@ -10,9 +10,10 @@
 //!   channel opening). "Cold" runs follow `sync; echo 3 >
 //!   /proc/sys/vm/drop_caches` (root only; skipped, and said so,
 //!   otherwise); "warm" runs follow one another.
-//! - **Idle memory of all the app's processes** (the app, WebKit's web and
-//!   network processes), RSS, PSS and USS from `/proc/*/smaps_rollup`,
-//!   after `--idle-secs` with the window open and the device channel to the
+//! - **Idle memory and CPU of all the app's processes** (the app, WebKit's
+//!   web and network processes): RSS, PSS and USS from
+//!   `/proc/*/smaps_rollup` after `--idle-secs`, then the CPU time they use
+//!   over `--cpu-secs`, with the window open and the device channel to the
 //!   server established (checked); and when started at login (`--hidden`:
 //!   tray only, no window).
 
@@ -30,7 +31,7 @@ use anyhow::{Context, bail};
 use clap::Parser;
 
 use authentiq_tests::desktop_app::{Launcher, Paint};
-use authentiq_tests::procs::{Mem, Xvfb, connected_to, find_tool};
+use authentiq_tests::procs::{Usage, Xvfb, connected_to, find_tool};
 use server::Server;
 
 #[derive(Debug, Parser)]
@@ -54,6 +55,9 @@ struct Args {
     /// How long the app idles before its memory is read.
     #[arg(long, default_value_t = 20)]
     idle_secs: u64,
+    /// Then, how long its CPU time is watched.
+    #[arg(long, default_value_t = 30)]
+    cpu_secs: u64,
     /// Where the app's logs go (default: a temporary directory).
     #[arg(long)]
     logs: Option<PathBuf>,
@@ -200,8 +204,10 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_secs(args.idle_secs)).await;
         let pids = running.processes();
         let connected = connected_to(&pids, server.addr.port());
-        let mems: Vec<Mem> = pids.iter().filter_map(|&p| Mem::read(p)).collect();
-        print_mem(label, args.idle_secs, connected, &mems);
+        let before: Vec<Usage> = pids.iter().filter_map(|&p| Usage::read(p)).collect();
+        tokio::time::sleep(Duration::from_secs(args.cpu_secs)).await;
+        let after: Vec<Usage> = pids.iter().filter_map(|&p| Usage::read(p)).collect();
+        print_idle(label, &args, connected, &before, &after);
         running.stop();
         if !connected {
             bail!(
@@ -260,10 +266,22 @@ fn print_starts(rows: &[(&str, &str, Vec<Paint>)]) {
     }
 }
 
-fn print_mem(label: &str, idle_secs: u64, connected: bool, mems: &[Mem]) {
+fn print_idle(label: &str, args: &Args, connected: bool, before: &[Usage], after: &[Usage]) {
     let mib = |k: u64| format!("{:.1}", k as f64 / 1024.0);
+    // CPU ticks are 10 ms: the share of one core over the window, in %.
+    let cpu_pct = |ticks: u64| ticks as f64 * 10.0 / (args.cpu_secs as f64 * 1000.0) * 100.0;
+    let spent = |u: &Usage| {
+        let was = before
+            .iter()
+            .find(|b| b.pid == u.pid)
+            .map_or(0, |b| b.cpu_ticks);
+        u.cpu_ticks.saturating_sub(was)
+    };
     println!(
-        "\nidle memory, {label}, after {idle_secs} s (device channel to the server: {})",
+        "\nidle, {label}: memory after {} s, CPU over the next {} s (device channel to the \
+         server: {})",
+        args.idle_secs,
+        args.cpu_secs,
         if connected {
             "established"
         } else {
@@ -271,26 +289,28 @@ fn print_mem(label: &str, idle_secs: u64, connected: bool, mems: &[Mem]) {
         }
     );
     println!(
-        "{:<24} {:>8} {:>9} {:>9} {:>9}",
-        "process", "pid", "RSS MiB", "PSS MiB", "USS MiB"
+        "{:<24} {:>8} {:>9} {:>9} {:>9} {:>7}",
+        "process", "pid", "RSS MiB", "PSS MiB", "USS MiB", "CPU %"
     );
-    for m in mems {
+    for u in after {
         println!(
-            "{:<24} {:>8} {:>9} {:>9} {:>9}",
-            m.name,
-            m.pid,
-            mib(m.rss_kib),
-            mib(m.pss_kib),
-            mib(m.uss_kib)
+            "{:<24} {:>8} {:>9} {:>9} {:>9} {:>7.2}",
+            u.name,
+            u.pid,
+            mib(u.rss_kib),
+            mib(u.pss_kib),
+            mib(u.uss_kib),
+            cpu_pct(spent(u))
         );
     }
-    let sum = |f: fn(&Mem) -> u64| mems.iter().map(f).sum::<u64>();
+    let sum = |f: &dyn Fn(&Usage) -> u64| after.iter().map(f).sum::<u64>();
     println!(
-        "{:<24} {:>8} {:>9} {:>9} {:>9}",
-        format!("all {} processes", mems.len()),
+        "{:<24} {:>8} {:>9} {:>9} {:>9} {:>7.2}",
+        format!("all {} processes", after.len()),
         "",
-        mib(sum(|m| m.rss_kib)),
-        mib(sum(|m| m.pss_kib)),
-        mib(sum(|m| m.uss_kib))
+        mib(sum(&|u| u.rss_kib)),
+        mib(sum(&|u| u.pss_kib)),
+        mib(sum(&|u| u.uss_kib)),
+        cpu_pct(sum(&spent))
     );
 }
