@@ -49,7 +49,7 @@ export function homeScreen(): Screen {
   const myId = h('code', { id: 'my-id', class: 'id-value', title: pk, 'data-pk': pk }, shortId(pk));
   const copyBtn = h(
     'button',
-    { type: 'button', class: 'btn btn-on-brand btn-sm', id: 'copy-id', 'aria-label': 'Copy your full Authentiq ID' },
+    { type: 'button', class: 'btn btn-on-brand btn-sm', id: 'copy-id', 'aria-label': 'Copy ID (your full Authentiq ID)' },
     icon('copy'),
     h('span', null, 'Copy ID'),
   );
