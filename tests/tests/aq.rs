@@ -7,16 +7,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
+#[path = "support/provider.rs"]
+#[allow(dead_code)] // shared: not every test binary uses every helper
+mod provider;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use authentiq_server::AppState;
-use authentiq_server::config::Config;
 use authentiq_server::delivery::outbox::{Outbox, find_code};
 use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
 use serde_json::Value;
-use tokio::net::TcpListener;
+
+use provider::Provider;
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 const SECRET: &str = "a-long-client-secret-for-the-aq-tests-0123456789";
@@ -41,23 +44,15 @@ fn secret_service_available() {
 }
 
 struct Env {
-    url: String,
-    state: AppState,
-    data: tempfile::TempDir,
+    p: Provider,
     home: tempfile::TempDir,
     profile: String,
-    _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 async fn start() -> Env {
     secret_service_available();
-    let data = tempfile::tempdir().unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let config = Config {
-        data_dir: data.path().to_path_buf(),
-        public_url: format!("http://{addr}"),
-        clients: vec![Client {
+    let p = Provider::start_with(|c| {
+        c.clients = vec![Client {
             client_id: "rp".into(),
             client_secret: Some(SECRET.into()),
             client_secret_sha256: None,
@@ -69,23 +64,15 @@ async fn start() -> Env {
             response_types: vec!["code".into()],
             id_token_signed_response_alg: "RS256".into(),
             subject_type: SubjectType::Pairwise,
-        }],
-        ..Config::default()
-    };
-    let state = AppState::open(config).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(authentiq_server::serve(listener, state.clone(), async {
-        let _ = rx.await;
-    }));
+        }];
+    })
+    .await;
     // A profile name of its own: the keyring is shared by the tests.
     let profile = format!("t{}", authentiq_server::secrets::new_job_id());
     Env {
-        url: format!("http://{addr}"),
-        state,
-        data,
+        p,
         home: tempfile::tempdir().unwrap(),
         profile,
-        _stop: tx,
     }
 }
 
@@ -120,7 +107,7 @@ impl Env {
     }
 
     fn code_for(&self, to: &str) -> String {
-        let msg = Outbox::new(self.data.path())
+        let msg = Outbox::new(self.p.dir.path())
             .unwrap()
             .latest_to(to)
             .unwrap()
@@ -130,7 +117,7 @@ impl Env {
 
     /// `aq init` and a verified email.
     async fn enrol(&self, email: &str) -> Value {
-        let init = self.ok(&["init", "--server", &self.url]).await;
+        let init = self.ok(&["init", "--server", &self.p.url]).await;
         assert_eq!(init["revocation_secret"].as_str().unwrap().len(), 43);
         self.ok(&["verify", "email", email]).await;
         let code = self.code_for(email);
@@ -162,14 +149,14 @@ async fn start_sign_in(env: &Env, email: &str) -> SignIn {
         .append_pair("nonce", "nn")
         .finish();
     let res = browser
-        .get(format!("{}/authorize?{q}", env.url))
+        .get(format!("{}/authorize?{q}", env.p.url))
         .send()
         .await
         .unwrap();
     let loc = res.headers()["location"].to_str().unwrap().to_string();
     let sid = loc.trim_start_matches("/sign-in/").to_string();
     let html = browser
-        .get(format!("{}{loc}", env.url))
+        .get(format!("{}{loc}", env.p.url))
         .send()
         .await
         .unwrap()
@@ -195,7 +182,7 @@ async fn start_sign_in(env: &Env, email: &str) -> SignIn {
         .unwrap()
         .to_string();
     let res = browser
-        .post(format!("{}/sign-in/{sid}/push", env.url))
+        .post(format!("{}/sign-in/{sid}/push", env.p.url))
         .form(&[("email", email), ("csrf", csrf.as_str())])
         .send()
         .await
@@ -211,7 +198,7 @@ async fn start_sign_in(env: &Env, email: &str) -> SignIn {
 async fn continue_to_rp(env: &Env, s: &SignIn) -> url::Url {
     let res = s
         .browser
-        .get(format!("{}/sign-in/{}/continue", env.url, s.sid))
+        .get(format!("{}/sign-in/{}/continue", env.p.url, s.sid))
         .send()
         .await
         .unwrap();
@@ -254,7 +241,7 @@ async fn init_verify_and_approve_a_sign_in_with_the_number() {
     let code = param(&back, "code").expect("a code");
     let http = reqwest::Client::new();
     let t: Value = http
-        .post(format!("{}/token", env.url))
+        .post(format!("{}/token", env.p.url))
         .basic_auth("rp", Some(SECRET))
         .form(&[
             ("grant_type", "authorization_code"),
@@ -268,7 +255,7 @@ async fn init_verify_and_approve_a_sign_in_with_the_number() {
         .await
         .unwrap();
     let info: Value = http
-        .get(format!("{}/userinfo", env.url))
+        .get(format!("{}/userinfo", env.p.url))
         .bearer_auth(t["access_token"].as_str().unwrap())
         .send()
         .await
@@ -326,9 +313,9 @@ async fn requests_made_while_offline_arrive_on_reconnect_and_expired_ones_never(
     // Offline: a request comes in while nothing listens.
     let s = start_sign_in(&env, "aq-watch@example.com").await;
     // An expired one too (made "6 minutes ago" by the server's clock).
-    env.state.clock.advance(-6 * 60);
+    env.p.state.clock.advance(-6 * 60);
     let _old = start_sign_in(&env, "aq-watch@example.com").await;
-    env.state.clock.advance(6 * 60);
+    env.p.state.clock.advance(6 * 60);
     let mut watch = env.aq(&["--json", "watch"]);
     watch.stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = watch.spawn().unwrap();
@@ -372,7 +359,7 @@ async fn commands_without_an_identity_say_what_to_do() {
 #[tokio::test]
 async fn without_a_secret_service_aq_says_so_and_registers_nothing() {
     let env = start().await;
-    let mut c = env.aq(&["init", "--server", &env.url]);
+    let mut c = env.aq(&["init", "--server", &env.p.url]);
     c.env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent");
     let out = tokio::task::spawn_blocking(move || c.output().unwrap())
         .await
@@ -384,19 +371,21 @@ async fn without_a_secret_service_aq_says_so_and_registers_nothing() {
         "{err}"
     );
     // Nothing was created: a later init works.
-    env.ok(&["init", "--server", &env.url]).await;
+    env.ok(&["init", "--server", &env.p.url]).await;
 }
 
 #[tokio::test]
 async fn revoke_with_the_secret_forgets_the_key_and_the_server_answers_410() {
     let env = start().await;
-    let init = env.ok(&["init", "--server", &env.url]).await;
+    let init = env.ok(&["init", "--server", &env.p.url]).await;
     let pk = init["id"].as_str().unwrap().to_string();
     let secret = init["revocation_secret"].as_str().unwrap().to_string();
     let out = env.run(&["revoke", "--secret", "wrong"]).await;
     assert_eq!(out.status.code(), Some(4));
     env.ok(&["revoke", "--secret", &secret]).await;
-    let res = reqwest::get(format!("{}/key/{pk}", env.url)).await.unwrap();
+    let res = reqwest::get(format!("{}/key/{pk}", env.p.url))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 410);
     let out = env.run(&["id"]).await;
     assert_eq!(out.status.code(), Some(7), "the profile is gone");
@@ -419,7 +408,7 @@ async fn a_lost_device_is_revoked_with_email_phone_and_the_emailed_code() {
             "--phone",
             "+31611112222",
             "--server",
-            &env.url,
+            &env.p.url,
         ])
         .await;
     assert_eq!(first["result"], "pending");
@@ -449,7 +438,9 @@ async fn a_lost_device_is_revoked_with_email_phone_and_the_emailed_code() {
         ])
         .await;
     assert_eq!(done["result"], "done");
-    let res = reqwest::get(format!("{}/key/{pk}", env.url)).await.unwrap();
+    let res = reqwest::get(format!("{}/key/{pk}", env.p.url))
+        .await
+        .unwrap();
     assert_eq!(res.status(), 410);
     assert_eq!(
         env.run(&["id"]).await.status.code(),
