@@ -86,8 +86,50 @@ pub struct Report {
     pub client_at_end: ProcStat,
 }
 
-fn print_errors(errors: &BTreeMap<String, usize>) {
-    for (why, n) in errors {
+/// The phase table's header and rule (both benchmarks print one); the
+/// first column is `label` characters wide.
+pub fn print_phase_header(label: usize, rule: usize) {
+    println!(
+        "{:<label$} {:>6} {:>6} {:>5} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
+        "phase",
+        "n",
+        "ok",
+        "err",
+        "wall s",
+        "ok/s",
+        "p50 ms",
+        "p90 ms",
+        "p99 ms",
+        "max ms",
+        "srv CPU",
+        "cli CPU"
+    );
+    println!("{}", "-".repeat(rule));
+}
+
+/// One phase of the table, and its errors under it.
+pub fn print_phase_row(p: &Phase, label: usize) {
+    let rate = if p.sequential {
+        "-".to_string()
+    } else {
+        format!("{:.1}", p.rate())
+    };
+    println!(
+        "{:<label$} {:>6} {:>6} {:>5} {:>7.2} {:>8} {:>7} {:>7} {:>7} {:>7} {:>6.1}s {:>6.1}s",
+        p.label,
+        p.count,
+        p.ok,
+        p.count - p.ok,
+        p.wall.as_secs_f64(),
+        rate,
+        ms(pct(&p.latencies, 50.0)),
+        ms(pct(&p.latencies, 90.0)),
+        ms(pct(&p.latencies, 99.0)),
+        ms(p.latencies.last().copied()),
+        p.server_cpu,
+        p.client_cpu,
+    );
+    for (why, n) in &p.errors {
         println!("      {n:>6} × {why}");
     }
 }
@@ -115,44 +157,9 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
         r.keygen.as_secs_f64()
     );
     println!();
-    println!(
-        "{:<34} {:>7} {:>7} {:>6} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8}",
-        "phase",
-        "n",
-        "ok",
-        "err",
-        "wall s",
-        "ok/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "srv CPU",
-        "cli CPU"
-    );
-    println!("{}", "-".repeat(line.len()));
+    print_phase_header(40, line.len());
     for p in r.phases.iter().chain(std::iter::once(&r.push)) {
-        let rate = if p.sequential {
-            "-".to_string()
-        } else {
-            format!("{:.1}", p.rate())
-        };
-        println!(
-            "{:<34} {:>7} {:>7} {:>6} {:>8.2} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7.1}s {:>7.1}s",
-            p.label,
-            p.count,
-            p.ok,
-            p.count - p.ok,
-            p.wall.as_secs_f64(),
-            rate,
-            ms(pct(&p.latencies, 50.0)),
-            ms(pct(&p.latencies, 90.0)),
-            ms(pct(&p.latencies, 99.0)),
-            ms(p.latencies.last().copied()),
-            p.server_cpu,
-            p.client_cpu,
-        );
-        print_errors(&p.errors);
+        print_phase_row(p, 40);
     }
     let mut post = r.push_post_latencies.clone();
     post.sort();

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::device::Approvers;
 use crate::flow::STEPS;
-use crate::report::{Phase, pct};
+use crate::report::{Phase, pct, print_phase_header, print_phase_row};
 use crate::server::{LogSummary, ProcStat};
 
 fn ms(d: Option<Duration>) -> String {
@@ -71,27 +71,6 @@ pub struct Report {
     pub client_at_end: ProcStat,
 }
 
-fn row(p: &Phase) {
-    println!(
-        "{:<40} {:>6} {:>6} {:>5} {:>7.2} {:>8.1} {:>7} {:>7} {:>7} {:>7} {:>6.1}s {:>6.1}s",
-        p.label,
-        p.count,
-        p.ok,
-        p.count - p.ok,
-        p.wall.as_secs_f64(),
-        p.rate(),
-        ms(pct(&p.latencies, 50.0)),
-        ms(pct(&p.latencies, 90.0)),
-        ms(pct(&p.latencies, 99.0)),
-        ms(p.latencies.last().copied()),
-        p.server_cpu,
-        p.client_cpu,
-    );
-    for (why, n) in &p.errors {
-        println!("      {n:>6} × {why}");
-    }
-}
-
 pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
     let line = "=".repeat(118);
     println!("\n{line}");
@@ -117,33 +96,18 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
         r.devices
     );
     println!();
-    println!(
-        "{:<40} {:>6} {:>6} {:>5} {:>7} {:>8} {:>7} {:>7} {:>7} {:>7} {:>7} {:>7}",
-        "phase",
-        "n",
-        "ok",
-        "err",
-        "wall s",
-        "ok/s",
-        "p50 ms",
-        "p90 ms",
-        "p99 ms",
-        "max ms",
-        "srv CPU",
-        "cli CPU"
-    );
-    println!("{}", "-".repeat(line.len()));
+    print_phase_header(40, line.len());
     if let Some(p) = &r.enrol {
-        row(p);
+        print_phase_row(p, 40);
     }
     for s in &r.sign_ins {
-        row(&s.phase);
+        print_phase_row(&s.phase, 40);
         if let Some(why) = &s.aborted {
             println!("      sampling stopped early: {why}");
         }
     }
     for t in &r.tokens {
-        row(&t.phase);
+        print_phase_row(&t.phase, 40);
         if t.chains_left < t.chains {
             println!(
                 "      {} of {} refresh-token chains lost to failed requests",
