@@ -290,6 +290,59 @@ mod tests {
         assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
     }
 
+    /// The navigation logic touches no key.
+    #[derive(Debug)]
+    struct NoKeys;
+
+    impl KeyStore for NoKeys {
+        fn load(
+            &self,
+            _: &str,
+        ) -> Result<
+            Option<zeroize::Zeroizing<[u8; 32]>>,
+            authentiq_authenticator::keystore::KeyStoreError,
+        > {
+            Ok(None)
+        }
+        fn store(
+            &self,
+            _: &str,
+            _: &[u8; 32],
+        ) -> Result<(), authentiq_authenticator::keystore::KeyStoreError> {
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<(), authentiq_authenticator::keystore::KeyStoreError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_request_opened_while_no_window_listens_waits_for_the_next_one() {
+        let home = tempfile::tempdir().unwrap();
+        let env = Env {
+            home: home.path().to_path_buf(),
+            profile: "default".into(),
+            server: None,
+        };
+        let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
+        // Started: no front end yet; a notification click is held.
+        assert!(!state.nav_now_or_later("r1"));
+        assert_eq!(state.take_ui_ready().as_deref(), Some("r1"));
+        // Listening: the next one goes now, and nothing is held.
+        assert!(state.nav_now_or_later("r2"));
+        assert_eq!(state.take_ui_ready(), None);
+        // The window was closed and is made again: held until it asks.
+        state.ui_reloaded();
+        assert!(!state.nav_now_or_later("r3"));
+        assert!(!state.nav_now_or_later("r4"));
+        assert_eq!(
+            state.take_ui_ready().as_deref(),
+            Some("r4"),
+            "the latest wins"
+        );
+        assert!(state.nav_now_or_later("r5"));
+    }
+
     #[test]
     fn a_kick_wakes_a_waiter() {
         let kick = Arc::new(Kick::default());
