@@ -461,7 +461,11 @@ impl Authenticator {
             match result {
                 Ok(()) => backoff = Duration::from_secs(1),
                 Err(AppError::Server(ClientError::Refused { status: 410, .. })) => return Ok(()),
+                // The keyring, not the network: reconnecting cannot help, the
+                // caller decides when to try again (the key gone for good
+                // included: revoked and forgotten here).
                 Err(AppError::KeyStore(e)) => return Err(AppError::KeyStore(e)),
+                Err(AppError::KeyMissing) => return Err(AppError::KeyMissing),
                 Err(e) => {
                     tracing::warn!(error = %e, retry_in = ?backoff, "device channel lost");
                 }

@@ -31,6 +31,30 @@ impl ClientError {
     }
 }
 
+/// Whether the app may talk to `url`: over https, or plain http only to
+/// this machine (loopback: a local or test server). Over plain http anyone
+/// on the network could read the channel token and the verified claims,
+/// and forge the server's events. `Err` says why not.
+pub fn check_transport(url: &url::Url) -> Result<(), String> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" => {
+            let loopback = match url.host() {
+                Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                None => false,
+            };
+            if loopback {
+                Ok(())
+            } else {
+                Err("use https:// (plain http:// only for a server on this computer)".into())
+            }
+        }
+        other => Err(format!("use https://, not {other}:")),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ServerClient {
     base: String,
@@ -42,8 +66,10 @@ const JWT: &str = "application/jwt";
 impl ServerClient {
     pub fn new(base: &str) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
-        url::Url::parse(&base)
+        let url = url::Url::parse(&base)
             .map_err(|e| ClientError::Protocol(format!("server URL {base}: {e}")))?;
+        check_transport(&url)
+            .map_err(|why| ClientError::Protocol(format!("server URL {base}: {why}")))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!(
@@ -261,5 +287,32 @@ impl ServerClient {
             .await
             .map_err(|e| self.network(e))?;
         self.check(res).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> bool {
+        check_transport(&url::Url::parse(s).unwrap()).is_ok()
+    }
+
+    #[test]
+    fn https_anywhere_plain_http_only_on_this_computer() {
+        assert!(ok("https://id.example.com"));
+        assert!(ok("https://203.0.113.9:8443"));
+        assert!(ok("http://127.0.0.1:8080"));
+        assert!(ok("http://127.8.9.10"));
+        assert!(ok("http://[::1]:8080"));
+        assert!(ok("http://localhost:8080"));
+        assert!(ok("http://LOCALHOST"));
+        assert!(!ok("http://id.example.com"));
+        assert!(!ok("http://192.168.1.10:8080"));
+        assert!(!ok("http://localhost.evil.example"));
+        assert!(!ok("http://[::ffff:10.0.0.1]"));
+        assert!(!ok("ftp://id.example.com"));
+        assert!(ServerClient::new("http://id.example.com").is_err());
+        assert!(ServerClient::new("https://id.example.com/").is_ok());
     }
 }

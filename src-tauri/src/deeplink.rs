@@ -38,11 +38,22 @@ pub fn session_of(link: &Url) -> Result<String, CommandError> {
 }
 
 /// A session URI the app may fetch: http(s), on the identity's own server
-/// (a link must not make the app fetch anything else).
+/// (a link must not make the app fetch anything else). A pasted
+/// `authentiq://sign-in?session=…` link counts as the session it carries.
 pub fn check_session(uri: &str, server: &str) -> Result<String, CommandError> {
     let uri = uri.trim();
-    let session = Url::parse(uri)
+    let mut session = Url::parse(uri)
         .map_err(|e| CommandError::Invalid(format!("{uri:?} is not a sign-in session URI: {e}")))?;
+    let carried;
+    let uri = if session.scheme() == SCHEME {
+        carried = session_of(&session)?;
+        session = Url::parse(&carried).map_err(|e| {
+            CommandError::Invalid(format!("{carried:?} is not a sign-in session URI: {e}"))
+        })?;
+        carried.as_str()
+    } else {
+        uri
+    };
     if !matches!(session.scheme(), "http" | "https") {
         return Err(CommandError::Invalid(format!(
             "{uri:?} is not a sign-in session URI (http or https)"
@@ -152,12 +163,25 @@ mod tests {
             "http://127.0.0.1:8080/sign-in/abc"
         );
         assert!(check_session("https://id.example:443/sign-in/a", "https://id.example").is_ok());
+        // Pasted as the sign-in page's button links it.
+        assert_eq!(
+            check_session(
+                "authentiq://sign-in?session=http%3A%2F%2F127.0.0.1%3A8080%2Fsign-in%2Fabc",
+                server
+            )
+            .unwrap(),
+            "http://127.0.0.1:8080/sign-in/abc"
+        );
         for bad in [
             "http://127.0.0.1:8081/sign-in/abc",
             "http://localhost:8080/sign-in/abc",
             "https://127.0.0.1:8080/sign-in/abc",
             "file:///etc/passwd",
             "sign-in/abc",
+            // A link carrying a session elsewhere is no better.
+            "authentiq://sign-in?session=http%3A%2F%2F127.0.0.1%3A8081%2Fsign-in%2Fabc",
+            "authentiq://sign-in?session=authentiq%3A%2F%2Fsign-in",
+            "authentiq://revoke?session=http%3A%2F%2F127.0.0.1%3A8080%2Fsign-in%2Fabc",
         ] {
             assert!(
                 matches!(check_session(bad, server), Err(CommandError::Invalid(_))),

@@ -15,6 +15,8 @@ pub const REQUESTS_CHANGED: &str = "requests-changed";
 pub const CONNECTION: &str = "connection";
 /// Payload: `{screen: "request", id}`.
 pub const NAVIGATE: &str = "navigate";
+/// No payload: the ID was revoked elsewhere and is gone from this app.
+pub const REVOKED: &str = "revoked";
 
 /// How long after its first `status()` the front end gets to register its
 /// listeners before a held navigation is sent.
@@ -37,6 +39,10 @@ pub fn requests_changed(app: &AppHandle, pending: &[RequestView]) {
 
 pub fn connection(app: &AppHandle, connected: bool) {
     emit(app, CONNECTION, Connection { connected });
+}
+
+pub fn revoked(app: &AppHandle) {
+    emit(app, REVOKED, ());
 }
 
 fn emit<S: Serialize + Clone>(app: &AppHandle, event: &str, payload: S) {

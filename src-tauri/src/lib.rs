@@ -20,7 +20,7 @@ mod views;
 use std::sync::Arc;
 
 use authentiq_authenticator::keystore::OsKeyring;
-use tauri::{Manager, RunEvent};
+use tauri::{Manager, RunEvent, WindowEvent};
 
 pub use error::CommandError;
 use state::{AppState, Env};
@@ -65,6 +65,8 @@ pub fn run() {
             cmd::identity::verify_finish,
             cmd::identity::id_qr_svg,
             cmd::identity::revoke,
+            cmd::identity::unsaved_secret,
+            cmd::identity::secret_saved,
             cmd::requests::approve,
             cmd::requests::deny,
             cmd::requests::open_session,
@@ -72,6 +74,18 @@ pub fn run() {
             cmd::settings::get_settings,
             cmd::settings::set_settings,
         ])
+        // Closing the window destroys it (and WebKit's processes), except
+        // while the new ID's revocation secret is on it, not yet confirmed
+        // saved: then it only hides, the page as it was.
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event
+                && window.label() == events::MAIN_WINDOW
+                && window.state::<AppState>().has_unsaved_secret()
+            {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
         .setup(move |app| {
             startup::mark("setup");
             let state = app.state::<AppState>();

@@ -74,8 +74,21 @@ fn channel(app: AppHandle, generation: u64, identity: Arc<Authenticator>) {
         ));
         match result {
             Ok(()) => {
+                // Revoked elsewhere (`aq revoke`, another device, the server):
+                // forget it here too, and the app goes back to onboarding.
                 tracing::warn!("this Authentiq ID was revoked: the device channel is closed");
+                if let Err(e) = identity.forget() {
+                    tracing::warn!("clearing the revoked ID: {e}");
+                }
+                if state.clear_if_current(generation) {
+                    state.refresh();
+                    events::revoked(&app);
+                }
                 return;
+            }
+            Err(AppError::KeyMissing) => {
+                tracing::warn!("device channel stopped: the key is not in the keyring");
+                state.kick.wait(KEYRING_RETRY);
             }
             Err(AppError::KeyStore(e)) => {
                 tracing::warn!("device channel waiting for the keyring: {e}");

@@ -62,18 +62,17 @@ impl Settings {
     }
 }
 
-/// A server URL as typed: http(s), no query or fragment, without a trailing slash.
+/// A server URL as typed: https (http only on this computer), no query or
+/// fragment, without a trailing slash.
 pub fn normalize_server(input: &str) -> Result<String, CommandError> {
     let trimmed = input.trim().trim_end_matches('/');
     let invalid =
         |why: &str| CommandError::Invalid(format!("{trimmed:?} is not a server URL: {why}"));
     let url = url::Url::parse(trimmed).map_err(|e| invalid(&e.to_string()))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid("use http:// or https://"));
-    }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(invalid("it names no host"));
     }
+    authentiq_authenticator::client::check_transport(&url).map_err(|why| invalid(&why))?;
     if url.query().is_some() || url.fragment().is_some() {
         return Err(invalid("it must not have a query or fragment"));
     }
@@ -125,6 +124,8 @@ mod tests {
             "",
             "id.example",
             "ftp://id.example",
+            "http://id.example",
+            "http://192.168.1.2:8080",
             "https://id.example/?a=1",
             "file:///x",
         ] {

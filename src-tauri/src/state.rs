@@ -10,6 +10,7 @@ use std::time::Duration;
 use authentiq_authenticator::Authenticator;
 use authentiq_authenticator::app::default_home;
 use authentiq_authenticator::keystore::KeyStore;
+use zeroize::Zeroizing;
 
 use crate::error::{CmdResult, CommandError};
 use crate::service::Msg;
@@ -101,10 +102,20 @@ pub struct AppState {
     pub kick: Kick,
     /// Serializes creating and revoking the identity.
     pub identity_lock: tokio::sync::Mutex<()>,
-    /// The front end has asked for its status, so it listens for events.
-    ui_ready: AtomicBool,
-    /// A request to show once the front end listens.
-    pending_nav: Mutex<Option<String>>,
+    /// Whether the front end listens (it has asked for its status), and a
+    /// request to show once it does: one lock, so that a navigation is never
+    /// parked just after the front end said it listens.
+    nav: Mutex<Nav>,
+    /// The revocation secret of the ID created last, until the user says
+    /// it is saved: a window closed (or lost) on that step can show it
+    /// again. Memory only; never written anywhere.
+    unsaved_secret: Mutex<Option<Zeroizing<String>>>,
+}
+
+#[derive(Debug, Default)]
+struct Nav {
+    ui_ready: bool,
+    held: Option<String>,
 }
 
 impl AppState {
@@ -121,8 +132,8 @@ impl AppState {
             hub: tx,
             kick: Kick::default(),
             identity_lock: tokio::sync::Mutex::new(()),
-            ui_ready: AtomicBool::new(false),
-            pending_nav: Mutex::new(None),
+            nav: Mutex::new(Nav::default()),
+            unsaved_secret: Mutex::new(None),
         };
         (state, rx)
     }
@@ -151,8 +162,23 @@ impl AppState {
     }
 
     pub fn clear(&self) {
+        self.secret_saved();
         self.generation.fetch_add(1, Ordering::SeqCst);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+
+    /// Clears identity `generation` if it is still the current one (not a
+    /// newer one created meanwhile); whether it was.
+    pub fn clear_if_current(&self, generation: u64) -> bool {
+        let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
+        if current.as_ref().is_none_or(|(g, _)| *g != generation) {
+            return false;
+        }
+        *current = None;
+        drop(current);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        self.secret_saved();
+        true
     }
 
     pub fn is_current(&self, generation: u64) -> bool {
@@ -209,22 +235,43 @@ impl AppState {
 
     /// Marks the front end as listening; returns a navigation held until then.
     pub fn take_ui_ready(&self) -> Option<String> {
-        self.ui_ready.store(true, Ordering::SeqCst);
-        lock(&self.pending_nav).take()
+        let mut nav = lock(&self.nav);
+        nav.ui_ready = true;
+        nav.held.take()
     }
 
     /// `false` (and the request kept) while the front end is not listening yet.
     pub fn nav_now_or_later(&self, id: &str) -> bool {
-        if self.ui_ready.load(Ordering::SeqCst) {
+        let mut nav = lock(&self.nav);
+        if nav.ui_ready {
             return true;
         }
-        *lock(&self.pending_nav) = Some(id.to_string());
+        nav.held = Some(id.to_string());
         false
     }
 
     /// A new web view: it listens only once it has asked for its status.
     pub fn ui_reloaded(&self) {
-        self.ui_ready.store(false, Ordering::SeqCst);
+        lock(&self.nav).ui_ready = false;
+    }
+
+    /// Keeps `secret` until [`AppState::secret_saved`].
+    pub fn hold_secret(&self, secret: &str) {
+        *lock(&self.unsaved_secret) = Some(Zeroizing::new(secret.to_string()));
+    }
+
+    /// The revocation secret the user has not confirmed saving yet.
+    pub fn unsaved_secret(&self) -> Option<String> {
+        lock(&self.unsaved_secret).as_ref().map(|s| s.to_string())
+    }
+
+    pub fn has_unsaved_secret(&self) -> bool {
+        lock(&self.unsaved_secret).is_some()
+    }
+
+    /// The user saved it: forget it.
+    pub fn secret_saved(&self) {
+        *lock(&self.unsaved_secret) = None;
     }
 }
 
@@ -298,10 +345,8 @@ mod tests {
         fn load(
             &self,
             _: &str,
-        ) -> Result<
-            Option<zeroize::Zeroizing<[u8; 32]>>,
-            authentiq_authenticator::keystore::KeyStoreError,
-        > {
+        ) -> Result<Option<Zeroizing<[u8; 32]>>, authentiq_authenticator::keystore::KeyStoreError>
+        {
             Ok(None)
         }
         fn store(
@@ -341,6 +386,29 @@ mod tests {
             "the latest wins"
         );
         assert!(state.nav_now_or_later("r5"));
+    }
+
+    #[test]
+    fn the_revocation_secret_is_held_until_saved_or_the_id_goes() {
+        let home = tempfile::tempdir().unwrap();
+        let env = Env {
+            home: home.path().to_path_buf(),
+            profile: "default".into(),
+            server: None,
+        };
+        let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
+        assert!(!state.has_unsaved_secret());
+        state.hold_secret("s3cret");
+        assert!(state.has_unsaved_secret());
+        assert_eq!(state.unsaved_secret().as_deref(), Some("s3cret"));
+        state.secret_saved();
+        assert_eq!(state.unsaved_secret(), None);
+        state.hold_secret("again");
+        state.clear();
+        assert!(
+            !state.has_unsaved_secret(),
+            "a revoked ID's secret goes with it"
+        );
     }
 
     #[test]

@@ -33,6 +33,8 @@ mkdirSync(shots, { recursive: true });
 const SCREENS = [
   { name: "onboarding-server", query: "scenario=fresh", hash: "", ready: "#server-url" },
   { name: "onboarding-secret", query: "scenario=fresh&do=click:%23create-id", hash: "", ready: "#revocation-secret" },
+  // The window was closed on the secret step: the app shows it again.
+  { name: "onboarding-secret-resumed", query: "scenario=unsaved", hash: "#/home", ready: "#revocation-secret" },
   { name: "home", query: "scenario=home", hash: "#/home", ready: "img#id-qr[src^=\"data:\"]" },
   { name: "home-offline", query: "scenario=offline", hash: "#/home", ready: "#home" },
   { name: "request", query: "scenario=home", hash: "#/request/3fa2c1", ready: "#request" },

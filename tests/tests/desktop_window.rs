@@ -4,7 +4,9 @@
 //! second launch hands over to it (single instance) and the window opens
 //! and paints; the window manager's close (`WM_DELETE_WINDOW`) destroys
 //! the window and WebKit's web process with it, while the app and its
-//! channel stay; another launch brings a new window.
+//! channel stay; another launch brings a new window. Revoked elsewhere (on
+//! the server, as `aq revoke` does), the app forgets the ID and closes its
+//! channel.
 //!
 //! The real app binary under Xvfb, started as a user would (no WebDriver),
 //! against the provider in process; needs a session bus with an unlocked
@@ -21,6 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use authentiq_authenticator::app::Authenticator;
+use authentiq_authenticator::client::ServerClient;
 use authentiq_authenticator::keystore::OsKeyring;
 use authentiq_tests::desktop_app::{Launcher, Running, built_app};
 use authentiq_tests::procs::{self, Usage, Xvfb, connected_to};
@@ -112,9 +115,12 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
     let home = tempfile::tempdir().unwrap();
     // A profile of its own (the keyring is shared by the tests), with an ID.
     let profile = format!("window-{}", authentiq_server::secrets::new_job_id());
-    Authenticator::init(home.path(), &profile, &p.url, Arc::new(OsKeyring::new()))
-        .await
-        .unwrap();
+    let (id, secret) =
+        Authenticator::init(home.path(), &profile, &p.url, Arc::new(OsKeyring::new()))
+            .await
+            .unwrap();
+    let pk = id.profile().pk.clone();
+    drop(id);
     let logs = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/desktop-window");
     let _ = std::fs::remove_dir_all(&logs);
     std::fs::create_dir_all(&logs).unwrap();
@@ -194,5 +200,20 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
         "a launch after the close should open a new window: windows {:?}",
         app_windows(&x, root)
     );
+
+    // Revoked elsewhere: the server tells the app over its channel.
+    ServerClient::new(&p.url)
+        .unwrap()
+        .revoke(&pk, &secret)
+        .await
+        .unwrap();
+    let profile_file = home.path().join(&profile).join("profile.json");
+    assert!(
+        eventually(STEP, || !profile_file.exists()
+            && !connected_to(&app.processes(), port)),
+        "revoked elsewhere, the app should forget the ID and close its channel; its log:\n{}",
+        procs::tail(&app.log, 20)
+    );
+    assert_eq!(app.wait_exit(Duration::ZERO), None, "and keep running");
     app.stop();
 }

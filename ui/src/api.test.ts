@@ -57,6 +57,8 @@ describe('api: the commands of src/contract.md', () => {
       { settings: { server: 's', notifications: false, start_at_login: true } },
     ],
     ['revoke', () => api.revoke('secret'), { secret: 'secret' }],
+    ['unsaved_secret', () => api.unsavedSecret(), undefined],
+    ['secret_saved', () => api.secretSaved(), undefined],
   ] as const)('%s', async (cmd, run, args) => {
     await run();
     expect(invoke).toHaveBeenCalledTimes(1);

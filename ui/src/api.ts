@@ -95,6 +95,8 @@ export interface Status {
   connected: boolean;
   pending: RequestView[];
   default_server: string | null;
+  /** The new ID's revocation secret is not confirmed saved yet: onboarding resumes there. */
+  secret_unsaved: boolean;
 }
 
 export interface CreatedIdentity {
@@ -153,6 +155,9 @@ export const api = {
   getSettings: () => call<Settings>('get_settings'),
   setSettings: (settings: Settings) => call<void>('set_settings', { settings }),
   revoke: (secret: string) => call<void>('revoke', { secret }),
+  /** The new ID's revocation secret, until `secretSaved()` (null after). */
+  unsavedSecret: () => call<string | null>('unsaved_secret'),
+  secretSaved: () => call<void>('secret_saved'),
 };
 
 /** The events the Rust side emits, with their payloads. */
@@ -160,6 +165,8 @@ export interface EventPayloads {
   'requests-changed': RequestView[];
   connection: { connected: boolean };
   navigate: { screen: 'request'; id: string };
+  /** The ID was revoked elsewhere; the app has forgotten it. */
+  revoked: null;
 }
 
 export type EventName = keyof EventPayloads;

@@ -70,6 +70,8 @@ export function startApp(root: HTMLElement): void {
   let current: Screen | null = null;
   let onboarding = false;
   let booted = false;
+  /** Said on the onboarding that follows a revocation elsewhere. */
+  let revokedNotice: string | null = null;
 
   function mount(screen: Screen, focus: boolean): void {
     current?.destroy?.();
@@ -112,7 +114,7 @@ export function startApp(root: HTMLElement): void {
     shell.links.get('home')?.setAttribute('aria-label', n > 0 ? `Home, ${n} pending sign-in request${n === 1 ? '' : 's'}` : 'Home');
   }
 
-  function startOnboarding(notice?: string): void {
+  function startOnboarding(notice?: string, unsavedSecret?: string): void {
     onboarding = true;
     document.body.dataset.route = 'onboarding';
     setTab(null);
@@ -121,6 +123,7 @@ export function startApp(root: HTMLElement): void {
       onboardingScreen({
         defaultServer: store.status?.default_server ?? null,
         notice,
+        unsavedSecret,
         onFinish: () => {
           void store
             .refresh()
@@ -173,6 +176,20 @@ export function startApp(root: HTMLElement): void {
     if (onboarding) return;
     if (!store.status?.profile) {
       startOnboarding();
+      return;
+    }
+    if (store.status.secret_unsaved) {
+      // The window was closed on the revocation-secret step: back to it.
+      onboarding = true;
+      void api
+        .unsavedSecret()
+        .catch(() => null)
+        .then((secret) => {
+          onboarding = false;
+          if (secret) startOnboarding(undefined, secret);
+          else if (store.status) store.status.secret_unsaved = false;
+          if (!secret) renderRoute();
+        });
       return;
     }
     const route = parseHash(location.hash);
@@ -229,7 +246,7 @@ export function startApp(root: HTMLElement): void {
   store.subscribe(() => {
     renderChrome();
     // Revoked elsewhere (e.g. by the CLI): back to the start.
-    if (booted && !onboarding && store.status && !store.status.profile) startOnboarding();
+    if (booted && !onboarding && store.status && !store.status.profile) startOnboarding(revokedNotice ?? undefined);
   });
   // Requests expire between events: keep the nav badge honest.
   let lastCount = -1;
@@ -247,6 +264,12 @@ export function startApp(root: HTMLElement): void {
   const quiet = (p: Promise<unknown>) => void p.catch((e) => console.error('listen failed', e));
   quiet(on('requests-changed', (list) => store.setPending(list)));
   quiet(on('connection', (p) => store.setConnected(p.connected)));
+  quiet(
+    on('revoked', () => {
+      revokedNotice = 'Your Authentiq ID was revoked. You can create a new one.';
+      void store.refresh().catch(() => null);
+    }),
+  );
   quiet(on('navigate', (p) => {
     if (p.screen !== 'request' || onboarding) return;
     // The request may be newer than our copy of the inbox.

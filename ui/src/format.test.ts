@@ -144,9 +144,14 @@ describe('input checks', () => {
     expect(codeDigits('abc')).toBe('');
   });
 
-  it('accepts http(s) server URLs only', () => {
+  it('accepts https server URLs, and plain http only on this computer', () => {
     expect(isServerUrl('https://id.example.com')).toBe(true);
     expect(isServerUrl('http://127.0.0.1:8080')).toBe(true);
+    expect(isServerUrl('http://localhost:8080')).toBe(true);
+    expect(isServerUrl('http://[::1]:8080')).toBe(true);
+    expect(isServerUrl('http://id.example.com')).toBe(false);
+    expect(isServerUrl('http://192.168.1.2')).toBe(false);
+    expect(isServerUrl('http://localhost.evil.example')).toBe(false);
     expect(isServerUrl('id.example.com')).toBe(false);
     expect(isServerUrl('ftp://id.example.com')).toBe(false);
   });

@@ -157,7 +157,11 @@ export function codeDigits(s: string, n = 6): string {
 export function isServerUrl(s: string): boolean {
   try {
     const u = new URL(s.trim());
-    return (u.protocol === 'https:' || u.protocol === 'http:') && u.host.length > 0;
+    if (u.host.length === 0) return false;
+    if (u.protocol === 'https:') return true;
+    // Plain http only to this computer (a local or test server), as the app allows.
+    const host = u.hostname.toLowerCase();
+    return u.protocol === 'http:' && (host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host));
   } catch {
     return false;
   }

@@ -2,6 +2,7 @@
 //! code, revoke it.
 
 use authentiq_authenticator::Authenticator;
+use authentiq_authenticator::app::AppError;
 use authentiq_protocol::payloads::ClaimScope;
 use serde::Serialize;
 use tauri::{AppHandle, State};
@@ -14,7 +15,8 @@ use crate::views::Grant;
 #[derive(Debug, Serialize)]
 pub struct NewIdentity {
     pub pk: String,
-    /// Shown once; the app does not keep it.
+    /// Shown once; the app keeps it (in memory only) until the user says it
+    /// is saved ([`secret_saved`]).
     pub revocation_secret: String,
 }
 
@@ -52,12 +54,28 @@ pub async fn create_identity(
         tracing::warn!("{e}");
     }
     let (generation, identity) = state.install(identity);
+    // Before anything else can fail or the window go: the onboarding can
+    // show it again until the user says it is saved.
+    state.hold_secret(&secret);
     crate::service::start_channel(&app, generation, identity);
     state.refresh();
     Ok(NewIdentity {
         pk,
         revocation_secret: secret,
     })
+}
+
+/// The revocation secret of the new ID, while the user has not confirmed
+/// saving it (the onboarding shows it again after the window was closed).
+#[tauri::command]
+pub fn unsaved_secret(state: State<'_, AppState>) -> Option<String> {
+    state.unsaved_secret()
+}
+
+/// The user saved the revocation secret: the app forgets it.
+#[tauri::command]
+pub fn secret_saved(state: State<'_, AppState>) {
+    state.secret_saved();
 }
 
 fn claim_scope(scope: &str) -> CmdResult<ClaimScope> {
@@ -141,7 +159,27 @@ pub async fn revoke(secret: String, state: State<'_, AppState>) -> CmdResult<()>
     let secret = non_empty(&secret, "the revocation secret")?;
     let _one_at_a_time = state.identity_lock.lock().await;
     let identity = state.authenticator()?;
-    blocking_async(move || async move { Ok(identity.revoke(&secret).await?) }).await?;
+    blocking_async(move || async move {
+        match identity.revoke(&secret).await {
+            Ok(()) => Ok(()),
+            // Revoked before (elsewhere, or a retry after a half-done one):
+            // finish here.
+            Err(AppError::Server(e)) if e.kind() == Some("revoked-key") => {
+                if let Err(e) = identity.forget() {
+                    tracing::warn!("the ID was already revoked; clearing it here: {e}");
+                }
+                Ok(())
+            }
+            Err(AppError::Server(e)) => Err(AppError::Server(e).into()),
+            // The server revoked it; only the local clean-up failed (e.g. a
+            // keyring prompt dismissed). The ID is gone either way.
+            Err(e) => {
+                tracing::warn!("the ID is revoked; clearing it here failed: {e}");
+                Ok(())
+            }
+        }
+    })
+    .await?;
     state.clear();
     state.refresh();
     Ok(())

@@ -15,6 +15,9 @@ pub struct Status {
     pub pending: Vec<RequestView>,
     /// A server to offer during onboarding (`AUTHENTIQ_SERVER`).
     pub default_server: Option<String>,
+    /// The new ID's revocation secret has not been confirmed saved: the
+    /// onboarding resumes there (`unsaved_secret()`).
+    pub secret_unsaved: bool,
 }
 
 #[tauri::command]
@@ -35,5 +38,6 @@ pub async fn status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Sta
         connected: state.connected(),
         pending,
         default_server: state.default_server(),
+        secret_unsaved: state.has_unsaved_secret(),
     })
 }

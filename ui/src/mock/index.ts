@@ -5,6 +5,7 @@
 //
 // Query parameters:
 //   scenario = fresh | home (default) | empty | full | missing | offline | locked
+//              | unsaved (an ID whose revocation secret was not confirmed saved)
 //   do       = a script run after start, steps separated by ";":
 //              click:SEL  type:SEL=TEXT  wait:MS  hash:#/route  emit:navigate=ID
 //              emit:requests  emit:offline  emit:online  focus:SEL
@@ -31,6 +32,8 @@ let profile: Profile | null =
     : { pk: PK, server: SERVER, verified: scenario === 'empty' ? [] : scenario === 'full' ? [email, phone] : [email] };
 let connected = scenario !== 'offline' && scenario !== 'empty';
 let settings: Settings = { server: SERVER, notifications: true, start_at_login: false };
+/** The new ID's revocation secret until the user says it is saved. */
+let unsaved: string | null = scenario === 'unsaved' ? SECRET : null;
 /** The number each request's sign-in page shows. */
 const shown = new Map<string, number>();
 
@@ -127,7 +130,7 @@ function live(): RequestView[] {
 }
 
 function status(): Status {
-  return { profile, connected, pending: live(), default_server: SERVER };
+  return { profile, connected, pending: live(), default_server: SERVER, secret_unsaved: unsaved !== null };
 }
 
 function record(r: RequestView, result: Decision['result'], detail: string | null = null): void {
@@ -178,7 +181,13 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       if (String(a.server).includes('unreachable')) fail('network', `cannot reach ${String(a.server)}`);
       profile = { pk: PK, server: String(a.server), verified: [] };
       settings = { ...settings, server: String(a.server) };
+      unsaved = SECRET;
       return { pk: PK, revocation_secret: SECRET };
+    case 'unsaved_secret':
+      return unsaved;
+    case 'secret_saved':
+      unsaved = null;
+      return null;
     case 'verify_start':
       await sleep(600);
       if (String(a.value).includes('invalid')) fail('server', 'this address cannot receive codes');

@@ -13,6 +13,8 @@ export interface OnboardingOptions {
   defaultServer: string | null;
   /** Shown above the welcome text (e.g. "Your Authentiq ID was revoked."). */
   notice?: string;
+  /** The ID exists but its revocation secret was not confirmed saved: start there. */
+  unsavedSecret?: string;
   onFinish: () => void;
 }
 
@@ -107,7 +109,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
       input.readOnly = true;
       try {
         const created = await api.createIdentity(server);
-        secret(created.revocation_secret);
+        void secret(created.revocation_secret);
       } catch (err) {
         restore();
         input.readOnly = false;
@@ -140,7 +142,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
     return heading;
   }
 
-  function secret(value: string): void {
+  function secret(value: string): HTMLElement {
     setStep(1);
     const heading = h('h1', { class: 'screen-title', tabindex: '-1' }, 'Save your revocation secret');
     // Groups of four are easier to copy by hand; the text itself stays exact
@@ -170,6 +172,8 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
     });
     cont.addEventListener('click', () => {
       if (!check.checked) return;
+      // The app may forget it now.
+      void api.secretSaved().catch(() => null);
       email();
     });
     replace(
@@ -192,6 +196,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
       cont,
     );
     show(heading);
+    return heading;
   }
 
   function email(): void {
@@ -227,10 +232,10 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
     opts.onFinish();
   }
 
-  const heading = welcome();
+  const heading = opts.unsavedSecret ? secret(opts.unsavedSecret) : welcome();
   return {
     el,
-    title: 'Welcome',
+    title: opts.unsavedSecret ? 'Save your revocation secret' : 'Welcome',
     focusTarget: heading,
     destroy: () => cleanup?.(),
   };
