@@ -59,6 +59,7 @@ pub fn run() {
         .invoke_handler(tauri::generate_handler![
             cmd::app::app_info,
             cmd::app::ui_painted,
+            cmd::app::quit,
             cmd::status::status,
             cmd::identity::create_identity,
             cmd::identity::verify_start,

@@ -263,3 +263,17 @@ pub fn one_window_at_a_time() -> std::io::Result<std::fs::File> {
     file.lock()?;
     Ok(file)
 }
+
+/// Processes whose environment has `name=value` (e.g. a test's own
+/// `AQ_PROFILE`): how to find what a launcher we do not control started.
+pub fn with_env(name: &str, value: &str) -> Vec<u32> {
+    let want = format!("{name}={value}");
+    all_processes()
+        .into_iter()
+        .map(|p| p.0)
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == want.as_bytes()))
+        })
+        .collect()
+}

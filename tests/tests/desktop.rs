@@ -9,7 +9,8 @@
 //! client with a cookie jar, `desktop/rp.rs`) that presses "send to my
 //! device": a wrong number (the app says so, the demo gets
 //! `access_denied`), the right number (the demo gets the claims, the email
-//! verified), and a denial (`access_denied`); then the history.
+//! verified), and a denial (`access_denied`); then the history, the
+//! settings, and Quit.
 //!
 //! Needs `tauri-driver` (`cargo install --locked tauri-driver`),
 //! `WebKitWebDriver` (Debian's webkit2gtk-driver), `Xvfb`, and a session bus
@@ -82,6 +83,8 @@ struct App {
     step: String,
     driver: Driver,
     xvfb: Xvfb,
+    /// `AQ_PROFILE` of this app: its processes carry it.
+    profile: String,
 }
 
 impl App {
@@ -375,6 +378,7 @@ async fn desktop_app_onboards_and_answers_sign_ins_from_the_demo() {
         step: "start".into(),
         driver,
         xvfb,
+        profile: profile.clone(),
     };
 
     let result = flow(&mut app, &p).await;
@@ -526,6 +530,38 @@ async fn flow(app: &mut App, p: &Provider) -> anyhow::Result<()> {
     app.click("#nav-settings").await?;
     app.el("#settings").await?;
     app.shot("settings").await?;
+
+    // 5. Quit, from the settings: the app ends, WebKit's processes with it
+    // (closing the window would leave it running).
+    app.step("quit");
+    // The app and WebKit's processes; tauri-driver and WebKitWebDriver
+    // carry the same environment and stay.
+    let running = || -> Vec<String> {
+        authentiq_tests::procs::with_env("AQ_PROFILE", &app.profile)
+            .into_iter()
+            .filter_map(authentiq_tests::procs::Usage::read)
+            .map(|u| u.name)
+            .filter(|n| {
+                n == "authentiq-desktop" || (n.starts_with("WebKit") && n.ends_with("Process"))
+            })
+            .collect()
+    };
+    ensure!(
+        !running().is_empty(),
+        "no process of the app found before Quit"
+    );
+    let quit = app.el("#quit").await?;
+    // The app may be gone before WebKitWebDriver answers the click.
+    let _ = app.wd.click(&quit).await;
+    let until = Instant::now() + STEP;
+    while !running().is_empty() {
+        ensure!(
+            Instant::now() < until,
+            "the app still runs {STEP:?} after Quit: {:?}",
+            running()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     Ok(())
 }
 

@@ -42,6 +42,7 @@ describe('api: the commands of src/contract.md', () => {
     ['status', () => api.status(), undefined],
     ['app_info', () => api.appInfo(), undefined],
     ['ui_painted', () => api.uiPainted(), undefined],
+    ['quit', () => api.quit(), undefined],
     ['create_identity', () => api.createIdentity('https://id.example'), { server: 'https://id.example' }],
     ['verify_start', () => api.verifyStart('email', 'a@b.c'), { scope: 'email', value: 'a@b.c' }],
     ['verify_finish', () => api.verifyFinish('phone', '+441', '123456'), { scope: 'phone', value: '+441', code: '123456' }],

@@ -140,6 +140,8 @@ export const api = {
   appInfo: () => call<AppInfo>('app_info'),
   /** The first screen is painted (the app logs its startup time). */
   uiPainted: () => call<void>('ui_painted'),
+  /** Quits the app (closing the window keeps it running in the background). */
+  quit: () => call<void>('quit'),
   status: () => call<Status>('status'),
   createIdentity: (server: string) => call<CreatedIdentity>('create_identity', { server }),
   verifyStart: (scope: GrantScope, value: string) =>

@@ -24,3 +24,11 @@ pub fn app_info() -> Result<AppInfo, CommandError> {
 pub fn ui_painted() {
     crate::startup::painted();
 }
+
+/// Quits the app (the window's close button only closes the window; the
+/// tray has Quit too, but not every desktop shows a tray).
+#[tauri::command]
+pub fn quit(app: tauri::AppHandle) {
+    tracing::info!("quit from the window");
+    app.exit(0);
+}

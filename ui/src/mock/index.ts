@@ -169,6 +169,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
     case 'app_info':
       return { name: 'Authentiq', version: '0.1.0' };
     case 'ui_painted':
+    case 'quit':
       return null;
     case 'status':
       await sleep(80);

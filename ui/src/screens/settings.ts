@@ -33,6 +33,7 @@ export function settingsScreen(opts: SettingsOptions): Screen {
   });
 
   // --- Preferences ----------------------------------------------------------------
+  const switches: HTMLInputElement[] = [];
   function switchRow(
     id: string,
     ic: IconName,
@@ -42,12 +43,14 @@ export function settingsScreen(opts: SettingsOptions): Screen {
   ): HTMLElement {
     const descId = nextId('desc');
     const input = h('input', { type: 'checkbox', role: 'switch', id, class: 'switch', 'aria-describedby': descId });
+    switches.push(input);
     input.checked = settings?.[key] ?? false;
     input.addEventListener('change', async () => {
       if (!settings) return;
       const before = settings;
       const next = { ...settings, [key]: input.checked };
-      input.disabled = true;
+      // One save at a time: each builds on what the last one saved.
+      for (const s of switches) s.disabled = true;
       prefsError.textContent = '';
       prefsError.classList.add('is-empty');
       try {
@@ -59,7 +62,7 @@ export function settingsScreen(opts: SettingsOptions): Screen {
         prefsError.textContent = `Couldn’t save: ${generalErrorMessage(err as CommandError)}`;
         prefsError.classList.remove('is-empty');
       } finally {
-        input.disabled = false;
+        for (const s of switches) s.disabled = false;
       }
     });
     return h(
@@ -78,6 +81,7 @@ export function settingsScreen(opts: SettingsOptions): Screen {
       settings = s;
       server.textContent = s.server || server.textContent;
       prefs.removeAttribute('aria-busy');
+      switches.length = 0;
       replace(
         prefs,
         switchRow('setting-notifications', 'bell', 'Notifications', 'Show a notification for each sign-in request.', 'notifications'),
@@ -153,6 +157,12 @@ export function settingsScreen(opts: SettingsOptions): Screen {
     }
   });
 
+  const quitDescId = nextId('desc');
+  const quitBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', id: 'quit', 'aria-describedby': quitDescId }, 'Quit');
+  quitBtn.addEventListener('click', () => {
+    void api.quit().catch((err: unknown) => toast(`Couldn’t quit: ${generalErrorMessage(err as CommandError)}`, 'info'));
+  });
+
   const el = h(
     'section',
     { id: 'settings', class: 'screen settings' },
@@ -167,7 +177,26 @@ export function settingsScreen(opts: SettingsOptions): Screen {
       ),
     ),
     group('Preferences', prefs, prefsError),
-    group('About', h('div', { class: 'group-body' }, h('div', { class: 'row' }, h('span', { class: 'row-icon' }, icon('info')), h('div', { class: 'row-text' }, h('span', { class: 'row-label' }, 'Version'), about)))),
+    group(
+      'About',
+      h(
+        'div',
+        { class: 'group-body' },
+        h('div', { class: 'row' }, h('span', { class: 'row-icon' }, icon('info')), h('div', { class: 'row-text' }, h('span', { class: 'row-label' }, 'Version'), about)),
+        h(
+          'div',
+          { class: 'row' },
+          h('span', { class: 'row-icon' }, icon('power')),
+          h(
+            'div',
+            { class: 'row-text' },
+            h('span', { class: 'row-label' }, 'Running in the background'),
+            h('span', { class: 'row-desc', id: quitDescId }, 'Closing the window keeps Authentiq running, so sign-in requests reach you. Quit stops it until you open it again.'),
+          ),
+          quitBtn,
+        ),
+      ),
+    ),
     h(
       'section',
       { class: 'group danger-zone', 'aria-labelledby': 'revoke-title' },
