@@ -50,7 +50,14 @@ pub fn run() {
         .plugin(
             tauri_plugin_single_instance::Builder::new()
                 .dbus_id(instance)
-                .callback(|app, _args, _cwd| events::show_main(app))
+                .callback(|app, args, _cwd| {
+                    // A login item finding the app running stays quiet; a
+                    // link is opened (and the window shown) by its handler.
+                    let link = |a: &String| a.starts_with(&format!("{}:", deeplink::SCHEME));
+                    if !args.iter().any(|a| a == HIDDEN || link(a)) {
+                        events::show_main(app);
+                    }
+                })
                 .build(),
         )
         .plugin(tauri_plugin_deep_link::init())

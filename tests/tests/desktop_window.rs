@@ -1,8 +1,8 @@
 //! The desktop app's window exists only while it is shown, and the app
 //! outlives it: launched as the login item does (`--hidden`) it opens no
 //! window and runs no WebKit process, yet its device channel is up; a
-//! second launch hands over to it (single instance) and the window opens
-//! and paints; the window manager's close (`WM_DELETE_WINDOW`) destroys
+//! second hidden launch changes nothing, a plain second launch hands over
+//! to it (single instance) and the window opens and paints; the window manager's close (`WM_DELETE_WINDOW`) destroys
 //! the window and WebKit's web process with it, while the app and its
 //! channel stay; another launch brings a new window. Revoked elsewhere (on
 //! the server, as `aq revoke` does), the app forgets the ID and closes its
@@ -138,8 +138,8 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
         env: &env,
     };
     // Another launch: it hands over to the running app and exits.
-    let launch_again = |log: &str| {
-        let mut second = launcher(log).spawn(&[]).unwrap();
+    let launch_again_with = |log: &str, args: &[&str]| {
+        let mut second = launcher(log).spawn(args).unwrap();
         let status = second.wait_exit(STEP);
         assert!(
             status.is_some_and(|s| s.success()),
@@ -147,6 +147,7 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
             procs::tail(&second.log, 20)
         );
     };
+    let launch_again = |log: &str| launch_again_with(log, &[]);
 
     let mut app = launcher("app.log").spawn(&["--hidden"]).unwrap();
     assert!(
@@ -162,6 +163,13 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
         web_processes(&app),
         0,
         "started hidden: no WebKit web process"
+    );
+    // The login item again (e.g. a second session start): it stays quiet.
+    launch_again_with("second-hidden.log", &["--hidden"]);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        app_windows(&x, root).is_empty(),
+        "a hidden second launch opens no window"
     );
 
     launch_again("second.log");

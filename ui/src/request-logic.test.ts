@@ -177,6 +177,17 @@ describe('Approve', () => {
     expect(approveHint('missing-required', 'Acme', claims)).toBe(
       "Acme requires your phone number and email address, which you haven't verified yet. Verify them on Home, then start the sign-in again.",
     );
+    expect(approveHint('missing-required', 'Acme', [claim('aq:name', { required: true, available: false, label: 'Name' })])).toBe(
+      "Acme requires your name, which this app doesn't hold, so it can't sign you in there.",
+    );
+    expect(
+      approveHint('missing-required', 'Acme', [
+        claim('email', { required: true, available: false, label: 'Email address' }),
+        claim('aq:name', { required: true, available: false, label: 'Name' }),
+      ]),
+    ).toBe(
+      "Acme requires your email address, which you haven't verified yet. Verify it on Home, then start the sign-in again. Acme requires your name, which this app doesn't hold, so it can't sign you in there.",
+    );
     expect(approveHint(null, 'Acme', CLAIMS)).toBe('');
   });
 

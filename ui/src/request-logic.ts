@@ -89,7 +89,12 @@ export function disclosedClaims(claims: readonly Claim[], selection: ReadonlySet
  * (a name, an address) the app does not hold at all.
  */
 export function unavailableNote(c: Pick<Claim, 'name'>): string {
-  return c.name === 'email' || c.name === 'phone' ? 'Not verified yet' : 'Not held by this app';
+  return canBeVerified(c) ? 'Not verified yet' : 'Not held by this app';
+}
+
+/** An email address or phone number: what the app can verify (on Home). */
+function canBeVerified(c: Pick<Claim, 'name'>): boolean {
+  return c.name === 'email' || c.name === 'phone';
 }
 
 /** Required claims the app cannot share (not verified yet): approval would fail. */
@@ -137,9 +142,20 @@ export function approveHint(
     case 'pick-number':
       return 'Pick the number shown on the sign-in page to approve.';
     case 'missing-required': {
-      const labels = missingRequired(claims).map((c) => lowerFirst(c.label));
-      const it = labels.length > 1 ? 'them' : 'it';
-      return `${clientName} requires your ${joinList(labels)}, which you haven't verified yet. Verify ${it} on Home, then start the sign-in again.`;
+      const missing = missingRequired(claims);
+      const verifiable = missing.filter(canBeVerified).map((c) => lowerFirst(c.label));
+      const unheld = missing.filter((c) => !canBeVerified(c)).map((c) => lowerFirst(c.label));
+      const parts: string[] = [];
+      if (verifiable.length > 0) {
+        const it = verifiable.length > 1 ? 'them' : 'it';
+        parts.push(
+          `${clientName} requires your ${joinList(verifiable)}, which you haven't verified yet. Verify ${it} on Home, then start the sign-in again.`,
+        );
+      }
+      if (unheld.length > 0) {
+        parts.push(`${clientName} requires your ${joinList(unheld)}, which this app doesn't hold, so it can't sign you in there.`);
+      }
+      return parts.join(' ');
     }
     default:
       return '';
