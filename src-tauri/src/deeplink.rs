@@ -111,8 +111,8 @@ fn open(app: &AppHandle, link: Url) {
             Ok(request) => events::navigate(&app, &request.id),
             Err(e) => {
                 // The link itself is a bearer of the session: not logged.
-                tracing::warn!("cannot open the sign-in link: {e}");
-                events::show_main(&app);
+                tracing::warn!(kind = e.kind(), "cannot open the sign-in link");
+                events::link_error(&app, &e.to_string());
             }
         }
     });

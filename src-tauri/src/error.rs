@@ -35,6 +35,23 @@ pub enum CommandError {
 
 pub type CmdResult<T> = Result<T, CommandError>;
 
+impl CommandError {
+    /// The kind alone (as serialized), for logs that must not carry the
+    /// message (it may quote a session URI).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::NoIdentity(_) => "no_identity",
+            Self::Keyring(_) => "keyring",
+            Self::Server(_) => "server",
+            Self::Network(_) => "network",
+            Self::Expired(_) => "expired",
+            Self::NotFound(_) => "not_found",
+            Self::Invalid(_) => "invalid",
+            Self::Internal(_) => "internal",
+        }
+    }
+}
+
 impl From<KeyStoreError> for CommandError {
     fn from(e: KeyStoreError) -> Self {
         CommandError::Keyring(e.to_string())
@@ -140,6 +157,22 @@ mod tests {
         assert_eq!(e, CommandError::Server("the number does not match".into()));
         let e: CommandError = refused(403, "").into();
         assert_eq!(e, CommandError::Server("Wrong number".into()));
+    }
+
+    #[test]
+    fn kind_is_the_serialized_kind() {
+        for e in [
+            CommandError::NoIdentity("m".into()),
+            CommandError::Keyring("m".into()),
+            CommandError::Server("m".into()),
+            CommandError::Network("m".into()),
+            CommandError::Expired("m".into()),
+            CommandError::NotFound("m".into()),
+            CommandError::Invalid("m".into()),
+            CommandError::Internal("m".into()),
+        ] {
+            assert_eq!(serde_json::to_value(&e).unwrap()["kind"], e.kind());
+        }
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
 
-use crate::state::AppState;
+use crate::state::{AppState, ForUi};
 use crate::views::RequestView;
 
 pub const MAIN_WINDOW: &str = "main";
@@ -17,6 +17,8 @@ pub const CONNECTION: &str = "connection";
 pub const NAVIGATE: &str = "navigate";
 /// No payload: the ID was revoked elsewhere and is gone from this app.
 pub const REVOKED: &str = "revoked";
+/// Payload: `{message}`: a sign-in link could not be opened, and why.
+pub const LINK_ERROR: &str = "link-error";
 
 /// How long after its first `status()` the front end gets to register its
 /// listeners before a held navigation is sent.
@@ -25,6 +27,11 @@ const LISTEN_GRACE: Duration = Duration::from_millis(400);
 #[derive(Debug, Clone, Serialize)]
 pub struct Connection {
     pub connected: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LinkError<'a> {
+    pub message: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -84,34 +91,43 @@ pub fn show_main(app: &AppHandle) {
 /// link opened), holding it until the front end listens.
 pub fn navigate(app: &AppHandle, id: &str) {
     tracing::info!(request = id, "opening the request screen");
+    tell(app, ForUi::Open(id.to_string()));
+}
+
+/// A sign-in link could not be opened: the window says why.
+pub fn link_error(app: &AppHandle, message: &str) {
+    tell(app, ForUi::LinkError(message.to_string()));
+}
+
+fn tell(app: &AppHandle, msg: ForUi) {
     show_main(app);
-    if app.state::<AppState>().nav_now_or_later(id) {
-        emit(
+    if let Some(msg) = app.state::<AppState>().for_ui_now_or_later(msg) {
+        send(app, &msg);
+    }
+}
+
+fn send(app: &AppHandle, msg: &ForUi) {
+    match msg {
+        ForUi::Open(id) => emit(
             app,
             NAVIGATE,
             Navigate {
                 screen: "request",
                 id,
             },
-        );
+        ),
+        ForUi::LinkError(message) => emit(app, LINK_ERROR, LinkError { message }),
     }
 }
 
-/// The front end asked for its status: it is up. A navigation held until
-/// then follows shortly, once its listeners are registered.
+/// The front end asked for its status: it is up. What was held until then
+/// follows shortly, once its listeners are registered.
 pub fn ui_ready(app: &AppHandle) {
-    if let Some(id) = app.state::<AppState>().take_ui_ready() {
+    if let Some(msg) = app.state::<AppState>().take_ui_ready() {
         let app = app.clone();
         std::thread::spawn(move || {
             std::thread::sleep(LISTEN_GRACE);
-            emit(
-                &app,
-                NAVIGATE,
-                Navigate {
-                    screen: "request",
-                    id: &id,
-                },
-            );
+            send(&app, &msg);
         });
     }
 }

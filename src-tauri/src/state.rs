@@ -115,7 +115,16 @@ pub struct AppState {
 #[derive(Debug, Default)]
 struct Nav {
     ui_ready: bool,
-    held: Option<String>,
+    held: Option<ForUi>,
+}
+
+/// What the app has to tell a front end that may not listen yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ForUi {
+    /// Show the request screen on this request.
+    Open(String),
+    /// A sign-in link could not be opened: why, in the user's words.
+    LinkError(String),
 }
 
 impl AppState {
@@ -233,21 +242,22 @@ impl AppState {
         lock(&self.settings).notifications
     }
 
-    /// Marks the front end as listening; returns a navigation held until then.
-    pub fn take_ui_ready(&self) -> Option<String> {
+    /// Marks the front end as listening; returns what was held until then.
+    pub fn take_ui_ready(&self) -> Option<ForUi> {
         let mut nav = lock(&self.nav);
         nav.ui_ready = true;
         nav.held.take()
     }
 
-    /// `false` (and the request kept) while the front end is not listening yet.
-    pub fn nav_now_or_later(&self, id: &str) -> bool {
+    /// `Some` (to send now) when the front end listens; else `None`, and
+    /// `msg` is kept for it (the latest wins).
+    pub fn for_ui_now_or_later(&self, msg: ForUi) -> Option<ForUi> {
         let mut nav = lock(&self.nav);
         if nav.ui_ready {
-            return true;
+            return Some(msg);
         }
-        nav.held = Some(id.to_string());
-        false
+        nav.held = Some(msg);
+        None
     }
 
     /// A new web view: it listens only once it has asked for its status.
@@ -370,22 +380,20 @@ mod tests {
             server: None,
         };
         let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
+        let open = |id: &str| ForUi::Open(id.into());
         // Started: no front end yet; a notification click is held.
-        assert!(!state.nav_now_or_later("r1"));
-        assert_eq!(state.take_ui_ready().as_deref(), Some("r1"));
+        assert_eq!(state.for_ui_now_or_later(open("r1")), None);
+        assert_eq!(state.take_ui_ready(), Some(open("r1")));
         // Listening: the next one goes now, and nothing is held.
-        assert!(state.nav_now_or_later("r2"));
+        assert_eq!(state.for_ui_now_or_later(open("r2")), Some(open("r2")));
         assert_eq!(state.take_ui_ready(), None);
         // The window was closed and is made again: held until it asks.
         state.ui_reloaded();
-        assert!(!state.nav_now_or_later("r3"));
-        assert!(!state.nav_now_or_later("r4"));
-        assert_eq!(
-            state.take_ui_ready().as_deref(),
-            Some("r4"),
-            "the latest wins"
-        );
-        assert!(state.nav_now_or_later("r5"));
+        assert_eq!(state.for_ui_now_or_later(open("r3")), None);
+        let failed = ForUi::LinkError("This sign-in has expired.".into());
+        assert_eq!(state.for_ui_now_or_later(failed.clone()), None);
+        assert_eq!(state.take_ui_ready(), Some(failed), "the latest wins");
+        assert_eq!(state.for_ui_now_or_later(open("r5")), Some(open("r5")));
     }
 
     #[test]

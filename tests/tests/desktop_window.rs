@@ -4,7 +4,8 @@
 //! second hidden launch changes nothing, a plain second launch hands over
 //! to it (single instance) and the window opens and paints; the window manager's close (`WM_DELETE_WINDOW`) destroys
 //! the window and WebKit's web process with it, while the app and its
-//! channel stay; another launch brings a new window. Revoked elsewhere (on
+//! channel stay; another launch brings a new window; a launch with a dead
+//! sign-in link is reported, the session kept out of the log. Revoked elsewhere (on
 //! the server, as `aq revoke` does), the app forgets the ID and closes its
 //! channel.
 //!
@@ -207,6 +208,34 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
             && web_processes(&app) == 1),
         "a launch after the close should open a new window: windows {:?}",
         app_windows(&x, root)
+    );
+
+    // A link to a sign-in that does not exist: the app says why (and its
+    // log names the kind of failure, never the session, a bearer secret).
+    let missing = format!("{}/sign-in/AAAAAAAAAAAAAAAAAAAA", p.url);
+    let link = format!(
+        "authentiq://sign-in?session={}",
+        url::form_urlencoded::byte_serialize(missing.as_bytes()).collect::<String>()
+    );
+    launch_again_with("link.log", &[link.as_str()]);
+    // And one whose session is not even a URI (its error quotes it).
+    launch_again_with(
+        "link-bad.log",
+        &["authentiq://sign-in?session=AAAAAAAAAAAAAAAAAAAA-not-a-uri"],
+    );
+    let log = || std::fs::read_to_string(&app.log).unwrap_or_default();
+    assert!(
+        eventually(STEP, || log()
+            .matches("cannot open the sign-in link")
+            .count()
+            == 2),
+        "the app should report the dead link; its log:\n{}",
+        procs::tail(&app.log, 20)
+    );
+    assert!(
+        !log().contains("AAAAAAAAAAAAAAAAAAAA"),
+        "the session must stay out of the log:\n{}",
+        log()
     );
 
     // Revoked elsewhere: the server tells the app over its channel.

@@ -169,6 +169,8 @@ export interface EventPayloads {
   navigate: { screen: 'request'; id: string };
   /** The ID was revoked elsewhere; the app has forgotten it. */
   revoked: null;
+  /** A sign-in link (authentiq://…) could not be opened: why. */
+  'link-error': { message: string };
 }
 
 export type EventName = keyof EventPayloads;

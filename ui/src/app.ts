@@ -264,6 +264,8 @@ export function startApp(root: HTMLElement): void {
   const quiet = (p: Promise<unknown>) => void p.catch((e) => console.error('listen failed', e));
   quiet(on('requests-changed', (list) => store.setPending(list)));
   quiet(on('connection', (p) => store.setConnected(p.connected)));
+  // A link that leads nowhere (expired, answered, another server…) says so.
+  quiet(on('link-error', (p) => toast(`That sign-in link didn’t open: ${p.message}`, 'info', 8000)));
   quiet(
     on('revoked', () => {
       revokedNotice = 'Your Authentiq ID was revoked. You can create a new one.';
