@@ -5,10 +5,12 @@
 //! waits for the user: what a click does is the desktop app's business. A
 //! missing notification daemon is never fatal ([`notify_or_log`]).
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use notify_rust::{Hint, Notification, NotificationHandle, Timeout, Urgency};
+use notify_rust::{ActionResponse, Hint, Notification, NotificationHandle, Timeout, Urgency};
 
 /// The application name notifications are sent with.
 pub const APP_NAME: &str = "Authentiq";
@@ -110,6 +112,83 @@ impl Notifier for DesktopNotifier {
     fn sign_in_request(&self, n: &Notice) -> Result<(), NotifyError> {
         // Dropping the handle does not close the notification.
         self.show(n).map(drop)
+    }
+}
+
+/// The sign-in notifications on screen, by request id, for an app that
+/// waits for their clicks: it withdraws a notification once its request is
+/// answered, expires or goes, and the thread waiting for that notification
+/// ends then (rather than with the user's next look at the notification
+/// history, which may be never).
+#[derive(Default)]
+pub struct OnScreen {
+    shown: Mutex<HashMap<String, NotificationHandle>>,
+}
+
+impl fmt::Debug for OnScreen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ids: Vec<String> = self.lock().keys().cloned().collect();
+        f.debug_struct("OnScreen").field("shown", &ids).finish()
+    }
+}
+
+impl OnScreen {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, NotificationHandle>> {
+        self.shown.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Shows `n` and blocks (call it on a thread of its own) until the
+    /// notification is clicked, closed by the user or the daemon, or
+    /// withdrawn. Returns whether it was clicked open.
+    pub fn show_and_wait(
+        &self,
+        notifier: &DesktopNotifier,
+        n: &Notice,
+    ) -> Result<bool, NotifyError> {
+        let handle = notifier.show(n)?;
+        let nid = handle.id();
+        if let Some(old) = self.lock().insert(n.id.clone(), handle) {
+            old.close();
+        }
+        let mut opened = false;
+        let waited = notify_rust::handle_action(nid, |r: &ActionResponse<'_>| {
+            opened = matches!(r, ActionResponse::Custom(a) if *a == "default" || *a == OPEN_ACTION);
+        });
+        // Gone from the screen: drop its handle unless a newer one took its place.
+        let mut shown = self.lock();
+        if shown.get(&n.id).is_some_and(|h| h.id() == nid) {
+            shown.remove(&n.id);
+        }
+        waited.map_err(|e| classify(&e.to_string()))?;
+        Ok(opened)
+    }
+
+    /// Withdraws the notifications of every request not in `keep`.
+    pub fn withdraw_except(&self, keep: &[&str]) {
+        let gone: Vec<(String, NotificationHandle)> = {
+            let mut shown = self.lock();
+            let ids: Vec<String> = shown
+                .keys()
+                .filter(|id| !keep.contains(&id.as_str()))
+                .cloned()
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| shown.remove(&id).map(|h| (id, h)))
+                .collect()
+        };
+        for (id, handle) in gone {
+            tracing::debug!(request = %id, "notification withdrawn");
+            handle.close();
+        }
+    }
+
+    /// How many notifications are on screen.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 

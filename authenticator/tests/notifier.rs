@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use authentiq_authenticator::notifier::{
-    DesktopNotifier, Notice, Notifier as _, NotifyError, notify_or_log,
+    DesktopNotifier, Notice, Notifier as _, NotifyError, OnScreen, notify_or_log,
 };
 use support::{Activation, Bus, Home, Probe, probe_command, run_probe, this_binary, tool};
 
@@ -67,6 +67,37 @@ fn notifier_probe_entry_point() {
             format!("shown {}", notify_or_log(&notifier, &notice(id))),
             0,
         ),
+        // Shown, then waited on until clicked or closed.
+        ["show-wait", id] => match OnScreen::default().show_and_wait(&notifier, &notice(id)) {
+            Ok(opened) => (format!("opened {opened}"), 0),
+            Err(e) => (format!("error {e}"), 21),
+        },
+        // Shown, then withdrawn by the app: the wait must end.
+        ["show-withdraw", id] => {
+            let on_screen = std::sync::Arc::new(OnScreen::default());
+            let (tx, rx) = std::sync::mpsc::channel();
+            let waiting = on_screen.clone();
+            let n = notice(id);
+            std::thread::spawn(move || {
+                let _ = tx.send(waiting.show_and_wait(&DesktopNotifier::new(), &n));
+            });
+            let start = Instant::now();
+            while on_screen.is_empty() && start.elapsed() < Duration::from_secs(10) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // The waiter subscribes to the daemon's signals just after
+            // showing: give it a moment, as a request takes seconds anyway.
+            std::thread::sleep(Duration::from_millis(300));
+            on_screen.withdraw_except(&[]);
+            match rx.recv_timeout(Duration::from_secs(10)) {
+                Ok(Ok(opened)) => (
+                    format!("withdrawn opened={opened} left={}", on_screen.len()),
+                    0,
+                ),
+                Ok(Err(e)) => (format!("error {e}"), 21),
+                Err(_) => ("still waiting 10 s after the withdrawal".to_owned(), 22),
+            }
+        }
         _ => panic!("bad probe operation {op:?}"),
     };
     let mut out = std::io::stdout().lock();
@@ -191,6 +222,59 @@ fn sign_in_request_reaches_the_notification_daemon() {
     let calls = notify_calls(&log, 3);
     assert_eq!(calls.len(), 3, "{calls:#?}");
     assert!(calls[2].contains("\"x-authentiq-request\": \"job-44\""));
+}
+
+/// The mock's log records of `method`.
+fn calls_to(log: &std::path::Path, method: &str) -> usize {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.split(' ').nth(1) == Some(method))
+        .count()
+}
+
+#[test]
+fn a_withdrawn_notification_is_closed_and_a_clicked_one_opens() {
+    let home = Home::new();
+    let mut bus = Bus::start(&home, Activation::Off);
+    let log = home.path().join("notify.log");
+    mock_daemon(&mut bus, &home, &log);
+
+    // Withdrawn (its request was answered): CloseNotification reaches the
+    // daemon, and the thread waiting for a click ends, not opened.
+    let p = probe(
+        bus.command(&home, this_binary()),
+        &["show-withdraw", "job-7"],
+    );
+    assert_eq!(
+        (p.code, p.line.as_str()),
+        (Some(0), "withdrawn opened=false left=0")
+    );
+    assert_eq!(calls_to(&log, "CloseNotification"), 1);
+
+    // Clicked ("open" on notification 2, the mock's second): the wait ends, opened.
+    let cmd = bus.command(&home, this_binary());
+    let waiter = std::thread::spawn(move || probe(cmd, &["show-wait", "job-8"]));
+    assert_eq!(notify_calls(&log, 2).len(), 2);
+    std::thread::sleep(Duration::from_millis(300));
+    let click = bus
+        .command(&home, tool("python3"))
+        .args([
+            "-c",
+            "import dbus; o = dbus.SessionBus().get_object('org.freedesktop.Notifications', \
+             '/org/freedesktop/Notifications'); o.EmitSignal('org.freedesktop.Notifications', \
+             'ActionInvoked', 'us', [dbus.UInt32(2), 'open'], \
+             dbus_interface='org.freedesktop.DBus.Mock')",
+        ])
+        .output()
+        .expect("run python3");
+    assert!(
+        click.status.success(),
+        "{}",
+        String::from_utf8_lossy(&click.stderr)
+    );
+    let p = waiter.join().unwrap();
+    assert_eq!((p.code, p.line.as_str()), (Some(0), "opened true"));
 }
 
 /// A missing daemon is `NoDaemon`, and never fatal through `notify_or_log`.

@@ -11,7 +11,7 @@ use std::time::Duration;
 use authentiq_authenticator::Authenticator;
 use authentiq_authenticator::app::{AppError, Incoming, now};
 use authentiq_authenticator::local::Request;
-use authentiq_authenticator::notifier::{DesktopNotifier, Notice, OPEN_ACTION};
+use authentiq_authenticator::notifier::{DesktopNotifier, Notice};
 use tauri::{AppHandle, Manager};
 
 use crate::state::AppState;
@@ -143,6 +143,9 @@ fn hub(app: AppHandle, rx: Receiver<Msg>) {
             events::requests_changed(&app, &pending);
             tray::set_pending(&app, pending.len());
         }
+        // Answered, expired or gone: its notification goes too.
+        let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+        state.notices.withdraw_except(&ids);
         wait = next_wake(&pending, now());
         shown = Some(pending);
     }
@@ -162,7 +165,8 @@ fn next_wake(pending: &[RequestView], now: i64) -> Duration {
 
 /// A native notification for a new request; clicking it opens the request.
 /// Waiting for the click holds a thread of its own until the notification
-/// is clicked or closed (the daemon closes it when the request expires).
+/// is clicked, closed, or withdrawn (when the request is answered or
+/// expires: see the hub).
 fn announce(app: &AppHandle, r: &Request) {
     let notice = Notice {
         id: r.id.clone(),
@@ -172,18 +176,14 @@ fn announce(app: &AppHandle, r: &Request) {
         expires_at: r.expires_at,
     };
     let app = app.clone();
-    spawn(
-        "authentiq-notification",
-        move || match DesktopNotifier::new().show(&notice) {
-            Ok(handle) => handle.wait_for_action(|action| {
-                tracing::debug!(request = %notice.id, action, "notification answered");
-                if action == "default" || action == OPEN_ACTION {
-                    events::navigate(&app, &notice.id);
-                }
-            }),
+    spawn("authentiq-notification", move || {
+        let notices = &app.state::<AppState>().notices;
+        match notices.show_and_wait(&DesktopNotifier::new(), &notice) {
+            Ok(true) => events::navigate(&app, &notice.id),
+            Ok(false) => tracing::debug!(request = %notice.id, "notification closed"),
             Err(e) => tracing::warn!(request = %notice.id, "sign-in notification not shown: {e}"),
-        },
-    );
+        }
+    });
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use std::time::Duration;
 use authentiq_authenticator::Authenticator;
 use authentiq_authenticator::app::default_home;
 use authentiq_authenticator::keystore::KeyStore;
+use authentiq_authenticator::notifier::OnScreen;
 use zeroize::Zeroizing;
 
 use crate::error::{CmdResult, CommandError};
@@ -110,6 +111,8 @@ pub struct AppState {
     /// it is saved: a window closed (or lost) on that step can show it
     /// again. Memory only; never written anywhere.
     unsaved_secret: Mutex<Option<Zeroizing<String>>>,
+    /// Sign-in notifications on screen (withdrawn when their request goes).
+    pub notices: OnScreen,
 }
 
 #[derive(Debug, Default)]
@@ -143,6 +146,7 @@ impl AppState {
             identity_lock: tokio::sync::Mutex::new(()),
             nav: Mutex::new(Nav::default()),
             unsaved_secret: Mutex::new(None),
+            notices: OnScreen::default(),
         };
         (state, rx)
     }
