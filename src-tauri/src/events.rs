@@ -11,7 +11,7 @@ use crate::views::RequestView;
 pub const MAIN_WINDOW: &str = "main";
 /// Payload: `RequestView[]`, the pending, unexpired requests.
 pub const REQUESTS_CHANGED: &str = "requests-changed";
-/// Payload: `{connected}`.
+/// Payload: `{connected, problem}`.
 pub const CONNECTION: &str = "connection";
 /// Payload: `{screen: "request", id}`.
 pub const NAVIGATE: &str = "navigate";
@@ -27,6 +27,8 @@ const LISTEN_GRACE: Duration = Duration::from_millis(400);
 #[derive(Debug, Clone, Serialize)]
 pub struct Connection {
     pub connected: bool,
+    /// Why the channel cannot run (a locked keyring…), if it cannot.
+    pub problem: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,8 +46,14 @@ pub fn requests_changed(app: &AppHandle, pending: &[RequestView]) {
     emit(app, REQUESTS_CHANGED, pending);
 }
 
-pub fn connection(app: &AppHandle, connected: bool) {
-    emit(app, CONNECTION, Connection { connected });
+/// The channel's state as the app knows it now.
+pub fn connection(app: &AppHandle) {
+    let state = app.state::<AppState>();
+    let payload = Connection {
+        connected: state.connected(),
+        problem: state.channel_problem(),
+    };
+    emit(app, CONNECTION, payload);
 }
 
 pub fn revoked(app: &AppHandle) {

@@ -88,10 +88,15 @@ fn channel(app: AppHandle, generation: u64, identity: Arc<Authenticator>) {
             }
             Err(AppError::KeyMissing) => {
                 tracing::warn!("device channel stopped: the key is not in the keyring");
+                let why = "Your Authentiq ID's key is not in this computer's keyring \
+                           (deleted, or another keyring is open). Revoke the ID with its \
+                           revocation secret and create a new one.";
+                problem(&app, generation, Some(why.into()));
                 state.kick.wait(KEYRING_RETRY);
             }
             Err(AppError::KeyStore(e)) => {
                 tracing::warn!("device channel waiting for the keyring: {e}");
+                problem(&app, generation, Some(e.to_string()));
                 state.kick.wait(KEYRING_RETRY);
             }
             Err(e) => {
@@ -99,6 +104,15 @@ fn channel(app: AppHandle, generation: u64, identity: Arc<Authenticator>) {
                 state.kick.wait(Duration::from_secs(30));
             }
         }
+    }
+}
+
+/// Records why the channel of identity `generation` cannot run, and tells
+/// the UI when that changed.
+fn problem(app: &AppHandle, generation: u64, why: Option<String>) {
+    let state = app.state::<AppState>();
+    if state.is_current(generation) && state.set_channel_problem(why) {
+        events::connection(app);
     }
 }
 
@@ -116,9 +130,11 @@ fn hub(app: AppHandle, rx: Receiver<Msg>) {
                 }
             }
             Ok(Msg::Connected(generation, c)) if state.is_current(generation) => {
-                if state.set_connected(c) {
+                // Connected: whatever stopped it before is over.
+                let cleared = c && state.set_channel_problem(None);
+                if state.set_connected(c) || cleared {
                     tracing::info!(connected = c, "device channel");
-                    events::connection(&app, c);
+                    events::connection(&app);
                 }
             }
             Ok(_) | Err(RecvTimeoutError::Timeout) => {}
@@ -126,8 +142,9 @@ fn hub(app: AppHandle, rx: Receiver<Msg>) {
         }
         let pending = match state.current() {
             None => {
-                if state.set_connected(false) {
-                    events::connection(&app, false);
+                let cleared = state.set_channel_problem(None);
+                if state.set_connected(false) || cleared {
+                    events::connection(&app);
                 }
                 Vec::new()
             }

@@ -113,6 +113,8 @@ pub struct AppState {
     unsaved_secret: Mutex<Option<Zeroizing<String>>>,
     /// Sign-in notifications on screen (withdrawn when their request goes).
     pub notices: OnScreen,
+    /// Why the device channel cannot run (the keyring), in the user's words.
+    channel_problem: Mutex<Option<String>>,
 }
 
 #[derive(Debug, Default)]
@@ -147,6 +149,7 @@ impl AppState {
             nav: Mutex::new(Nav::default()),
             unsaved_secret: Mutex::new(None),
             notices: OnScreen::default(),
+            channel_problem: Mutex::new(None),
         };
         (state, rx)
     }
@@ -217,6 +220,20 @@ impl AppState {
     /// Records the channel's state; `true` when it changed.
     pub fn set_connected(&self, connected: bool) -> bool {
         self.connected.swap(connected, Ordering::SeqCst) != connected
+    }
+
+    /// Why the channel cannot run, if it cannot (e.g. a locked keyring).
+    pub fn channel_problem(&self) -> Option<String> {
+        lock(&self.channel_problem).clone()
+    }
+
+    /// Records why the channel cannot run (`None`: it can); `true` when
+    /// that changed.
+    pub fn set_channel_problem(&self, problem: Option<String>) -> bool {
+        let mut current = lock(&self.channel_problem);
+        let changed = *current != problem;
+        *current = problem;
+        changed
     }
 
     /// Asks the service to recompute the pending requests (and tell the UI
@@ -398,6 +415,23 @@ mod tests {
         assert_eq!(state.for_ui_now_or_later(failed.clone()), None);
         assert_eq!(state.take_ui_ready(), Some(failed), "the latest wins");
         assert_eq!(state.for_ui_now_or_later(open("r5")), Some(open("r5")));
+    }
+
+    #[test]
+    fn a_channel_problem_is_reported_once_until_it_changes() {
+        let home = tempfile::tempdir().unwrap();
+        let env = Env {
+            home: home.path().to_path_buf(),
+            profile: "default".into(),
+            server: None,
+        };
+        let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
+        assert_eq!(state.channel_problem(), None);
+        assert!(state.set_channel_problem(Some("locked".into())));
+        assert!(!state.set_channel_problem(Some("locked".into())), "no news");
+        assert_eq!(state.channel_problem().as_deref(), Some("locked"));
+        assert!(state.set_channel_problem(None));
+        assert!(!state.set_channel_problem(None));
     }
 
     #[test]

@@ -37,6 +37,7 @@ const SCREENS = [
   { name: "onboarding-secret-resumed", query: "scenario=unsaved", hash: "#/home", ready: "#revocation-secret" },
   { name: "home", query: "scenario=home", hash: "#/home", ready: "img#id-qr[src^=\"data:\"]" },
   { name: "home-offline", query: "scenario=offline", hash: "#/home", ready: "#home" },
+  { name: "home-keyring-locked", query: "scenario=keyring", hash: "#/home", ready: "#channel-problem:not([hidden])" },
   { name: "request", query: "scenario=home", hash: "#/request/3fa2c1", ready: "#request" },
   { name: "request-missing-claim", query: "scenario=missing", hash: "#/request/3fa2c1", ready: "#request" },
   { name: "verify-email", query: "scenario=home", hash: "#/verify/email", ready: "#verify" },

@@ -93,6 +93,8 @@ export interface Settings {
 export interface Status {
   profile: Profile | null;
   connected: boolean;
+  /** Why the device channel cannot run (a locked keyring…), if it cannot. */
+  channel_problem: string | null;
   pending: RequestView[];
   default_server: string | null;
   /** The new ID's revocation secret is not confirmed saved yet: onboarding resumes there. */
@@ -165,7 +167,7 @@ export const api = {
 /** The events the Rust side emits, with their payloads. */
 export interface EventPayloads {
   'requests-changed': RequestView[];
-  connection: { connected: boolean };
+  connection: { connected: boolean; problem: string | null };
   navigate: { screen: 'request'; id: string };
   /** The ID was revoked elsewhere; the app has forgotten it. */
   revoked: null;

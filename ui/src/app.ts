@@ -102,11 +102,11 @@ export function startApp(root: HTMLElement): void {
     if (!s) return;
     const text = shell.connection.querySelector('.connection-text');
     shell.connection.classList.toggle('is-online', s.connected);
-    if (text) text.textContent = s.connected ? 'Connected' : 'Offline';
+    if (text) text.textContent = s.connected ? 'Connected' : s.channel_problem ? 'Keyring' : 'Offline';
     shell.connection.title = s.profile
       ? s.connected
         ? `Connected to ${hostOf(s.profile.server)}: requests arrive instantly.`
-        : `Not connected to ${hostOf(s.profile.server)}. Reconnecting…`
+        : (s.channel_problem ?? `Not connected to ${hostOf(s.profile.server)}. Reconnecting…`)
       : '';
     const n = store.pending().length;
     shell.badge.dataset.count = n > 9 ? '9+' : String(n);
@@ -263,7 +263,7 @@ export function startApp(root: HTMLElement): void {
 
   const quiet = (p: Promise<unknown>) => void p.catch((e) => console.error('listen failed', e));
   quiet(on('requests-changed', (list) => store.setPending(list)));
-  quiet(on('connection', (p) => store.setConnected(p.connected)));
+  quiet(on('connection', (p) => store.setConnected(p.connected, p.problem)));
   // A link that leads nowhere (expired, answered, another server…) says so.
   quiet(on('link-error', (p) => toast(`That sign-in link didn’t open: ${p.message}`, 'info', 8000)));
   quiet(

@@ -44,9 +44,10 @@ class Store {
     this.notify();
   }
 
-  setConnected(connected: boolean): void {
-    if (!this.status || this.status.connected === connected) return;
-    this.status = { ...this.status, connected };
+  setConnected(connected: boolean, problem: string | null = null): void {
+    if (!this.status) return;
+    if (this.status.connected === connected && this.status.channel_problem === problem) return;
+    this.status = { ...this.status, connected, channel_problem: problem };
     this.notify();
   }
 

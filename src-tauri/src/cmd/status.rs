@@ -12,6 +12,8 @@ use crate::views::{ProfileView, RequestView};
 pub struct Status {
     pub profile: Option<ProfileView>,
     pub connected: bool,
+    /// Why the device channel cannot run (a locked keyring…), if it cannot.
+    pub channel_problem: Option<String>,
     pub pending: Vec<RequestView>,
     /// A server to offer during onboarding (`AUTHENTIQ_SERVER`).
     pub default_server: Option<String>,
@@ -36,6 +38,7 @@ pub async fn status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Sta
     Ok(Status {
         profile,
         connected: state.connected(),
+        channel_problem: state.channel_problem(),
         pending,
         default_server: state.default_server(),
         secret_unsaved: state.has_unsaved_secret(),

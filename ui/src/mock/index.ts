@@ -6,6 +6,7 @@
 // Query parameters:
 //   scenario = fresh | home (default) | empty | full | missing | offline | locked
 //              | unsaved (an ID whose revocation secret was not confirmed saved)
+//              | keyring (the channel stopped: the keyring is locked)
 //   do       = a script run after start, steps separated by ";":
 //              click:SEL  type:SEL=TEXT  wait:MS  hash:#/route  emit:navigate=ID
 //              emit:requests  emit:offline  emit:online  focus:SEL
@@ -30,7 +31,7 @@ let profile: Profile | null =
   scenario === 'fresh'
     ? null
     : { pk: PK, server: SERVER, verified: scenario === 'empty' ? [] : scenario === 'full' ? [email, phone] : [email] };
-let connected = scenario !== 'offline' && scenario !== 'empty';
+let connected = scenario !== 'offline' && scenario !== 'empty' && scenario !== 'keyring';
 let settings: Settings = { server: SERVER, notifications: true, start_at_login: false };
 /** The new ID's revocation secret until the user says it is saved. */
 let unsaved: string | null = scenario === 'unsaved' ? SECRET : null;
@@ -130,7 +131,9 @@ function live(): RequestView[] {
 }
 
 function status(): Status {
-  return { profile, connected, pending: live(), default_server: SERVER, secret_unsaved: unsaved !== null };
+  const channel_problem =
+    scenario === 'keyring' ? 'The keyring is locked: unlock “Login” in your keyring app (Passwords and Keys), then try again.' : null;
+  return { profile, connected, channel_problem, pending: live(), default_server: SERVER, secret_unsaved: unsaved !== null };
 }
 
 function record(r: RequestView, result: Decision['result'], detail: string | null = null): void {
@@ -322,7 +325,7 @@ export async function runScript(): Promise<void> {
         if (what === 'requests') await emit('requests-changed', live());
         if (what === 'offline' || what === 'online') {
           connected = what === 'online';
-          await emit('connection', { connected });
+          await emit('connection', { connected, problem: null });
         }
         break;
       }

@@ -235,8 +235,33 @@ export function homeScreen(): Screen {
     }
   });
 
+  // The channel cannot run (e.g. the keyring is locked): say why, and let
+  // the user try again once they have fixed it (asking for the status
+  // wakes the channel).
+  const problemText = h('span', null);
+  const retry = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', id: 'channel-retry' }, 'Try again');
+  retry.addEventListener('click', () => {
+    const restore = busy(retry, 'Trying…');
+    void store
+      .refresh()
+      .catch(() => null)
+      .finally(restore);
+  });
+  const problem = h(
+    'div',
+    { class: 'callout callout-warn', role: 'alert', id: 'channel-problem', hidden: true },
+    icon('lock'),
+    h('div', null, h('strong', null, 'Sign-in requests can’t reach this computer. '), problemText, ' ', retry),
+  );
+  function renderProblem(): void {
+    const why = store.status?.channel_problem ?? null;
+    problem.hidden = why === null;
+    problemText.textContent = why ?? '';
+  }
+
   el.append(
     title,
+    problem,
     card,
     h(
       'section',
@@ -263,9 +288,11 @@ export function homeScreen(): Screen {
   let destroyed = false;
   renderPending();
   renderVerified();
+  renderProblem();
   const unsub = store.subscribe(() => {
     keepFocus(pendingList, renderPending);
     keepFocus(addList, renderVerified);
+    renderProblem();
   });
   const untick = onTick((now) => {
     let expired = false;
