@@ -20,6 +20,9 @@ pub enum ClientError {
     },
     #[error("unexpected answer from the server: {0}")]
     Protocol(String),
+    /// The server's address itself is not usable (see [`check_transport`]).
+    #[error("{0}")]
+    BadServerUrl(String),
 }
 
 impl ClientError {
@@ -67,9 +70,9 @@ impl ServerClient {
     pub fn new(base: &str) -> Result<Self, ClientError> {
         let base = base.trim_end_matches('/').to_string();
         let url = url::Url::parse(&base)
-            .map_err(|e| ClientError::Protocol(format!("server URL {base}: {e}")))?;
+            .map_err(|e| ClientError::BadServerUrl(format!("server URL {base}: {e}")))?;
         check_transport(&url)
-            .map_err(|why| ClientError::Protocol(format!("server URL {base}: {why}")))?;
+            .map_err(|why| ClientError::BadServerUrl(format!("server URL {base}: {why}")))?;
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .user_agent(concat!(

@@ -66,6 +66,7 @@ impl From<ClientError> for CommandError {
                 CommandError::Server(if detail.is_empty() { title } else { detail })
             }
             ClientError::Protocol(_) => CommandError::Server(e.to_string()),
+            ClientError::BadServerUrl(_) => CommandError::Invalid(e.to_string()),
         }
     }
 }

@@ -448,3 +448,17 @@ async fn a_lost_device_is_revoked_with_email_phone_and_the_emailed_code() {
         "the revoked profile is forgotten"
     );
 }
+
+#[tokio::test]
+async fn init_refuses_plain_http_to_another_computer() {
+    let env = start().await;
+    let out = env
+        .run(&["init", "--server", "http://id.example.com"])
+        .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains("use https://"), "{err}");
+    // Nothing was created: the profile is still free.
+    let out = env.run(&["id"]).await;
+    assert_eq!(out.status.code(), Some(7), "no identity");
+}
