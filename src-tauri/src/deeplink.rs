@@ -41,19 +41,13 @@ pub fn session_of(link: &Url) -> Result<String, CommandError> {
 /// (a link must not make the app fetch anything else). A pasted
 /// `authentiq://sign-in?session=…` link counts as the session it carries.
 pub fn check_session(uri: &str, server: &str) -> Result<String, CommandError> {
-    let uri = uri.trim();
-    let mut session = Url::parse(uri)
-        .map_err(|e| CommandError::Invalid(format!("{uri:?} is not a sign-in session URI: {e}")))?;
-    let carried;
-    let uri = if session.scheme() == SCHEME {
-        carried = session_of(&session)?;
-        session = Url::parse(&carried).map_err(|e| {
-            CommandError::Invalid(format!("{carried:?} is not a sign-in session URI: {e}"))
-        })?;
-        carried.as_str()
-    } else {
-        uri
+    // A pasted link counts as the session it carries.
+    let uri = match Url::parse(uri.trim()) {
+        Ok(link) if link.scheme() == SCHEME => session_of(&link)?,
+        _ => uri.trim().to_string(),
     };
+    let session = Url::parse(&uri)
+        .map_err(|e| CommandError::Invalid(format!("{uri:?} is not a sign-in session URI: {e}")))?;
     if !matches!(session.scheme(), "http" | "https") {
         return Err(CommandError::Invalid(format!(
             "{uri:?} is not a sign-in session URI (http or https)"
@@ -67,7 +61,7 @@ pub fn check_session(uri: &str, server: &str) -> Result<String, CommandError> {
             session.origin().ascii_serialization()
         )));
     }
-    Ok(uri.to_string())
+    Ok(uri)
 }
 
 /// Handles the link the app was started with, and those forwarded later.

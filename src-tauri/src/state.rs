@@ -178,16 +178,22 @@ impl AppState {
     }
 
     pub fn clear(&self) {
-        self.secret_saved();
-        self.generation.fetch_add(1, Ordering::SeqCst);
-        *self.current.write().unwrap_or_else(|e| e.into_inner()) = None;
+        self.clear_generation(None);
     }
 
     /// Clears identity `generation` if it is still the current one (not a
     /// newer one created meanwhile); whether it was.
     pub fn clear_if_current(&self, generation: u64) -> bool {
+        self.clear_generation(Some(generation))
+    }
+
+    /// Clears the identity (only if it is `only`, when given) and its
+    /// unsaved secret; whether it did.
+    fn clear_generation(&self, only: Option<u64>) -> bool {
         let mut current = self.current.write().unwrap_or_else(|e| e.into_inner());
-        if current.as_ref().is_none_or(|(g, _)| *g != generation) {
+        if let Some(g) = only
+            && current.as_ref().is_none_or(|(c, _)| *c != g)
+        {
             return false;
         }
         *current = None;
@@ -392,8 +398,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_request_opened_while_no_window_listens_waits_for_the_next_one() {
+    /// A fresh state over an empty home (kept alive by the returned dir).
+    fn new_state() -> (tempfile::TempDir, AppState) {
         let home = tempfile::tempdir().unwrap();
         let env = Env {
             home: home.path().to_path_buf(),
@@ -401,6 +407,12 @@ mod tests {
             server: None,
         };
         let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
+        (home, state)
+    }
+
+    #[test]
+    fn a_request_opened_while_no_window_listens_waits_for_the_next_one() {
+        let (_home, state) = new_state();
         let open = |id: &str| ForUi::Open(id.into());
         // Started: no front end yet; a notification click is held.
         assert_eq!(state.for_ui_now_or_later(open("r1")), None);
@@ -419,13 +431,7 @@ mod tests {
 
     #[test]
     fn a_channel_problem_is_reported_once_until_it_changes() {
-        let home = tempfile::tempdir().unwrap();
-        let env = Env {
-            home: home.path().to_path_buf(),
-            profile: "default".into(),
-            server: None,
-        };
-        let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
+        let (_home, state) = new_state();
         assert_eq!(state.channel_problem(), None);
         assert!(state.set_channel_problem(Some("locked".into())));
         assert!(!state.set_channel_problem(Some("locked".into())), "no news");
@@ -436,13 +442,7 @@ mod tests {
 
     #[test]
     fn the_revocation_secret_is_held_until_saved_or_the_id_goes() {
-        let home = tempfile::tempdir().unwrap();
-        let env = Env {
-            home: home.path().to_path_buf(),
-            profile: "default".into(),
-            server: None,
-        };
-        let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
+        let (_home, state) = new_state();
         assert!(!state.has_unsaved_secret());
         state.hold_secret("s3cret");
         assert!(state.has_unsaved_secret());

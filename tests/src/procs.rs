@@ -168,6 +168,16 @@ pub fn group_members(pgid: u32) -> Vec<u32> {
         .collect()
 }
 
+/// User + system CPU time of `pid` so far, in clock ticks (10 ms on every
+/// Linux this runs on), from `/proc/<pid>/stat`.
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the parenthesised name: state is field 3; utime 14, stime 15.
+    let after: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks = |i: usize| -> u64 { after.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    Some(ticks(11) + ticks(12))
+}
+
 /// What one process uses: memory resident (RSS), proportional (PSS:
 /// shared pages divided among their users) and unique (USS: private
 /// pages), in KiB; and CPU time so far (user + system, in clock ticks of
@@ -198,14 +208,10 @@ impl Usage {
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0)
         };
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // After the parenthesised name: state is field 3; utime 14, stime 15.
-        let after: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-        let ticks = |i: usize| -> u64 { after.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
         Some(Self {
             pid,
             name: name.trim().to_string(),
-            cpu_ticks: ticks(11) + ticks(12),
+            cpu_ticks: cpu_ticks(pid)?,
             rss_kib: field("Rss:"),
             pss_kib: field("Pss:"),
             uss_kib: field("Private_Clean:") + field("Private_Dirty:"),

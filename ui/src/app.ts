@@ -186,9 +186,12 @@ export function startApp(root: HTMLElement): void {
         .catch(() => null)
         .then((secret) => {
           onboarding = false;
-          if (secret) startOnboarding(undefined, secret);
-          else if (store.status) store.status.secret_unsaved = false;
-          if (!secret) renderRoute();
+          if (secret) {
+            startOnboarding(undefined, secret);
+            return;
+          }
+          if (store.status) store.status.secret_unsaved = false;
+          renderRoute();
         });
       return;
     }

@@ -229,14 +229,10 @@ impl ProcStat {
         let fds = std::fs::read_dir(format!("/proc/{pid}/fd"))
             .map(Iterator::count)
             .unwrap_or(0);
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        let ticks = authentiq_tests::procs::cpu_ticks(pid)
             .with_context(|| format!("cannot read /proc/{pid}/stat"))?;
-        // Fields after the parenthesised name: state is field 3, utime 14, stime 15.
-        let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks = |i: usize| -> u64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
         // USER_HZ is 100 on every Linux this runs on.
-        let cpu_secs = (ticks(11) + ticks(12)) as f64 / 100.0;
+        let cpu_secs = ticks as f64 / 100.0;
         Ok(Self {
             rss_kib: field("VmRSS:"),
             hwm_kib: field("VmHWM:"),
