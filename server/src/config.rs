@@ -30,6 +30,27 @@ pub struct Config {
     pub clients: Vec<crate::oidc::clients::Client>,
     /// Serve the demo relying party at `/demo`.
     pub demo: bool,
+    /// Reverse proxies (CIDRs or addresses) whose forwarding header names
+    /// the client: only requests from these peers have it believed. Empty
+    /// (the default): the TCP peer is the client.
+    pub trusted_proxies: Vec<String>,
+    /// The header those proxies write: `x-forwarded-for` (the default) or
+    /// `forwarded` (RFC 7239). Only this one is read.
+    pub client_ip_header: crate::security::client_ip::ForwardedHeader,
+    pub oidc: OidcConfig,
+}
+
+/// OpenID Connect provider settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct OidcConfig {
+    /// Seconds after a refresh token is rotated during which the same
+    /// client presenting it again gets the same new tokens instead of
+    /// having the whole family revoked as a reuse (a response lost to a
+    /// network failure or a crash is then not fatal). 0, the default, is
+    /// strict rotation as RFC 9700 §4.14 recommends: a longer grace gives a
+    /// thief who replays a stolen token within it the same new tokens.
+    pub refresh_reuse_grace_secs: u64,
 }
 
 impl Default for Config {
@@ -45,6 +66,9 @@ impl Default for Config {
             authorities: Vec::new(),
             clients: Vec::new(),
             demo: false,
+            trusted_proxies: Vec::new(),
+            client_ip_header: Default::default(),
+            oidc: OidcConfig::default(),
         }
     }
 }
@@ -67,6 +91,8 @@ pub struct Limits {
     pub jwt_leeway_secs: i64,
     /// Longest lifetime (`exp - iat`) accepted on a self-signed action JWT.
     pub jwt_max_lifetime_secs: i64,
+    /// Sign-in status streams one client address may hold open at once.
+    pub event_streams_per_ip: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +105,7 @@ impl Default for Limits {
             request_timeout_secs: 30,
             jwt_leeway_secs: 60,
             jwt_max_lifetime_secs: 3600,
+            event_streams_per_ip: 32,
         }
     }
 }
@@ -202,6 +229,9 @@ impl fmt::Debug for Config {
             .field("authorities", &self.authorities)
             .field("clients", &self.clients)
             .field("demo", &self.demo)
+            .field("trusted_proxies", &self.trusted_proxies)
+            .field("client_ip_header", &self.client_ip_header)
+            .field("oidc", &self.oidc)
             .finish()
     }
 }

@@ -77,19 +77,9 @@ fn serde_urlencoded_from_str<T: DeserializeOwned>(q: &str) -> Result<T, ApiError
     .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-/// The client's address, when the server was started with connect info.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub Option<std::net::SocketAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for PeerAddr {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(PeerAddr(
-            parts
-                .extensions
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|c| c.0),
-        ))
-    }
+/// The first value of `name` in a form-encoded string (a query or a body).
+pub fn form_value(form: &str, name: &str) -> Option<String> {
+    url::form_urlencoded::parse(form.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }

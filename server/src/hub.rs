@@ -1,140 +1,152 @@
-//! Live device channels: who is connected, and handing them new events.
-//!
-//! Events are stored before they are published, so the hub may drop
-//! anything: a connection whose buffer is full is cut off and replays from
-//! the store when it reconnects. Publishing never waits on a client.
+//! Change signals: "this key has new device events", "this sign-in session
+//! changed". A signal carries nothing but the fact of a change; whoever
+//! waits on it re-reads the store from where it left off, so a signal can
+//! never be reordered, dropped or overtaken by its data, and a slow
+//! listener costs nothing. (A second server instance can later raise the
+//! same signals from PostgreSQL's LISTEN/NOTIFY.)
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 
-use tokio::sync::mpsc;
+use tokio::sync::watch;
 
-use crate::store::StoredEvent;
-
-/// Events buffered per connection before it counts as too slow.
-pub const BUFFER: usize = 32;
-
-#[derive(Debug, Clone)]
-pub enum Push {
-    Event(StoredEvent),
-    /// The key was revoked: end the stream after what came before.
-    Close,
+/// What changed.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Topic {
+    /// New events for a key's device channels.
+    Key(String),
+    /// A sign-in session's record changed.
+    Session(String),
 }
-
-/// The open connections of one key, by connection id.
-type Connections = Vec<(u64, mpsc::Sender<Push>)>;
 
 #[derive(Debug, Default)]
 pub struct Hub {
-    next_id: AtomicU64,
-    channels: Mutex<HashMap<String, Connections>>,
+    /// A counter per watched topic, bumped on every signal.
+    topics: Mutex<HashMap<Topic, watch::Sender<u64>>>,
 }
 
-/// A connection's end of the hub; leaving the hub when dropped.
+/// One listener's view of a topic; leaves the hub when dropped.
 #[derive(Debug)]
-pub struct Subscription<'a> {
+pub struct Watch<'a> {
     hub: &'a Hub,
-    pk: String,
-    id: u64,
-    pub rx: mpsc::Receiver<Push>,
+    topic: Topic,
+    rx: watch::Receiver<u64>,
 }
 
-impl Drop for Subscription<'_> {
+impl Watch<'_> {
+    /// Waits for a signal raised after this watch was made or after the
+    /// previous `changed` returned. Signals raised meanwhile collapse into
+    /// one: the listener re-reads everything new anyway.
+    pub async fn changed(&mut self) {
+        if self.rx.changed().await.is_err() {
+            // The hub keeps the sender while a watch exists; never here.
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+impl Drop for Watch<'_> {
     fn drop(&mut self) {
-        self.hub.remove(&self.pk, self.id);
+        if let Ok(mut map) = self.hub.topics.lock()
+            && map
+                .get(&self.topic)
+                .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
+            map.remove(&self.topic);
+        }
     }
 }
 
 impl Hub {
-    pub fn subscribe(&self, pk: &str) -> Subscription<'_> {
-        let (tx, rx) = mpsc::channel(BUFFER);
-        let id = self.next_id.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut map) = self.channels.lock() {
-            map.entry(pk.to_string()).or_default().push((id, tx));
-        }
-        Subscription {
+    /// Starts listening to `topic`: every later [`Hub::signal`] wakes it.
+    pub fn watch(&self, topic: Topic) -> Watch<'_> {
+        let rx = match self.topics.lock() {
+            Ok(mut map) => map
+                .entry(topic.clone())
+                .or_insert_with(|| watch::channel(0).0)
+                .subscribe(),
+            // A poisoned map: a watch that is never signalled, so its
+            // listener falls back to its own timeout.
+            Err(_) => watch::channel(0).1,
+        };
+        Watch {
             hub: self,
-            pk: pk.to_string(),
-            id,
+            topic,
             rx,
         }
     }
 
-    fn remove(&self, pk: &str, id: u64) {
-        if let Ok(mut map) = self.channels.lock()
-            && let Some(list) = map.get_mut(pk)
+    /// Wakes everyone watching `topic`, without waiting on anyone.
+    pub fn signal(&self, topic: &Topic) {
+        if let Ok(map) = self.topics.lock()
+            && let Some(tx) = map.get(topic)
         {
-            list.retain(|(i, _)| *i != id);
-            if list.is_empty() {
-                map.remove(pk);
-            }
+            tx.send_modify(|n| *n = n.wrapping_add(1));
         }
     }
 
-    /// Hands `push` to every connection of `pk` without waiting; a full or
-    /// closed connection is dropped from the hub.
-    pub fn publish(&self, pk: &str, push: Push) {
-        if let Ok(mut map) = self.channels.lock()
-            && let Some(list) = map.get_mut(pk)
-        {
-            list.retain(|(_, tx)| tx.try_send(push.clone()).is_ok());
-            if list.is_empty() {
-                map.remove(pk);
-            }
-        }
-    }
-
-    /// Open connections in all.
+    /// Listeners of device channels (open channels) in all.
     pub fn connections(&self) -> usize {
-        self.channels
+        self.topics
             .lock()
-            .map(|m| m.values().map(Vec::len).sum())
+            .map(|m| {
+                m.iter()
+                    .filter(|(t, _)| matches!(t, Topic::Key(_)))
+                    .map(|(_, tx)| tx.receiver_count())
+                    .sum()
+            })
             .unwrap_or(0)
     }
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)] // test code
     use super::*;
+    use std::time::Duration;
 
-    fn ev(id: i64) -> Push {
-        Push::Event(StoredEvent {
-            id,
-            pk: "k".into(),
-            kind: "scope-job".into(),
-            data: "jwt".into(),
-            expires_at: 0,
-        })
+    fn key(k: &str) -> Topic {
+        Topic::Key(k.into())
     }
 
-    #[test]
-    fn publishes_to_every_connection_of_the_key_only() {
+    async fn woken(w: &mut Watch<'_>) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), w.changed())
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn signals_wake_the_topics_watchers_only() {
         let hub = Hub::default();
-        let mut a = hub.subscribe("k");
-        let mut b = hub.subscribe("k");
-        let mut other = hub.subscribe("o");
-        hub.publish("k", ev(1));
-        assert!(matches!(a.rx.try_recv(), Ok(Push::Event(e)) if e.id == 1));
-        assert!(matches!(b.rx.try_recv(), Ok(Push::Event(e)) if e.id == 1));
-        assert!(other.rx.try_recv().is_err());
+        let mut a = hub.watch(key("k"));
+        let mut b = hub.watch(key("k"));
+        let mut other = hub.watch(key("o"));
+        let mut session = hub.watch(Topic::Session("k".into()));
+        hub.signal(&key("k"));
+        assert!(woken(&mut a).await);
+        assert!(woken(&mut b).await);
+        assert!(!woken(&mut other).await);
+        assert!(!woken(&mut session).await);
+        assert!(!woken(&mut a).await, "one signal wakes once");
         assert_eq!(hub.connections(), 3);
         drop(a);
         assert_eq!(hub.connections(), 2);
+        drop((b, other));
+        assert_eq!(hub.connections(), 0);
+        assert_eq!(hub.topics.lock().unwrap().len(), 1, "the session's topic");
     }
 
-    #[test]
-    fn a_slow_connection_is_cut_off_without_blocking() {
+    #[tokio::test]
+    async fn many_signals_collapse_and_nobody_is_cut_off() {
         let hub = Hub::default();
-        let slow = hub.subscribe("k");
-        let mut fast = hub.subscribe("k");
-        for i in 0..BUFFER as i64 {
-            hub.publish("k", ev(i));
-            assert!(fast.rx.try_recv().is_ok());
+        let mut slow = hub.watch(key("k"));
+        for _ in 0..10_000 {
+            hub.signal(&key("k"));
         }
-        hub.publish("k", ev(99)); // slow's buffer is full now
-        assert!(matches!(fast.rx.try_recv(), Ok(Push::Event(e)) if e.id == 99));
+        assert!(woken(&mut slow).await);
+        assert!(!woken(&mut slow).await);
         assert_eq!(hub.connections(), 1);
-        drop(slow);
+        hub.signal(&key("k"));
+        assert!(woken(&mut slow).await);
     }
 }

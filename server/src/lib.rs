@@ -13,6 +13,7 @@ pub mod oidc;
 pub mod openapi;
 pub mod routes;
 pub mod secrets;
+pub mod security;
 pub mod state;
 pub mod store;
 

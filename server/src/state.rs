@@ -12,20 +12,68 @@ use crate::ApiError;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::Delivery;
-use crate::hub::{Hub, Push};
+use crate::hub::{Hub, Topic};
 use crate::keys::IssuerKeys;
 use crate::oidc::keys::OidcKeys;
 use crate::secrets::Hasher;
+use crate::security::TrustedProxies;
+use crate::security::streams::StreamLimiter;
 use crate::store::{Db, KeyRecord, SqliteStore, StoreError};
 
 /// The SQLite database, in the data directory.
 pub const DB_FILE: &str = "authentiq.sqlite3";
+
+/// The lock file a running server holds in its data directory.
+pub const LOCK_FILE: &str = "authentiq.lock";
+
+/// Takes the data directory's lock, or says who holds it. (The lock goes
+/// with the process, however it ends; the `client` and `keys` commands
+/// don't take it and may run beside the server.)
+fn lock_data_dir(dir: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    use anyhow::Context;
+    let path = dir.join(LOCK_FILE);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another authentiq-server is already running on the data directory {} \
+             (it holds {}); stop it first, or give this one its own --data-dir",
+            dir.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
+}
 
 /// How long device events stay available for replay.
 pub const EVENT_TTL: i64 = 15 * 60;
 
 #[derive(Debug, Clone)]
 pub struct AppState(Arc<Inner>);
+
+/// A verified token's `jti`, as stored once spent, and until when.
+#[derive(Debug, Clone)]
+pub struct Jti {
+    pub key: String,
+    pub until: i64,
+}
+
+/// A spent `jti` is a replay.
+pub fn jti_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::Conflict(_) => {
+            ApiError::auth_error("this token was already used; sign a new one")
+        }
+        e => e.into(),
+    }
+}
 
 #[derive(Debug)]
 pub struct Inner {
@@ -36,11 +84,13 @@ pub struct Inner {
     pub oidc_keys: OidcKeys,
     pub hasher: Hasher,
     pub delivery: Delivery,
+    /// Signals "new events for this key", "this sign-in session changed".
     pub hub: Hub,
     pub clock: Clock,
-    /// Sign-in session ids, announced whenever a session changes, so the
-    /// page's status stream need not poll the database.
-    pub session_changed: tokio::sync::broadcast::Sender<String>,
+    pub proxies: TrustedProxies,
+    pub streams: Arc<StreamLimiter>,
+    /// Held while the server runs: one server per data directory.
+    _lock: std::fs::File,
 }
 
 impl std::ops::Deref for AppState {
@@ -72,6 +122,9 @@ impl AppState {
         }
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+        let lock = lock_data_dir(&config.data_dir)?;
+        let proxies = TrustedProxies::new(&config.trusted_proxies, config.client_ip_header)
+            .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let store = SqliteStore::open(&config.data_dir.join(DB_FILE))
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         let issuer = IssuerKeys::load_or_create(&config.data_dir, clock.now())?;
@@ -87,7 +140,9 @@ impl AppState {
             delivery,
             hub: Hub::default(),
             clock,
-            session_changed: tokio::sync::broadcast::channel(1024).0,
+            proxies,
+            streams: Arc::default(),
+            _lock: lock,
         })))
     }
 
@@ -115,33 +170,35 @@ impl AppState {
         token: &str,
         validation: &Validation,
     ) -> Result<(AuthentiqId, Claims<T>), ApiError> {
-        let (id, claims) = jwt::verify_self_signed::<T>(token, validation)?;
-        self.spend_jti(&id, &claims.registered).await?;
-        Ok((id, claims))
+        let (id, claims, jti) = self.verify_unspent::<T>(token, validation)?;
+        let (key, until) = (jti.key, jti.until);
+        match self.db.call(move |s| s.use_jti(&key, until)).await {
+            Ok(()) => Ok((id, claims)),
+            Err(e) => Err(jti_error(e)),
+        }
     }
 
-    async fn spend_jti(
+    /// Verifies a self-signed action token and returns the `jti` to spend,
+    /// for a handler that spends it in the same transaction as its write.
+    pub fn verify_unspent<T: DeserializeOwned>(
         &self,
-        id: &AuthentiqId,
-        r: &authentiq_protocol::Registered,
-    ) -> Result<(), ApiError> {
-        let jti = r.jti.clone().unwrap_or_default();
+        token: &str,
+        validation: &Validation,
+    ) -> Result<(AuthentiqId, Claims<T>, Jti), ApiError> {
+        let (id, claims) = jwt::verify_self_signed::<T>(token, validation)?;
+        let r = &claims.registered;
         // Remember it until the token could no longer pass anyway.
         let until = r
             .exp
             .unwrap_or_else(|| self.now() + self.config.limits.jwt_max_lifetime_secs)
             .saturating_add(self.config.limits.jwt_leeway_secs);
-        let key = format!("{id}:{jti}");
-        match self.db.call(move |s| s.use_jti(&key, until)).await {
-            Ok(()) => Ok(()),
-            Err(StoreError::Conflict(_)) => Err(ApiError::auth_error(
-                "this token was already used; sign a new one",
-            )),
-            Err(e) => Err(e.into()),
-        }
+        let key = format!("{id}:{}", r.jti.as_deref().unwrap_or_default());
+        Ok((id, claims, Jti { key, until }))
     }
 
-    /// The key, which must exist and not be revoked (404 / 410).
+    /// Whether a key is live, decided here and only here: it exists (404)
+    /// and is not revoked (410). Every grant path (pushes, answers, code
+    /// exchange, refresh, SSO, userinfo) asks this.
     pub async fn active_key(&self, pk: &str) -> Result<KeyRecord, ApiError> {
         let key = self.key(pk).await?;
         if key.is_revoked() {
@@ -187,21 +244,11 @@ impl AppState {
             ApiError::internal("cannot sign")
         })?;
         let owned_pk = pk.to_string();
-        let data = token.clone();
         let id = self
             .db
-            .call(move |s| s.insert_event(&owned_pk, kind, &data, now, now + ttl))
+            .call(move |s| s.insert_event(&owned_pk, kind, &token, now, now + ttl))
             .await?;
-        self.hub.publish(
-            pk,
-            Push::Event(crate::store::StoredEvent {
-                id,
-                pk: pk.to_string(),
-                kind: kind.to_string(),
-                data: token,
-                expires_at: now + ttl,
-            }),
-        );
+        self.hub.signal(&Topic::Key(pk.to_string()));
         Ok(id)
     }
 

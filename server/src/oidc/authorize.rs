@@ -17,7 +17,7 @@ use super::records::{self, SESSION};
 use super::response::{self, Outcome};
 use super::session::{AuthRequest, ResponseMode, SESSION_TTL, SessionData, SsoData, Status};
 use super::{cookies, signin};
-use crate::extract::PeerAddr;
+use crate::security::ClientIp;
 use crate::{ApiError, AppState};
 
 /// The parameters of an authorization request; all optional here so that
@@ -44,20 +44,20 @@ pub struct AuthParams {
 
 pub async fn get(
     State(state): State<AppState>,
-    peer: PeerAddr,
+    ip: ClientIp,
     headers: HeaderMap,
     Query(p): Query<AuthParams>,
 ) -> Response {
-    authorize(state, peer, headers, p).await
+    authorize(state, ip, headers, p).await
 }
 
 pub async fn post(
     State(state): State<AppState>,
-    peer: PeerAddr,
+    ip: ClientIp,
     headers: HeaderMap,
     Form(p): Form<AuthParams>,
 ) -> Response {
-    authorize(state, peer, headers, p).await
+    authorize(state, ip, headers, p).await
 }
 
 /// An HTML error page (no redirect).
@@ -80,12 +80,7 @@ const RESPONSE_TYPES: &[&str] = &[
     "code id_token token",
 ];
 
-async fn authorize(
-    state: AppState,
-    PeerAddr(peer): PeerAddr,
-    headers: HeaderMap,
-    p: AuthParams,
-) -> Response {
+async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthParams) -> Response {
     // 1. Who is asking, and where the answer goes: errors here are pages.
     let Some(client_id) = p.client_id.as_deref().filter(|c| !c.is_empty()) else {
         return error_page(
@@ -291,9 +286,17 @@ async fn authorize(
 
     // 3. Silent answer from the SSO session.
     let now = state.now();
-    let sso = sso_session(&state, &headers).await;
     let fresh_enough = |s: &SsoData| request.max_age.is_none_or(|m| now - s.auth_time <= m);
     if prompts.contains(&"none") {
+        let sso = match sso_session(&state, &headers).await {
+            Ok(sso) => sso,
+            Err(_) => {
+                return fail(
+                    OAuthErrorCode::ServerError,
+                    "the sign-in session could not be read",
+                );
+            }
+        };
         return match sso {
             Some((sid, s)) if fresh_enough(&s) => {
                 match response::complete(
@@ -309,7 +312,15 @@ async fn authorize(
                 .await
                 {
                     Ok(Outcome { response, .. }) => response,
-                    Err(e) => fail(OAuthErrorCode::ServerError, &e.detail),
+                    // The key was revoked since: its sessions are over.
+                    Err(e) if e.status == StatusCode::GONE => fail(
+                        OAuthErrorCode::LoginRequired,
+                        "no sign-in session: the user must sign in",
+                    ),
+                    Err(_) => fail(
+                        OAuthErrorCode::ServerError,
+                        "the sign-in could not be completed",
+                    ),
                 }
             }
             _ => fail(
@@ -320,7 +331,7 @@ async fn authorize(
     }
 
     // 4. A sign-in session, shown on the sign-in page.
-    match start_session(&state, &client, request, peer, &headers).await {
+    match start_session(&state, &client, request, ip, &headers).await {
         Ok(res) => res,
         Err(e) => {
             if e.status == StatusCode::TOO_MANY_REQUESTS {
@@ -338,25 +349,28 @@ fn is_challenge(c: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// The SSO session of this browser, if any.
-pub async fn sso_session(state: &AppState, headers: &HeaderMap) -> Option<(String, SsoData)> {
-    let sid = cookies::get(headers, signin::SSO_COOKIE)?;
-    let (data, _) = records::get::<SsoData>(state, records::SSO, &records::token_id(&sid))
-        .await
-        .ok()??;
-    Some((records::token_id(&sid), data))
+/// The SSO session of this browser, if any (`Err` when it cannot be read).
+pub async fn sso_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, SsoData)>, ApiError> {
+    let Some(cookie) = cookies::get(headers, signin::SSO_COOKIE) else {
+        return Ok(None);
+    };
+    let id = records::token_id(&cookie);
+    Ok(records::get::<SsoData>(state, records::SSO, &id)
+        .await?
+        .map(|(data, _)| (id, data)))
 }
 
 async fn start_session(
     state: &AppState,
     client: &Client,
     request: AuthRequest,
-    peer: Option<std::net::SocketAddr>,
+    ip: ClientIp,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ip = peer
-        .map(|p| p.ip().to_string())
-        .unwrap_or_else(|| "unknown".into());
+    let ip = ip.to_string();
     let rate = &state.config.rate;
     state
         .rate_limit(
@@ -371,8 +385,8 @@ async fn start_session(
     let binding = records::new_token();
     let numbers = crate::routes::login::candidate_numbers();
     let shown = numbers[usize::from(crate::secrets::random_bytes::<1>()[0]) % 3];
-    let requester = crate::routes::login::requester(headers, peer);
-    let mut data = SessionData {
+    let requester = crate::routes::login::requester(headers, &ip);
+    let data = SessionData {
         request,
         push_nonce: records::new_token(),
         numbers,
@@ -393,14 +407,21 @@ async fn start_session(
         wrong_numbers: 0,
         reported: false,
     };
+    // Stored before anything is pushed: a device may answer at once.
+    let record = records::new(SESSION, &sid, &sid, None, &data, now + SESSION_TTL)?;
+    records::put(state, record).await?;
     // A remembered device: push by itself.
     if let Some(token) = cookies::get(headers, &signin::push_cookie_name(&client.client_id))
         && let Ok(pk) = signin::remembered_key(state, &token).await
         && signin::push(state, client, &sid, &data, &pk).await.is_ok()
     {
-        data.pushed = true;
+        // Only the flag: an answer may already have arrived meanwhile.
+        records::modify(state, SESSION, &sid, |d: &mut SessionData| {
+            d.pushed = true;
+            Ok(())
+        })
+        .await?;
     }
-    records::put(state, SESSION, &sid, &sid, &data, now + SESSION_TTL).await?;
     let mut res = (
         StatusCode::SEE_OTHER,
         [(header::LOCATION, format!("/sign-in/{sid}"))],

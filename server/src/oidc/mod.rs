@@ -6,6 +6,7 @@ pub mod clients;
 pub mod cookies;
 pub mod discovery;
 pub mod error;
+pub mod grants;
 pub mod jwt_crypto;
 pub mod keys;
 pub mod page;

@@ -7,7 +7,6 @@
 //! Content-Security-Policy (see [`security_headers`]) applies.
 
 use std::sync::LazyLock;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::Router;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -306,14 +305,10 @@ struct SignInCtx<'a> {
     now: i64,
 }
 
-/// The sign-in page (see [`security_headers`] for its headers).
-pub fn render_sign_in(view: &SignInView) -> Result<String, PageError> {
-    render_sign_in_at(view, system_now())
-}
-
-/// [`render_sign_in`] with the server's idea of now (seconds since the
-/// epoch): the page's countdown corrects the browser's clock with it.
-pub fn render_sign_in_at(view: &SignInView, now: i64) -> Result<String, PageError> {
+/// The sign-in page (see [`security_headers`] for its headers), rendered
+/// at the server's idea of `now` (seconds since the epoch, from its clock):
+/// the page's countdown corrects the browser's clock with it.
+pub fn render_sign_in(view: &SignInView, now: i64) -> Result<String, PageError> {
     if !view.deep_link.starts_with("authentiq://") {
         return Err(PageError::DeepLink);
     }
@@ -474,13 +469,6 @@ fn initial(name: &str) -> String {
         .map_or_else(|| "?".to_owned(), |c| c.to_uppercase().collect())
 }
 
-fn system_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
-
 fn iso_time(secs: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(secs)
         .ok()
@@ -573,7 +561,7 @@ mod tests {
     }
 
     fn page(view: &SignInView) -> String {
-        match render_sign_in_at(view, NOW) {
+        match render_sign_in(view, NOW) {
             Ok(html) => html,
             Err(err) => panic!("render failed: {err}"),
         }
@@ -746,7 +734,7 @@ mod tests {
     fn deep_link_must_be_authentiq() {
         let mut v = view();
         v.deep_link = "javascript:alert(1)".to_owned();
-        assert!(matches!(render_sign_in(&v), Err(PageError::DeepLink)));
+        assert!(matches!(render_sign_in(&v, 0), Err(PageError::DeepLink)));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::hub::Topic;
 use crate::store::{Record, StoreError};
 use crate::{ApiError, AppState};
 
@@ -24,22 +25,30 @@ pub fn token_id(token: &str) -> String {
     crate::secrets::hash_secret_b64(token)
 }
 
-pub async fn put<T: Serialize>(
-    state: &AppState,
+/// A new record, not stored yet; `pk` is the key it belongs to, if any
+/// (revoking the key revokes the record's family).
+pub fn new<T: Serialize>(
     kind: &'static str,
     id: &str,
     family: &str,
+    pk: Option<&str>,
     data: &T,
     expires_at: i64,
-) -> Result<(), ApiError> {
-    let record = Record {
+) -> Result<Record, ApiError> {
+    Ok(Record {
         kind: kind.into(),
         id: id.into(),
         family: family.into(),
+        pk: pk.map(str::to_string),
         data: serde_json::to_string(data).map_err(|e| ApiError::internal(e.to_string()))?,
         used: false,
+        used_at: None,
         expires_at,
-    };
+    })
+}
+
+/// Stores a new record.
+pub async fn put(state: &AppState, record: Record) -> Result<(), ApiError> {
     state.db.call(move |s| s.put_record(&record)).await?;
     Ok(())
 }
@@ -70,8 +79,7 @@ where
         {
             Ok(()) => {
                 if kind == SESSION {
-                    // Nobody listening is fine.
-                    let _ = state.session_changed.send(id.to_string());
+                    state.hub.signal(&Topic::Session(id.to_string()));
                 }
                 return Ok(out);
             }
@@ -82,7 +90,7 @@ where
     Err(ApiError::conflict("the record keeps changing; try again"))
 }
 
-fn parse<T: DeserializeOwned>(r: &Record) -> Result<T, ApiError> {
+pub fn parse<T: DeserializeOwned>(r: &Record) -> Result<T, ApiError> {
     serde_json::from_str(&r.data).map_err(|e| {
         tracing::error!(kind = %r.kind, error = %e, "a stored record does not parse");
         ApiError::internal("corrupt record")
@@ -95,9 +103,22 @@ pub async fn get<T: DeserializeOwned>(
     kind: &'static str,
     id: &str,
 ) -> Result<Option<(T, Record)>, ApiError> {
+    match get_raw(state, kind, id).await? {
+        Some(r) => Ok(Some((parse(&r)?, r))),
+        None => Ok(None),
+    }
+}
+
+/// An unexpired, unrevoked record as stored: used or not (a spent one
+/// keeps only its family), its data unparsed.
+pub async fn get_raw(
+    state: &AppState,
+    kind: &'static str,
+    id: &str,
+) -> Result<Option<Record>, ApiError> {
     let (id, now) = (id.to_string(), state.now());
     match state.db.call(move |s| s.get_record(kind, &id, now)).await {
-        Ok(r) => Ok(Some((parse(&r)?, r))),
+        Ok(r) => Ok(Some(r)),
         Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
     }
@@ -121,13 +142,11 @@ pub async fn take<T: DeserializeOwned>(
     id: &str,
 ) -> Result<Taken<T>, ApiError> {
     let (owned, now) = (id.to_string(), state.now());
-    // A spent code or refresh token is kept only to recognise its reuse
-    // (by its family): its grant goes. A spent sign-in session is still
-    // read (its page shows how it ended).
-    let keep_data = !matches!(kind, CODE | REFRESH);
+    // A spent sign-in session is still read (its page shows how it ended).
+    // (Codes and refresh tokens are spent by `Store::exchange`.)
     match state
         .db
-        .call(move |s| s.use_record(kind, &owned, now, keep_data))
+        .call(move |s| s.use_record(kind, &owned, now, true))
         .await
     {
         Ok(r) => Ok(Taken::Fresh(parse(&r)?, r)),
@@ -146,7 +165,10 @@ pub async fn take<T: DeserializeOwned>(
 
 /// Revokes everything issued in `family` (for as long as any of it could live).
 pub async fn revoke_family(state: &AppState, family: &str) -> Result<(), ApiError> {
-    let (family, until) = (family.to_string(), state.now() + 90 * 24 * 3600);
+    let (family, until) = (
+        family.to_string(),
+        state.now() + crate::store::FAMILY_REVOCATION_TTL,
+    );
     state
         .db
         .call(move |s| s.revoke_family(&family, until))

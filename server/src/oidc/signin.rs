@@ -31,6 +31,9 @@ use super::records::{self, SESSION, SSO};
 use super::response;
 use super::session::{SessionData, SsoData, Status};
 use crate::extract::JwtBody;
+use crate::hub::Topic;
+use crate::security::pushes::may_push;
+use crate::security::{self, ClientIp, Kind, Subject};
 use crate::store::Record;
 use crate::{ApiError, AppState};
 
@@ -76,6 +79,34 @@ fn unknown_client_page() -> Response {
         "Unknown application",
         "The application of this sign-in is no longer registered.",
     )
+}
+
+/// The page for a failure of ours (logged where it happened): never
+/// dressed up as an expired sign-in.
+fn failure_page() -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not complete this step. Try again in a moment.",
+    )
+}
+
+/// The session, or the page to show instead: expired, or a failure.
+async fn load_or_page(state: &AppState, sid: &str) -> Result<(SessionData, Record), Response> {
+    match load(state, sid).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(expired_page()),
+        Err(_) => Err(failure_page()),
+    }
+}
+
+/// The session's client, or the page to show instead.
+async fn client_or_page(state: &AppState, client_id: &str) -> Result<Client, Response> {
+    match clients::find(state, client_id).await {
+        Ok(Some(c)) => Ok(c),
+        Ok(None) => Err(unknown_client_page()),
+        Err(_) => Err(failure_page()),
+    }
 }
 
 pub fn binding_cookie_name(sid: &str) -> String {
@@ -138,7 +169,8 @@ fn sign_in_request(
     }
 }
 
-/// Pushes the sign-in request to `pk`'s devices (rate-limited per key).
+/// Pushes the sign-in request to `pk`'s devices, if the push gate lets it
+/// (key live, not blocked, under the rate).
 pub async fn push(
     state: &AppState,
     client: &Client,
@@ -146,14 +178,7 @@ pub async fn push(
     data: &SessionData,
     pk: &str,
 ) -> Result<(), ApiError> {
-    state
-        .rate_limit(
-            format!("push:{pk}"),
-            state.config.rate.pushes_per_key_per_minute,
-            60,
-            "pushes to this device",
-        )
-        .await?;
+    may_push(state, pk, &data.ip).await?;
     let ttl = (data.expires_at - state.now()).max(1);
     let event = DeviceEvent::SignIn(sign_in_request(state, client, sid, data));
     state.emit(pk, event, ttl).await.map(|_| ())
@@ -194,11 +219,13 @@ async fn show(
     Path(sid): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Some((data, _))) = load(&state, &sid).await else {
-        return expired_page();
+    let (data, _) = match load_or_page(&state, &sid).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
-    let Ok(Some(client)) = clients::find(&state, &data.request.client_id).await else {
-        return unknown_client_page();
+    let client = match client_or_page(&state, &data.request.client_id).await {
+        Ok(c) => c,
+        Err(page) => return page,
     };
     let wants_jwt = headers
         .get(header::ACCEPT)
@@ -278,7 +305,7 @@ fn render_page(state: &AppState, client: &Client, sid: &str, data: &SessionData)
         pushed: data.pushed,
         expires_at: data.expires_at,
     };
-    match page::render_sign_in(&view) {
+    match page::render_sign_in(&view, state.now()) {
         Ok(html) => {
             let mut res = Html(html).into_response();
             page::security_headers(res.headers_mut());
@@ -303,8 +330,9 @@ async fn send_to_device(
     Path(sid): Path<String>,
     Form(form): Form<PushForm>,
 ) -> Response {
-    let Ok(Some((mut data, _))) = load(&state, &sid).await else {
-        return expired_page();
+    let (mut data, _) = match load_or_page(&state, &sid).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     if !bool::from(data.csrf.as_bytes().ct_eq(form.csrf.as_bytes())) {
         return error_page(
@@ -313,8 +341,9 @@ async fn send_to_device(
             "The form was not sent from this sign-in page.",
         );
     }
-    let Ok(Some(client)) = clients::find(&state, &data.request.client_id).await else {
-        return unknown_client_page();
+    let client = match client_or_page(&state, &data.request.client_id).await {
+        Ok(c) => c,
+        Err(page) => return page,
     };
     if let Some(email) = crate::secrets::normalize_email(&form.email) {
         let hash = state.hasher.hash("email", &email);
@@ -367,6 +396,11 @@ async fn answer(
         }
     };
     pending(&data)?;
+    let who = Subject {
+        pk: Some(&pk),
+        client_id: Some(&data.request.client_id),
+        ip: Some(&data.ip),
+    };
     if body.decision == Decision::Deny {
         records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
             pending(d)?;
@@ -376,13 +410,18 @@ async fn answer(
             Ok(())
         })
         .await?;
-        if body.report {
-            tracing::warn!(pk = %pk, client = %data.request.client_id, ip = %data.ip, "sign-in reported as not the user's");
-        }
+        // A report blocks pushes to this key from this address for an hour.
+        let kind = if body.report {
+            Kind::SignInReported
+        } else {
+            Kind::SignInDenied
+        };
+        security::record(&state, kind, who, None).await?;
         return Ok(Json(json!({ "status": "denied" })));
     }
     if body.number != Some(data.shown) {
-        // A wrong number denies the request and counts against the key.
+        // A wrong number denies the request and counts against the key:
+        // too many in an hour, and pushes to it are refused.
         records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
             pending(d)?;
             d.status = Status::Denied;
@@ -391,15 +430,7 @@ async fn answer(
             Ok(())
         })
         .await?;
-        let r = &state.config.rate;
-        state
-            .rate_limit(
-                format!("wrong-number:{pk}"),
-                r.wrong_numbers_per_key_per_hour,
-                3600,
-                "wrong numbers",
-            )
-            .await?;
+        security::record(&state, Kind::WrongNumber, who, None).await?;
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
             kind: "wrong-number",
@@ -441,6 +472,7 @@ async fn answer(
         Ok(())
     })
     .await?;
+    security::record(&state, Kind::SignInApproved, who, None).await?;
     Ok(Json(json!({ "status": "approved" })))
 }
 
@@ -527,27 +559,40 @@ fn collect_claims(
     Ok((out, granted.join(" ")))
 }
 
-/// Live status for the page, as Server-Sent Events.
+/// Live status for the page, as Server-Sent Events; at most
+/// `limits.event_streams_per_ip` open per client address.
 async fn events(
     State(state): State<AppState>,
     Path(sid): Path<String>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    ip: ClientIp,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    let max = state.config.limits.event_streams_per_ip;
+    let Some(slot) = state.streams.acquire(&ip.to_string(), max) else {
+        return Err(ApiError::rate_limited(
+            5,
+            format!("at most {max} sign-in status streams per address"),
+        ));
+    };
     let stream = async_stream::stream! {
-        let mut changes = state.session_changed.subscribe();
+        let _slot = slot;
+        // Watch before reading: a change after the read wakes the next one.
+        let mut watch = state.hub.watch(Topic::Session(sid.clone()));
         let mut last: Option<&'static str> = None;
         loop {
-            let (status, cont) = match load(&state, &sid).await {
+            let (status, cont, expires_at) = match load(&state, &sid).await {
                 Ok(Some((d, _))) => match d.status {
-                    Status::Pending => ("pending", None),
-                    Status::Approved => ("approved", Some(format!("/sign-in/{sid}/continue"))),
-                    Status::Denied => ("denied", Some(format!("/sign-in/{sid}/continue"))),
+                    Status::Pending => ("pending", None, d.expires_at),
+                    Status::Approved => ("approved", Some(format!("/sign-in/{sid}/continue")), 0),
+                    Status::Denied => ("denied", Some(format!("/sign-in/{sid}/continue")), 0),
                 },
-                _ => ("expired", None),
+                Ok(None) => ("expired", None, 0),
+                Err(_) => ("error", None, 0),
             };
             if last != Some(status) {
                 let message = match status {
                     "denied" => Some("The sign-in was denied on your device.".to_string()),
                     "expired" => Some("This sign-in request expired. Go back and try again.".to_string()),
+                    "error" => Some("Something went wrong on the server. Reload the page to try again.".to_string()),
                     _ => None,
                 };
                 let ev = StatusEvent { status, continue_url: cont, message };
@@ -559,24 +604,12 @@ async fn events(
             if status != "pending" {
                 break;
             }
-            // Wake on this session's change; look again at least every second
-            // (expiry, or a change made by another server instance).
-            let wait = async {
-                loop {
-                    match changes.recv().await {
-                        Ok(changed) if changed == sid => return,
-                        Ok(_) => {}
-                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                        Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                }
-            };
-            let _ = tokio::time::timeout(Duration::from_secs(1), wait).await;
+            // Wake on this session's change, or when it expires.
+            let left = u64::try_from(expires_at - state.now()).unwrap_or(0) + 1;
+            let _ = tokio::time::timeout(Duration::from_secs(left), watch.changed()).await;
         }
     };
-    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 
 /// Once approved (or denied), the browser that started the sign-in goes on
@@ -586,8 +619,9 @@ async fn continue_to_client(
     Path(sid): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let Ok(Some((data, _))) = load(&state, &sid).await else {
-        return expired_page();
+    let (data, _) = match load_or_page(&state, &sid).await {
+        Ok(found) => found,
+        Err(page) => return page,
     };
     let bound = cookies::get(&headers, &binding_cookie_name(&sid)).is_some_and(|b| {
         bool::from(
@@ -627,19 +661,22 @@ async fn continue_to_client(
     // Exactly once: the session record is spent here.
     let (data, _) = match records::take::<SessionData>(&state, SESSION, &sid).await {
         Ok(records::Taken::Fresh(d, r)) => (d, r),
-        _ => {
+        Ok(_) => {
             return error_page(
                 StatusCode::CONFLICT,
                 "Already used",
                 "This sign-in was already completed. Go back to the application.",
             );
         }
+        Err(_) => return failure_page(),
     };
-    let Ok(Some(client)) = clients::find(&state, &data.request.client_id).await else {
-        return unknown_client_page();
+    let client = match client_or_page(&state, &data.request.client_id).await {
+        Ok(c) => c,
+        Err(page) => return page,
     };
     let (Some(pk), Some(auth_time)) = (data.pk.clone(), data.auth_time) else {
-        return ApiError::internal("approved session without a key").into_response();
+        tracing::error!(sid = %sid, "an approved session has no key");
+        return failure_page();
     };
     // The SSO session of this browser.
     let sso_token = records::new_token();
@@ -650,8 +687,19 @@ async fn continue_to_client(
         claims: data.claims.clone(),
         granted_scope: data.granted_scope.clone(),
     };
-    if let Err(e) = records::put(&state, SSO, &sso_id, &sso_id, &sso, state.now() + SSO_TTL).await {
-        return e.into_response();
+    let stored = match records::new(
+        SSO,
+        &sso_id,
+        &sso_id,
+        Some(&pk),
+        &sso,
+        state.now() + SSO_TTL,
+    ) {
+        Ok(r) => records::put(&state, r).await,
+        Err(e) => Err(e),
+    };
+    if stored.is_err() {
+        return failure_page();
     }
     let outcome = match response::complete(
         &state,
@@ -666,7 +714,14 @@ async fn continue_to_client(
     .await
     {
         Ok(o) => o,
-        Err(e) => return e.into_response(),
+        Err(e) if e.status == StatusCode::GONE => {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "Authentiq ID revoked",
+                "The Authentiq ID that approved this sign-in was revoked. Go back to the application and sign in again.",
+            );
+        }
+        Err(_) => return failure_page(),
     };
     let mut res = outcome.response;
     let h = res.headers_mut();

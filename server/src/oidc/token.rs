@@ -1,5 +1,6 @@
-//! `POST /token`: the authorization code grant (with PKCE) and the refresh
-//! token grant (rotated, with reuse detection).
+//! `POST /token`: parsing the request and authenticating the client; the
+//! grants themselves (code with PKCE, refresh with rotation and reuse
+//! detection) are in [`super::grants`].
 
 use authentiq_protocol::errors::OAuthErrorCode;
 use axum::Json;
@@ -7,16 +8,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
 use super::clients::{self, Client};
 use super::error::OAuthErr;
-use super::records::{self, CODE, REFRESH, Taken};
-use super::tokens::{self, CodeData, Grant};
+use super::grants;
+use super::tokens;
 use crate::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -179,15 +178,6 @@ async fn handle(
     }
 }
 
-fn pkce_ok(challenge: &str, verifier: &str) -> bool {
-    let valid = (43..=128).contains(&verifier.len())
-        && verifier
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
-    valid && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
-}
-
 async fn code_grant(
     state: &AppState,
     client: &Client,
@@ -196,40 +186,15 @@ async fn code_grant(
     let code = form
         .code
         .ok_or_else(|| OAuthErr::invalid_request("code is required"))?;
-    let data = match records::take::<CodeData>(state, CODE, &records::token_id(&code)).await? {
-        Taken::Fresh(d, _) => d,
-        Taken::Reused { family } => {
-            // A replayed code: revoke everything it issued (RFC 9700 §4.5).
-            records::revoke_family(state, &family).await?;
-            tracing::warn!(client = %client.client_id, "authorization code reused; revoked its tokens");
-            return Err(OAuthErr::invalid_grant(
-                "the code was already used; its tokens are revoked",
-            ));
-        }
-        Taken::Missing => return Err(OAuthErr::invalid_grant("the code is unknown or expired")),
+    let req = grants::CodeRequest {
+        code: &code,
+        redirect_uri: form.redirect_uri.as_deref(),
+        code_verifier: form.code_verifier.as_deref(),
     };
-    if data.grant.client_id != client.client_id {
-        return Err(OAuthErr::invalid_grant(
-            "the code was issued to another client",
-        ));
-    }
-    if form.redirect_uri.as_deref() != Some(data.redirect_uri.as_str()) {
-        return Err(OAuthErr::invalid_grant(
-            "redirect_uri does not match the authorization request",
-        ));
-    }
-    match (&data.code_challenge, form.code_verifier.as_deref()) {
-        (Some(ch), Some(v)) if pkce_ok(ch, v) => {}
-        (Some(_), Some(_)) => return Err(OAuthErr::invalid_grant("PKCE verification failed")),
-        (Some(_), None) => return Err(OAuthErr::invalid_grant("code_verifier is required")),
-        (None, Some(_)) => {
-            return Err(OAuthErr::invalid_grant(
-                "no code_challenge was sent for this code",
-            ));
-        }
-        (None, None) => {}
-    }
-    issue(state, client, &data.grant).await
+    Ok(respond(
+        state,
+        grants::exchange_code(state, client, req).await?,
+    ))
 }
 
 async fn refresh_grant(
@@ -240,78 +205,31 @@ async fn refresh_grant(
     let token = form
         .refresh_token
         .ok_or_else(|| OAuthErr::invalid_request("refresh_token is required"))?;
-    let grant = match records::take::<Grant>(state, REFRESH, &records::token_id(&token)).await? {
-        Taken::Fresh(g, _) => g,
-        Taken::Reused { family } => {
-            records::revoke_family(state, &family).await?;
-            tracing::warn!(client = %client.client_id, "refresh token reused; revoked its family");
-            return Err(OAuthErr::invalid_grant(
-                "the refresh token was already used; its family is revoked",
-            ));
-        }
-        Taken::Missing => {
-            return Err(OAuthErr::invalid_grant(
-                "the refresh token is unknown, expired or revoked",
-            ));
-        }
-    };
-    if grant.client_id != client.client_id {
-        return Err(OAuthErr::invalid_grant(
-            "the refresh token was issued to another client",
-        ));
-    }
-    if let Some(scope) = form.scope.as_deref() {
-        let have: Vec<&str> = grant.scope.split(' ').collect();
-        if scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .any(|s| !have.contains(&s))
-        {
-            return Err(OAuthErr::new(
-                OAuthErrorCode::InvalidScope,
-                "a refresh cannot widen the scope",
-            ));
-        }
-    }
-    issue(state, client, &grant).await
+    let issued = grants::rotate_refresh(state, client, &token, form.scope.as_deref()).await?;
+    Ok(respond(state, issued))
 }
 
-async fn issue(state: &AppState, client: &Client, grant: &Grant) -> Result<Response, OAuthErr> {
-    let access = tokens::issue_access(state, grant).await?;
-    let refresh = tokens::issue_refresh(state, grant).await?;
-    let id_token = tokens::id_token(state, client, grant, Some(&access), None)?;
+fn respond(state: &AppState, issued: grants::Issued) -> Response {
     let now = state.now();
     let mut res = Json(json!({
-        "access_token": access,
+        "access_token": issued.access,
         "token_type": "Bearer",
         "expires_in": tokens::ACCESS_TTL,
         "expires_at": now + tokens::ACCESS_TTL,
-        "id_token": id_token,
-        "refresh_token": refresh,
-        "scope": grant.scope,
+        "id_token": issued.id_token,
+        "refresh_token": issued.refresh,
+        "scope": issued.scope,
     }))
     .into_response();
     let h = res.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-    Ok(res)
+    res
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn pkce_s256_rfc7636_appendix_b() {
-        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
-        assert!(pkce_ok(challenge, verifier));
-        assert!(!pkce_ok(
-            challenge,
-            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"
-        ));
-        assert!(!pkce_ok(challenge, "short"));
-    }
 
     #[test]
     fn basic_credentials_are_form_decoded() {

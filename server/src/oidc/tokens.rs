@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256, Sha512};
 
 use super::clients::{Client, SubjectType};
 use super::records::{self, ACCESS, CODE, REFRESH};
+use crate::store::Record;
 use crate::{ApiError, AppState};
 
 pub const CODE_TTL: i64 = 60;
@@ -58,44 +59,48 @@ pub fn subject(state: &AppState, client: &Client, pk: &str) -> String {
 
 pub async fn issue_code(state: &AppState, data: &CodeData) -> Result<String, ApiError> {
     let code = records::new_token();
-    let family = data.grant.family.clone();
-    records::put(
-        state,
+    let grant = &data.grant;
+    let record = records::new(
         CODE,
         &records::token_id(&code),
-        &family,
+        &grant.family,
+        Some(&grant.pk),
         data,
         state.now() + CODE_TTL,
-    )
-    .await?;
+    )?;
+    records::put(state, record).await?;
     Ok(code)
 }
 
-pub async fn issue_access(state: &AppState, grant: &Grant) -> Result<String, ApiError> {
-    let token = records::new_token();
-    records::put(
-        state,
+/// The record of access token `token` for `grant` (not stored yet).
+pub fn access_record(state: &AppState, grant: &Grant, token: &str) -> Result<Record, ApiError> {
+    records::new(
         ACCESS,
-        &records::token_id(&token),
+        &records::token_id(token),
         &grant.family,
+        Some(&grant.pk),
         grant,
         state.now() + ACCESS_TTL,
     )
-    .await?;
-    Ok(token)
 }
 
-pub async fn issue_refresh(state: &AppState, grant: &Grant) -> Result<String, ApiError> {
-    let token = records::new_token();
-    records::put(
-        state,
+/// The record of refresh token `token` for `grant` (not stored yet).
+pub fn refresh_record(state: &AppState, grant: &Grant, token: &str) -> Result<Record, ApiError> {
+    records::new(
         REFRESH,
-        &records::token_id(&token),
+        &records::token_id(token),
         &grant.family,
+        Some(&grant.pk),
         grant,
         state.now() + REFRESH_TTL,
     )
-    .await?;
+}
+
+/// An access token from the authorization endpoint (implicit and hybrid
+/// flows), stored at once.
+pub async fn issue_access(state: &AppState, grant: &Grant) -> Result<String, ApiError> {
+    let token = records::new_token();
+    records::put(state, access_record(state, grant, &token)?).await?;
     Ok(token)
 }
 

@@ -13,9 +13,7 @@ use super::tokens::{self, Grant};
 use crate::AppState;
 
 fn param(s: &str) -> Option<String> {
-    url::form_urlencoded::parse(s.as_bytes())
-        .find(|(k, _)| k == "access_token")
-        .map(|(_, v)| v.into_owned())
+    crate::extract::form_value(s, "access_token")
 }
 
 pub async fn userinfo(
@@ -64,9 +62,12 @@ pub async fn userinfo(
         Err(e) => return OAuthErr::from(e).into_response(),
     };
     // A revoked key's tokens stop working.
-    match state.key(&grant.pk).await {
-        Ok(k) if !k.is_revoked() => {}
-        _ => return OAuthErr::invalid_token("the user's Authentiq ID was revoked").into_response(),
+    match super::grants::key_is_live(&state, &grant.pk).await {
+        Ok(true) => {}
+        Ok(false) => {
+            return OAuthErr::invalid_token("the user's Authentiq ID was revoked").into_response();
+        }
+        Err(e) => return OAuthErr::from(e).into_response(),
     }
     let Ok(Some(client)) = clients::find(&state, &grant.client_id).await else {
         return OAuthErr::invalid_token("the client of this token no longer exists")

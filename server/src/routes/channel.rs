@@ -17,9 +17,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::extract::Query;
-use crate::hub::Push;
+use crate::hub::Topic;
 use crate::store::StoredEvent;
 use crate::{ApiError, AppState};
+
+/// The event that ends a key's channels.
+const REVOKED: &str = "key-revoked";
 
 /// Longest lifetime of a channel-auth JWT.
 const CHANNEL_AUTH_MAX_LIFETIME: i64 = 5 * 60;
@@ -85,34 +88,29 @@ pub async fn open(
         .unwrap_or(0);
 
     let stream = async_stream::stream! {
-        // Subscribe before reading the backlog so nothing falls in between;
-        // ids already sent are skipped.
-        let mut sub = state.hub.subscribe(&pk);
+        // Watch before reading, so an event stored after a read always
+        // wakes the next one; each wake re-reads everything after the last
+        // event sent, in the store's order.
+        let mut watch = state.hub.watch(Topic::Key(pk.clone()));
         let mut sent = last;
-        let now = state.now();
-        let owned = pk.clone();
-        let backlog = state.db.call(move |s| s.events_after(&owned, last, now)).await;
-        match backlog {
-            Ok(events) => {
-                for e in events {
-                    sent = sent.max(e.id);
-                    yield Ok(to_sse(&e));
+        loop {
+            let (owned, now) = (pk.clone(), state.now());
+            let events = match state.db.call(move |s| s.events_after(&owned, sent, now)).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read device events");
+                    return;
+                }
+            };
+            for e in events {
+                sent = e.id;
+                yield Ok(to_sse(&e));
+                if e.kind == REVOKED {
+                    // The key is gone: nothing more will come.
+                    return;
                 }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot replay events");
-                return;
-            }
-        }
-        while let Some(push) = sub.rx.recv().await {
-            match push {
-                Push::Event(e) if e.id > sent => {
-                    sent = e.id;
-                    yield Ok(to_sse(&e));
-                }
-                Push::Event(_) => {}
-                Push::Close => break,
-            }
+            watch.changed().await;
         }
     };
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))))

@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{JwtBody, Query};
-use crate::hub::Push;
 use crate::secrets::{self, normalize_email, normalize_phone};
+use crate::security::{self, ClientIp, Kind, Subject};
 use crate::store::{GrantRecord, KeyRecord, RevokeCode, StoreError};
 use crate::{ApiError, AppState};
 
@@ -101,9 +101,8 @@ pub async fn register(
     State(state): State<AppState>,
     JwtBody(token): JwtBody,
 ) -> Result<(StatusCode, Json<RegisteredBody>), ApiError> {
-    let (id, claims) = state
-        .verify_action::<Registration>(&token, &state.action_validation())
-        .await?;
+    let (id, claims, jti) =
+        state.verify_unspent::<Registration>(&token, &state.action_validation())?;
     let secret = secrets::new_secret();
     let record = KeyRecord {
         pk: id.to_string(),
@@ -114,14 +113,19 @@ pub async fn register(
         email_hash: None,
         phone_hash: None,
     };
-    match state.db.call(move |s| s.insert_key(&record)).await {
+    // The key and its registration token's jti, in one transaction.
+    match state
+        .db
+        .call(move |s| s.insert_key(&record, Some((&jti.key, jti.until))))
+        .await
+    {
         Ok(()) => {}
-        Err(StoreError::Conflict(_)) => {
+        Err(StoreError::Conflict("duplicate-key")) => {
             return Err(ApiError::duplicate_key(
                 "this Authentiq ID is already registered",
             ));
         }
-        Err(e) => return Err(e.into()),
+        Err(e) => return Err(crate::state::jti_error(e)),
     }
     tracing::info!(pk = %id, "registered a key");
     Ok((
@@ -324,16 +328,89 @@ pub async fn bind(
 
 #[derive(Debug, Deserialize, IntoParams)]
 pub struct SecretQuery {
+    /// The revocation secret returned at registration (better sent as
+    /// `Authorization: Bearer` or in the body, which stay out of logs).
+    pub secret: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct SecretBody {
     /// The revocation secret returned at registration.
     pub secret: String,
 }
 
+/// The revocation secret, from `Authorization: Bearer`, the body (JSON or
+/// form `secret`) or — for older clients — the `secret` query parameter;
+/// exactly one of them.
+#[derive(Debug)]
+pub struct RevocationSecret(String);
+
+impl axum::extract::FromRequest<AppState> for RevocationSecret {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, ApiError> {
+        use axum::http::header;
+        let query = req
+            .uri()
+            .query()
+            .and_then(|q| crate::extract::form_value(q, "secret"));
+        let headers = req.headers().clone();
+        let bearer = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| {
+                v.strip_prefix("Bearer ")
+                    .map(|t| t.trim().to_string())
+                    .ok_or_else(|| {
+                        ApiError::bad_request("send the secret as Authorization: Bearer")
+                    })
+            })
+            .transpose()?;
+        let body = crate::extract::body_bytes(req, state).await?;
+        let body_secret = if body.iter().all(u8::is_ascii_whitespace) {
+            None
+        } else {
+            let text = std::str::from_utf8(&body)
+                .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+            let json = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            Some(if json {
+                serde_json::from_str::<SecretBody>(text)
+                    .map_err(|e| ApiError::bad_request(format!("bad JSON: {e}")))?
+                    .secret
+            } else {
+                crate::extract::form_value(text, "secret")
+                    .ok_or_else(|| ApiError::bad_request("the body has no secret"))?
+            })
+        };
+        match [bearer, body_secret, query]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .as_slice()
+        {
+            [one] => Ok(RevocationSecret(one.clone())),
+            [] => Err(ApiError::bad_request(
+                "give the revocation secret (Authorization: Bearer, or the body)",
+            )),
+            _ => Err(ApiError::bad_request(
+                "send the revocation secret one way only",
+            )),
+        }
+    }
+}
+
 /// Revoke an ID with its revocation secret.
 #[utoipa::path(delete, path = "/key/{PK}", tag = "key", operation_id = "key_revoke",
-    params(("PK" = String, Path, description = "Authentiq ID (43 chars)"), SecretQuery),
+    params(("PK" = String, Path, description = "Authentiq ID (43 chars)"), SecretQuery,
+        ("Authorization" = Option<String>, Header, description = "`Bearer <revocation secret>`")),
+    request_body(description = "The secret, as JSON or form (or use the header)",
+        content((SecretBody = "application/json"), (SecretBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "Successful response", body = StatusBody),
-        (status = 400, description = "No secret given", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "No secret given, or given twice", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Wrong secret `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
@@ -341,28 +418,40 @@ pub struct SecretQuery {
 pub async fn revoke_with_secret(
     State(state): State<AppState>,
     Path(pk): Path<String>,
-    Query(q): Query<SecretQuery>,
+    ClientIp(ip): ClientIp,
+    RevocationSecret(secret): RevocationSecret,
 ) -> Result<Json<StatusBody>, ApiError> {
     parse_pk(&pk)?;
     let key = state.active_key(&pk).await?;
-    if !secrets::verify_secret(&q.secret, &key.secret_hash) {
+    if !secrets::verify_secret(&secret, &key.secret_hash) {
         return Err(ApiError::auth_error("wrong revocation secret"));
     }
-    revoke(&state, &pk).await?;
+    revoke(&state, &pk, ClientIp(ip), "with the revocation secret").await?;
     Ok(status("done"))
 }
 
-/// Marks the key revoked, tells its devices, and closes their channels.
-async fn revoke(state: &AppState, pk: &str) -> Result<(), ApiError> {
+/// Marks the key revoked — which in the same transaction revokes its SSO
+/// sessions, codes and tokens — tells its devices (whose channels end with
+/// that event), and logs it.
+async fn revoke(state: &AppState, pk: &str, ip: ClientIp, how: &str) -> Result<(), ApiError> {
     let owned = pk.to_string();
     let now = state.now();
     state.db.call(move |s| s.revoke_key(&owned, now)).await?;
     state
         .emit(pk, DeviceEvent::KeyRevoked {}, crate::state::EVENT_TTL)
         .await?;
-    state.hub.publish(pk, Push::Close);
-    tracing::info!(pk, "revoked a key");
-    Ok(())
+    let ip = ip.to_string();
+    security::record(
+        state,
+        Kind::KeyRevoked,
+        Subject {
+            pk: Some(pk),
+            ip: Some(&ip),
+            ..Subject::default()
+        },
+        Some(how.to_string()),
+    )
+    .await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -389,6 +478,7 @@ pub struct EmailPhoneQuery {
     ))]
 pub async fn revoke_by_email_phone(
     State(state): State<AppState>,
+    ip: ClientIp,
     Query(q): Query<EmailPhoneQuery>,
 ) -> Result<Json<StatusBody>, ApiError> {
     let email =
@@ -443,12 +533,22 @@ pub async fn revoke_by_email_phone(
         .await?;
         return Ok(status("pending"));
     };
-    let owned = pk.clone();
-    let mut pending = match state.db.call(move |s| s.get_revoke_code(&owned, now)).await {
+    // The attempt is counted before the code is compared, atomically.
+    let (owned, max) = (pk.clone(), state.config.rate.code_attempts);
+    let pending = match state
+        .db
+        .call(move |s| s.attempt_revoke_code(&owned, max, now))
+        .await
+    {
         Ok(c) => c,
         Err(StoreError::NotFound) => {
             return Err(ApiError::confirm_first(
                 "ask for a code first (call without code)",
+            ));
+        }
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::auth_error(
+                "too many wrong codes; ask for a new code",
             ));
         }
         Err(e) => return Err(e.into()),
@@ -457,25 +557,27 @@ pub async fn revoke_by_email_phone(
         .hasher
         .verify(&format!("revoke:{pk}"), code.trim(), &pending.code_hash)
     {
-        pending.attempts += 1;
-        let spent = pending.attempts >= state.config.rate.code_attempts;
+        if pending.attempts < max {
+            return Err(ApiError::auth_error("wrong code"));
+        }
         let owned = pk.clone();
-        state
-            .db
-            .call(move |s| {
-                if spent {
-                    s.delete_revoke_code(&owned)
-                } else {
-                    s.update_revoke_code(&pending)
-                }
-            })
-            .await?;
-        return Err(ApiError::auth_error(if spent {
-            "wrong code; too many attempts, ask for a new code"
-        } else {
-            "wrong code"
-        }));
+        state.db.call(move |s| s.delete_revoke_code(&owned)).await?;
+        let ip_text = ip.to_string();
+        security::record(
+            &state,
+            Kind::CodeLimitReached,
+            Subject {
+                pk: Some(&pk),
+                ip: Some(&ip_text),
+                ..Subject::default()
+            },
+            Some("revocation code".into()),
+        )
+        .await?;
+        return Err(ApiError::auth_error(
+            "wrong code; too many attempts, ask for a new code",
+        ));
     }
-    revoke(&state, &pk).await?;
+    revoke(&state, &pk, ip, "with the email and phone code").await?;
     Ok(status("done"))
 }

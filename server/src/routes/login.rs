@@ -4,7 +4,7 @@
 use authentiq_protocol::jwt;
 use authentiq_protocol::payloads::{ClientInfo, DeviceEvent, PushToken, Requester, SignInRequest};
 use axum::extract::State;
-use axum::http::{HeaderMap, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 use axum::{Json, Router};
 use rand_core::{OsRng, RngCore};
@@ -12,7 +12,9 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::key::{StatusBody, status};
-use crate::extract::{JwtBody, PeerAddr, Query};
+use crate::extract::{JwtBody, Query};
+use crate::security::ClientIp;
+use crate::security::pushes::may_push;
 use crate::{ApiError, AppState};
 
 /// How long a pushed sign-in request stays answerable.
@@ -60,11 +62,9 @@ pub fn candidate_numbers() -> [u16; 3] {
 }
 
 /// Who is asking, for the user to judge.
-pub fn requester(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Requester {
+pub fn requester(headers: &HeaderMap, ip: &str) -> Requester {
     Requester {
-        ip: peer
-            .map(|p| p.ip().to_string())
-            .unwrap_or_else(|| "unknown".into()),
+        ip: ip.to_string(),
         user_agent: headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
@@ -80,13 +80,14 @@ pub fn requester(headers: &HeaderMap, peer: Option<std::net::SocketAddr>) -> Req
         (status = 200, description = "Sent to the device", body = StatusBody),
         (status = 400, description = "Malformed JWT or no callback", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Unauthorized for this callback audience `aud-error`, or not self-signed by a registered key `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "Too many pushes for this key `rate-limit`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The user reported a sign-in from this address within the hour `push-blocked`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pushes, or too many wrong numbers, for this key `rate-limit`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn push_login(
     State(state): State<AppState>,
     Query(q): Query<CallbackQuery>,
     headers: HeaderMap,
-    PeerAddr(peer): PeerAddr,
+    ip: ClientIp,
     JwtBody(token): JwtBody,
 ) -> Result<Json<StatusBody>, ApiError> {
     // Push tokens are kept by relying parties and used again: no jti spending.
@@ -103,27 +104,21 @@ pub async fn push_login(
         ));
     }
     let pk = id.to_string();
-    match state.key(&pk).await {
-        Ok(k) if !k.is_revoked() => {}
-        Ok(_) => {
-            return Err(ApiError::auth_error(
-                "the key of this push token is revoked",
-            ));
-        }
-        Err(_) => {
+    let ip = ip.to_string();
+    match may_push(&state, &pk, &ip).await {
+        Ok(()) => {}
+        Err(e) if e.status == StatusCode::NOT_FOUND => {
             return Err(ApiError::auth_error(
                 "the key of this push token is not registered",
             ));
         }
+        Err(e) if e.status == StatusCode::GONE => {
+            return Err(ApiError::auth_error(
+                "the key of this push token is revoked",
+            ));
+        }
+        Err(e) => return Err(e),
     }
-    state
-        .rate_limit(
-            format!("push:{pk}"),
-            state.config.rate.pushes_per_key_per_minute,
-            60,
-            "pushes to this device",
-        )
-        .await?;
     let origin = url::Url::parse(&q.callback)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|_| q.callback.clone());
@@ -141,7 +136,7 @@ pub async fn push_login(
             logo_uri: None,
         },
         scope: "openid".into(),
-        requester: requester(&headers, peer),
+        requester: requester(&headers, &ip),
         numbers: candidate_numbers(),
     };
     state

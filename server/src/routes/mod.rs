@@ -52,7 +52,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(problem_errors))
         .layer(middleware::from_fn_with_state(state.clone(), header_limits))
         .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            Hsts(state.config.base_url().starts_with("https:")),
+            security_headers,
+        ))
         .with_state(state)
 }
 
@@ -111,10 +114,20 @@ async fn problem_errors(req: Request, next: Next) -> Response {
     out
 }
 
-/// Headers every response carries.
-async fn security_headers(req: Request<Body>, next: Next) -> Response {
+/// Whether the public URL is https, so browsers are told to keep to it.
+#[derive(Debug, Clone, Copy)]
+struct Hsts(bool);
+
+/// Headers every response carries (and HSTS when served over https).
+async fn security_headers(State(hsts): State<Hsts>, req: Request<Body>, next: Next) -> Response {
     let mut res = next.run(req).await;
     let h = res.headers_mut();
+    if hsts.0 {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -17,8 +17,9 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::key::{StatusBody, status};
 use crate::delivery::{Channel, Message};
-use crate::extract::{JwtBody, Query, body_bytes};
+use crate::extract::{JwtBody, Query, body_bytes, form_value};
 use crate::secrets::{self, normalize_email, normalize_phone};
+use crate::security::{self, ClientIp, Kind, Subject};
 use crate::store::{GrantRecord, Job, JobStatus, StoreError};
 use crate::{ApiError, AppState};
 
@@ -285,7 +286,7 @@ impl FromRequest<AppState> for Confirmation {
         struct Q {
             code: Option<String>,
         }
-        let query_code = req.uri().query().and_then(serde_urlencoded_code);
+        let query_code = req.uri().query().and_then(|q| form_value(q, "code"));
         let ct = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -308,16 +309,10 @@ impl FromRequest<AppState> for Confirmation {
                 .map_err(|e| ApiError::bad_request(format!("bad JSON: {e}")))?
                 .code
         } else {
-            serde_urlencoded_code(text)
+            form_value(text, "code")
         };
         Ok(Confirmation(body_code.or(query_code)))
     }
-}
-
-fn serde_urlencoded_code(q: &str) -> Option<String> {
-    url::form_urlencoded::parse(q.as_bytes())
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
 }
 
 /// Confirm a job with the code that was sent.
@@ -336,40 +331,59 @@ fn serde_urlencoded_code(q: &str) -> Option<String> {
 pub async fn confirm(
     State(state): State<AppState>,
     Path(job): Path<String>,
+    ip: ClientIp,
     Confirmation(code): Confirmation,
 ) -> Result<(StatusCode, Json<StatusBody>), ApiError> {
     let code = code
         .map(|c| c.trim().to_string())
         .filter(|c| !c.is_empty())
         .ok_or_else(|| ApiError::bad_request("give the code that was sent"))?;
-    let mut job = load_job(&state, &job).await?;
+    // The attempt is counted before the code is compared, atomically: no
+    // number of parallel guesses gets more than `code_attempts` compared.
+    let (id, now, max) = (job, state.now(), state.config.rate.code_attempts);
+    let mut job = match state.db.call(move |s| s.attempt_job(&id, max, now)).await {
+        Ok(j) => j,
+        Err(StoreError::NotFound) => {
+            return Err(ApiError::unknown_job("no such job, or it expired"));
+        }
+        Err(StoreError::Conflict(_)) => {
+            return Err(ApiError::auth_error(
+                "too many wrong codes; the job is cancelled",
+            ));
+        }
+        Err(e) => return Err(e.into()),
+    };
     if !state
         .hasher
         .verify(&format!("code:{}", job.id), &code, &job.code_hash)
     {
-        job.attempts += 1;
-        let spent = job.attempts >= state.config.rate.code_attempts;
-        let j = job.clone();
-        state
-            .db
-            .call(move |s| {
-                if spent {
-                    s.delete_job(&j.id)
-                } else {
-                    s.update_job(&j)
-                }
-            })
-            .await?;
-        return Err(ApiError::auth_error(if spent {
-            "wrong code; too many attempts, the job is cancelled"
-        } else {
-            "wrong code"
-        }));
+        if job.attempts < max {
+            return Err(ApiError::auth_error("wrong code"));
+        }
+        let j = job.id.clone();
+        match state.db.call(move |s| s.delete_job(&j)).await {
+            Ok(()) | Err(StoreError::NotFound) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ip = ip.to_string();
+        security::record(
+            &state,
+            Kind::CodeLimitReached,
+            Subject {
+                pk: Some(&job.pk),
+                ip: Some(&ip),
+                ..Subject::default()
+            },
+            Some(format!("{} verification code", job.scope)),
+        )
+        .await?;
+        return Err(ApiError::auth_error(
+            "wrong code; too many attempts, the job is cancelled",
+        ));
     }
     if job.status != JobStatus::Waiting {
         return Ok((StatusCode::ACCEPTED, status("confirmed")));
     }
-    let now = state.now();
     if has_authority(&state, &job.scope) {
         job.status = JobStatus::Confirmed;
     } else {

@@ -142,20 +142,70 @@ pub struct Record {
     pub kind: String,
     pub id: String,
     pub family: String,
+    /// The Authentiq ID it belongs to, when it belongs to one: revoking the
+    /// key revokes the record's family.
+    pub pk: Option<String>,
     /// JSON.
     pub data: String,
     pub used: bool,
+    /// When it was spent.
+    pub used_at: Option<i64>,
     pub expires_at: i64,
 }
 
+/// One entry of the security event log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecurityEvent {
+    /// Assigned by the store (0 when inserting).
+    pub id: i64,
+    pub at: i64,
+    /// e.g. `sign-in-reported`, `wrong-number`, `key-revoked`.
+    pub kind: String,
+    pub pk: Option<String>,
+    pub client_id: Option<String>,
+    pub ip: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// Which security events to list; `None` matches everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventFilter {
+    pub pk: Option<String>,
+    pub client_id: Option<String>,
+    pub kind: Option<String>,
+    pub ip: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<i64>,
+}
+
+/// What [`Store::count_security_events`] found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EventCount {
+    pub count: u32,
+    pub first: Option<i64>,
+    pub last: Option<i64>,
+}
+
+/// How long a revoked family is remembered: longer than anything in it lives.
+pub const FAMILY_REVOCATION_TTL: i64 = 90 * 24 * 3600;
+
+/// How long the security event log keeps an entry.
+pub const SECURITY_EVENT_RETENTION: i64 = 90 * 24 * 3600;
+
 /// Everything the server keeps. Writes return only once durable.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
-    /// `Conflict` when the key exists (revoked or not).
-    fn insert_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    /// `Conflict` when the key exists (revoked or not). With `jti` (a JWT
+    /// ID and how long to remember it), spends it in the same transaction:
+    /// `Conflict("replayed")` when it was used before, and nothing stored.
+    fn insert_key(&self, key: &KeyRecord, jti: Option<(&str, i64)>) -> StoreResult<()>;
     fn get_key(&self, pk: &str) -> StoreResult<KeyRecord>;
-    /// Marks the key revoked and drops its pending work (jobs, revocation
-    /// codes); `NotFound` if unknown. Revoking twice keeps the first time.
+    /// Marks the key revoked, drops its pending work (jobs, revocation
+    /// codes) and revokes every family of records that belongs to it (SSO
+    /// sessions, codes, tokens), all in one transaction; `NotFound` if
+    /// unknown. Revoking twice keeps the first time.
     fn revoke_key(&self, pk: &str, at: i64) -> StoreResult<()>;
+    /// Revokes every family of records that belongs to `pk` until `until`.
+    fn revoke_families_of_key(&self, pk: &str, until: i64) -> StoreResult<()>;
     /// Sets the given hashes; `Conflict` when another active key holds one.
     fn bind_key(
         &self,
@@ -175,19 +225,25 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn insert_job(&self, job: &Job) -> StoreResult<()>;
     /// `NotFound` for unknown or expired jobs.
     fn get_job(&self, id: &str, now: i64) -> StoreResult<Job>;
+    /// Counts one attempt at the job's code, atomically, before the code is
+    /// compared: the job as it is after counting; `Conflict("attempts")`
+    /// once `max` attempts were counted, however many arrive at once;
+    /// `NotFound` for unknown or expired jobs.
+    fn attempt_job(&self, id: &str, max: u32, now: i64) -> StoreResult<Job>;
+    /// Writes the job's status, expiry and grant (never its attempt count).
     fn update_job(&self, job: &Job) -> StoreResult<()>;
     fn delete_job(&self, id: &str) -> StoreResult<()>;
 
     /// Replaces any pending revocation code of the key.
     fn put_revoke_code(&self, code: &RevokeCode) -> StoreResult<()>;
-    fn get_revoke_code(&self, pk: &str, now: i64) -> StoreResult<RevokeCode>;
-    fn update_revoke_code(&self, code: &RevokeCode) -> StoreResult<()>;
+    /// As [`Store::attempt_job`], for the key's pending revocation code.
+    fn attempt_revoke_code(&self, pk: &str, max: u32, now: i64) -> StoreResult<RevokeCode>;
     fn delete_revoke_code(&self, pk: &str) -> StoreResult<()>;
 
     /// Records a JWT ID; `Conflict` when it was already used.
     fn use_jti(&self, id: &str, expires_at: i64) -> StoreResult<()>;
 
-    /// Counts a hit in a fixed window of `window` seconds.
+    /// Counts a hit in a fixed window of `window` seconds, atomically.
     fn rate_hit(
         &self,
         bucket: &str,
@@ -232,12 +288,27 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// record keeps only its family (what reuse detection needs), not its
     /// data.
     fn use_record(&self, kind: &str, id: &str, now: i64, keep_data: bool) -> StoreResult<Record>;
+    /// One grant in one transaction: spends the single-use record
+    /// `kind`/`id` exactly as [`Store::use_record`] does (without its data)
+    /// and stores `issue`. Either all of it is durable or none of it.
+    fn exchange(&self, kind: &str, id: &str, now: i64, issue: &[Record]) -> StoreResult<Record>;
     /// The family of a record, used or not, expired or not.
     fn record_family(&self, kind: &str, id: &str) -> StoreResult<String>;
     /// Revokes everything in a family.
     fn revoke_family(&self, family: &str, until: i64) -> StoreResult<()>;
 
-    /// Deletes whatever expired before `now`.
+    fn insert_security_event(&self, event: &SecurityEvent) -> StoreResult<i64>;
+    /// How many events match `filter`, and when the first and last happened.
+    fn count_security_events(&self, filter: &EventFilter) -> StoreResult<EventCount>;
+    /// The newest `limit` events matching `filter`, newest first.
+    fn list_security_events(
+        &self,
+        filter: &EventFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<SecurityEvent>>;
+
+    /// Deletes whatever expired before `now` (and security events older
+    /// than [`SECURITY_EVENT_RETENTION`]).
     fn purge_expired(&self, now: i64) -> StoreResult<()>;
 }
 

@@ -165,14 +165,7 @@ async fn a_client_that_does_not_read_never_blocks_the_others() {
     let n = 60;
     for _ in 0..n {
         // Directly through the server state: the HTTP rate limit is not the point here.
-        s.state
-            .emit(
-                &d.pk,
-                authentiq_protocol::payloads::DeviceEvent::KeyRevoked {},
-                60,
-            )
-            .await
-            .unwrap();
+        s.state.emit(&d.pk, scope_job_event(), 60).await.unwrap();
     }
     for _ in 0..n {
         assert!(live.next_within(5).await.is_some());
@@ -181,4 +174,14 @@ async fn a_client_that_does_not_read_never_blocks_the_others() {
         .await;
     assert!(other_events.next_within(5).await.is_some());
     drop(t);
+}
+
+/// An event that changes nothing (only its delivery is tested).
+fn scope_job_event() -> authentiq_protocol::payloads::DeviceEvent {
+    authentiq_protocol::payloads::DeviceEvent::ScopeJob(
+        authentiq_protocol::payloads::ScopeJobUpdate {
+            job: "j".into(),
+            status: "waiting".into(),
+        },
+    )
 }

@@ -1,0 +1,272 @@
+//! The token endpoint's grants: exchanging a code, rotating a refresh
+//! token. Each is one transaction — the code or old refresh token is spent
+//! and the new tokens stored together, or nothing happens — so a crash can
+//! never leave a client with a spent token and no new one. A spent code or
+//! refresh token that comes back revokes its whole family (RFC 9700 §4.5,
+//! §4.14), except a refresh replayed within `refresh_reuse_grace_secs` by
+//! the same client, which gets the same new tokens again.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::clients::Client;
+use super::error::OAuthErr;
+use super::records::{self, CODE, REFRESH};
+use super::tokens::{self, CodeData, Grant};
+use crate::security::{self, Kind, Subject};
+use crate::store::{Record, StoreError};
+use crate::{ApiError, AppState};
+
+/// What a grant hands the client.
+#[derive(Debug)]
+pub struct Issued {
+    pub access: String,
+    pub refresh: String,
+    pub id_token: String,
+    pub scope: String,
+}
+
+/// Whether the key is live, as [`AppState::active_key`] decides: `false`
+/// for an unknown or revoked key, `Err` when that cannot be told.
+pub async fn key_is_live(state: &AppState, pk: &str) -> Result<bool, ApiError> {
+    match state.active_key(pk).await {
+        Ok(_) => Ok(true),
+        Err(e) if e.status.is_server_error() => Err(e),
+        Err(_) => Ok(false),
+    }
+}
+
+fn pkce_ok(challenge: &str, verifier: &str) -> bool {
+    let valid = (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    let computed = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    valid && bool::from(computed.as_bytes().ct_eq(challenge.as_bytes()))
+}
+
+/// The parameters of an `authorization_code` grant.
+#[derive(Debug)]
+pub struct CodeRequest<'a> {
+    pub code: &'a str,
+    pub redirect_uri: Option<&'a str>,
+    pub code_verifier: Option<&'a str>,
+}
+
+pub async fn exchange_code(
+    state: &AppState,
+    client: &Client,
+    req: CodeRequest<'_>,
+) -> Result<Issued, OAuthErr> {
+    let id = records::token_id(req.code);
+    let Some(record) = records::get_raw(state, CODE, &id).await? else {
+        return Err(OAuthErr::invalid_grant("the code is unknown or expired"));
+    };
+    if record.used {
+        return Err(reused(state, client, &record, "authorization code").await);
+    }
+    let data: CodeData = records::parse(&record)?;
+    if data.grant.client_id != client.client_id {
+        return Err(OAuthErr::invalid_grant(
+            "the code was issued to another client",
+        ));
+    }
+    if req.redirect_uri != Some(data.redirect_uri.as_str()) {
+        return Err(OAuthErr::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
+    }
+    match (&data.code_challenge, req.code_verifier) {
+        (Some(ch), Some(v)) if pkce_ok(ch, v) => {}
+        (Some(_), Some(_)) => return Err(OAuthErr::invalid_grant("PKCE verification failed")),
+        (Some(_), None) => return Err(OAuthErr::invalid_grant("code_verifier is required")),
+        (None, Some(_)) => {
+            return Err(OAuthErr::invalid_grant(
+                "no code_challenge was sent for this code",
+            ));
+        }
+        (None, None) => {}
+    }
+    let (access, refresh) = (records::new_token(), records::new_token());
+    match commit(state, client, CODE, &id, &data.grant, access, refresh).await? {
+        Ok(issued) => Ok(issued),
+        // Redeemed by a concurrent request in between: a reuse.
+        Err(Spent) => Err(reused(state, client, &record, "authorization code").await),
+    }
+}
+
+/// The refresh token that rotation issues for `token`: derived from it
+/// with the server's keyed hash, so a replay within the grace period can be
+/// answered with the same tokens without storing them anywhere readable.
+fn successor(state: &AppState, token: &str, what: &str) -> String {
+    URL_SAFE_NO_PAD.encode(state.hasher.hash(&format!("rotate:{what}"), token))
+}
+
+pub async fn rotate_refresh(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    scope: Option<&str>,
+) -> Result<Issued, OAuthErr> {
+    let id = records::token_id(token);
+    let Some(record) = records::get_raw(state, REFRESH, &id).await? else {
+        return Err(OAuthErr::invalid_grant(
+            "the refresh token is unknown, expired or revoked",
+        ));
+    };
+    if record.used {
+        return replayed(state, client, token, &record).await;
+    }
+    let grant: Grant = records::parse(&record)?;
+    if grant.client_id != client.client_id {
+        return Err(OAuthErr::invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    if let Some(scope) = scope {
+        let have: Vec<&str> = grant.scope.split(' ').collect();
+        if scope
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .any(|s| !have.contains(&s))
+        {
+            return Err(OAuthErr::new(
+                authentiq_protocol::errors::OAuthErrorCode::InvalidScope,
+                "a refresh cannot widen the scope",
+            ));
+        }
+    }
+    let access = successor(state, token, "access");
+    let refresh = successor(state, token, "refresh");
+    match commit(state, client, REFRESH, &id, &grant, access, refresh).await? {
+        Ok(issued) => Ok(issued),
+        // Spent by a concurrent request in between: the same as a replay.
+        Err(Spent) => {
+            let again = records::get_raw(state, REFRESH, &id).await?;
+            replayed(state, client, token, again.as_ref().unwrap_or(&record)).await
+        }
+    }
+}
+
+/// The code or refresh token was spent by someone else first.
+#[derive(Debug)]
+struct Spent;
+
+/// Checks the key, signs the ID token, then spends `kind`/`id` and stores
+/// the new tokens in one transaction.
+async fn commit(
+    state: &AppState,
+    client: &Client,
+    kind: &'static str,
+    id: &str,
+    grant: &Grant,
+    access: String,
+    refresh: String,
+) -> Result<Result<Issued, Spent>, OAuthErr> {
+    if !key_is_live(state, &grant.pk).await? {
+        records::revoke_family(state, &grant.family).await?;
+        return Err(OAuthErr::invalid_grant(
+            "the user's Authentiq ID was revoked",
+        ));
+    }
+    let id_token = tokens::id_token(state, client, grant, Some(&access), None)?;
+    let issue: Vec<Record> = vec![
+        tokens::access_record(state, grant, &access)?,
+        tokens::refresh_record(state, grant, &refresh)?,
+    ];
+    let (owned, now) = (id.to_string(), state.now());
+    match state
+        .db
+        .call(move |s| s.exchange(kind, &owned, now, &issue))
+        .await
+    {
+        Ok(_) => Ok(Ok(Issued {
+            access,
+            refresh,
+            id_token,
+            scope: grant.scope.clone(),
+        })),
+        Err(StoreError::Conflict(_)) => Ok(Err(Spent)),
+        Err(StoreError::NotFound) => Err(OAuthErr::invalid_grant(
+            "the grant is unknown, expired or revoked",
+        )),
+        Err(e) => Err(ApiError::from(e).into()),
+    }
+}
+
+/// A spent refresh token again: within the grace period, from the same
+/// client, before its successor was used, the same new tokens; otherwise a
+/// reuse.
+async fn replayed(
+    state: &AppState,
+    client: &Client,
+    token: &str,
+    spent: &Record,
+) -> Result<Issued, OAuthErr> {
+    let grace = i64::try_from(state.config.oidc.refresh_reuse_grace_secs).unwrap_or(i64::MAX);
+    let within = spent
+        .used_at
+        .is_some_and(|t| t.saturating_add(grace) >= state.now());
+    if grace > 0 && within {
+        let refresh = successor(state, token, "refresh");
+        let next = records::get_raw(state, REFRESH, &records::token_id(&refresh)).await?;
+        if let Some(next) = next.filter(|n| !n.used) {
+            let grant: Grant = records::parse(&next)?;
+            if grant.client_id == client.client_id && key_is_live(state, &grant.pk).await? {
+                let access = successor(state, token, "access");
+                let id_token = tokens::id_token(state, client, &grant, Some(&access), None)?;
+                tracing::info!(client = %client.client_id, "refresh token replayed within the grace period");
+                return Ok(Issued {
+                    access,
+                    refresh,
+                    id_token,
+                    scope: grant.scope,
+                });
+            }
+        }
+    }
+    Err(reused(state, client, spent, "refresh token").await)
+}
+
+/// A spent code or refresh token came back: revoke everything it issued.
+async fn reused(state: &AppState, client: &Client, spent: &Record, what: &str) -> OAuthErr {
+    if let Err(e) = records::revoke_family(state, &spent.family).await {
+        return e.into();
+    }
+    let event = security::record(
+        state,
+        Kind::TokenReused,
+        Subject {
+            pk: spent.pk.as_deref(),
+            client_id: Some(&client.client_id),
+            ..Subject::default()
+        },
+        Some(what.to_string()),
+    )
+    .await;
+    if let Err(e) = event {
+        return e.into();
+    }
+    OAuthErr::invalid_grant(format!(
+        "the {what} was already used; everything issued with it is revoked"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pkce_s256_rfc7636_appendix_b() {
+        let verifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+        let challenge = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+        assert!(pkce_ok(challenge, verifier));
+        assert!(!pkce_ok(
+            challenge,
+            "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXj"
+        ));
+        assert!(!pkce_ok(challenge, "short"));
+    }
+}

@@ -1,0 +1,307 @@
+//! The embedded default: one SQLite file in WAL mode with
+//! `synchronous = FULL`, so an acknowledged write survives a crash.
+//!
+//! This file holds the connections, the migrations and the dispatch of the
+//! [`Store`] trait; the SQL lives in one module per area.
+
+mod events;
+mod keys;
+mod records;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+
+use super::{
+    EventCount, EventFilter, GrantRecord, Job, KeyRecord, RateDecision, Record, RevokeCode,
+    SecurityEvent, Store, StoreError, StoreResult, StoredEvent,
+};
+
+/// Numbered migrations, embedded; `PRAGMA user_version` records the last applied.
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("migrations/0001_init.sql")),
+    (2, include_str!("migrations/0002_oidc.sql")),
+    (3, include_str!("migrations/0003_hardening.sql")),
+];
+
+const READERS: usize = 4;
+
+fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn is_constraint(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::ConstraintViolation)
+}
+
+/// `Conflict(what)` for a constraint violation, `Backend` otherwise.
+fn conflict_or_backend(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| {
+        if is_constraint(&e) {
+            StoreError::Conflict(what)
+        } else {
+            backend(e)
+        }
+    }
+}
+
+/// A write transaction that takes the write lock at its start (`BEGIN
+/// IMMEDIATE`), so a read followed by a write can never fail to upgrade
+/// while another connection (another process) writes: it waits for the
+/// lock under `busy_timeout` instead of answering `database is locked`.
+fn write_tx(c: &mut Connection) -> StoreResult<Transaction<'_>> {
+    c.transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(backend)
+}
+
+/// One writer connection and a few readers (WAL lets them read while it writes).
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn open(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(backend)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;",
+    )
+    .map_err(backend)?;
+    Ok(conn)
+}
+
+/// Applies the pending migrations in one exclusive transaction, reading
+/// the schema version inside it: two processes starting at once on one
+/// file apply each migration once (the second waits, then finds nothing
+/// to do).
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Exclusive)
+        .map_err(backend)?;
+    let current: i64 = tx
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(backend)?;
+    let mut applied = Vec::new();
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Backend(format!("migration {version}: {e}")))?;
+        tx.pragma_update(None, "user_version", version)
+            .map_err(backend)?;
+        applied.push(*version);
+    }
+    tx.commit().map_err(backend)?;
+    for version in applied {
+        tracing::info!(version, "applied database migration");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> StoreResult<Self> {
+        let mut writer = open(path)?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS)
+            .map(|_| open(path).map(Mutex::new))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        f(&mut conn)
+    }
+
+    /// Runs `f` in one write transaction, committed only if it succeeds.
+    fn in_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        self.write(|c| {
+            let tx = write_tx(c)?;
+            let out = f(&tx)?;
+            tx.commit().map_err(backend)?;
+            Ok(out)
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        // Take an idle reader if one is free, else wait on the next in turn.
+        for r in &self.readers {
+            if let Ok(conn) = r.try_lock() {
+                return f(&conn);
+            }
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i]
+            .lock()
+            .map_err(|_| StoreError::Backend("reader lock poisoned".into()))?;
+        f(&conn)
+    }
+}
+
+impl Store for SqliteStore {
+    fn insert_key(&self, key: &KeyRecord, jti: Option<(&str, i64)>) -> StoreResult<()> {
+        self.in_tx(|c| {
+            if let Some((id, until)) = jti {
+                keys::use_jti(c, id, until)?;
+            }
+            keys::insert_key(c, key)
+        })
+    }
+    fn get_key(&self, pk: &str) -> StoreResult<KeyRecord> {
+        self.read(|c| keys::get_key(c, pk))
+    }
+    fn revoke_key(&self, pk: &str, at: i64) -> StoreResult<()> {
+        self.in_tx(|c| {
+            keys::revoke_key(c, pk, at)?;
+            records::revoke_families_of_key(c, pk, at + super::FAMILY_REVOCATION_TTL)
+        })
+    }
+    fn revoke_families_of_key(&self, pk: &str, until: i64) -> StoreResult<()> {
+        self.in_tx(|c| records::revoke_families_of_key(c, pk, until))
+    }
+    fn bind_key(&self, pk: &str, email: Option<&[u8]>, phone: Option<&[u8]>) -> StoreResult<()> {
+        self.write(|c| keys::bind_key(c, pk, email, phone))
+    }
+    fn find_key_by_email(&self, email_hash: &[u8]) -> StoreResult<KeyRecord> {
+        self.read(|c| keys::find_key_by_email(c, email_hash))
+    }
+    fn find_key_by_binding(&self, email_hash: &[u8], phone_hash: &[u8]) -> StoreResult<KeyRecord> {
+        self.read(|c| keys::find_key_by_binding(c, email_hash, phone_hash))
+    }
+    fn insert_grant(&self, grant: &GrantRecord) -> StoreResult<()> {
+        self.write(|c| keys::insert_grant(c, grant))
+    }
+    fn has_grant(&self, pk: &str, scope: &str, value_hash: &[u8], now: i64) -> StoreResult<bool> {
+        self.read(|c| keys::has_grant(c, pk, scope, value_hash, now))
+    }
+    fn insert_job(&self, job: &Job) -> StoreResult<()> {
+        self.write(|c| keys::insert_job(c, job))
+    }
+    fn get_job(&self, id: &str, now: i64) -> StoreResult<Job> {
+        self.read(|c| keys::get_job(c, id, now))
+    }
+    fn attempt_job(&self, id: &str, max: u32, now: i64) -> StoreResult<Job> {
+        self.in_tx(|c| keys::attempt_job(c, id, max, now))
+    }
+    fn update_job(&self, job: &Job) -> StoreResult<()> {
+        self.write(|c| keys::update_job(c, job))
+    }
+    fn delete_job(&self, id: &str) -> StoreResult<()> {
+        self.write(|c| keys::delete_job(c, id))
+    }
+    fn put_revoke_code(&self, code: &RevokeCode) -> StoreResult<()> {
+        self.write(|c| keys::put_revoke_code(c, code))
+    }
+    fn attempt_revoke_code(&self, pk: &str, max: u32, now: i64) -> StoreResult<RevokeCode> {
+        self.in_tx(|c| keys::attempt_revoke_code(c, pk, max, now))
+    }
+    fn delete_revoke_code(&self, pk: &str) -> StoreResult<()> {
+        self.write(|c| keys::delete_revoke_code(c, pk))
+    }
+    fn use_jti(&self, id: &str, expires_at: i64) -> StoreResult<()> {
+        self.write(|c| keys::use_jti(c, id, expires_at))
+    }
+    fn rate_hit(
+        &self,
+        bucket: &str,
+        limit: u32,
+        window: u64,
+        now: i64,
+    ) -> StoreResult<RateDecision> {
+        self.in_tx(|c| events::rate_hit(c, bucket, limit, window, now))
+    }
+    fn insert_event(
+        &self,
+        pk: &str,
+        kind: &str,
+        data: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<i64> {
+        self.write(|c| events::insert_event(c, pk, kind, data, now, expires_at))
+    }
+    fn events_after(&self, pk: &str, after: i64, now: i64) -> StoreResult<Vec<StoredEvent>> {
+        self.read(|c| events::events_after(c, pk, after, now))
+    }
+    fn insert_client(&self, client_id: &str, data: &str, now: i64) -> StoreResult<()> {
+        self.write(|c| records::insert_client(c, client_id, data, now))
+    }
+    fn get_client(&self, client_id: &str) -> StoreResult<String> {
+        self.read(|c| records::get_client(c, client_id))
+    }
+    fn delete_client(&self, client_id: &str) -> StoreResult<()> {
+        self.write(|c| records::delete_client(c, client_id))
+    }
+    fn list_clients(&self) -> StoreResult<Vec<(String, String)>> {
+        self.read(records::list_clients)
+    }
+    fn put_record(&self, r: &Record) -> StoreResult<()> {
+        self.write(|c| records::put_record(c, r))
+    }
+    fn replace_record(&self, kind: &str, id: &str, old: &str, new: &str) -> StoreResult<()> {
+        self.write(|c| records::replace_record(c, kind, id, old, new))
+    }
+    fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
+        self.read(|c| records::get_record(c, kind, id, now))
+    }
+    fn use_record(&self, kind: &str, id: &str, now: i64, keep_data: bool) -> StoreResult<Record> {
+        self.in_tx(|c| records::use_record(c, kind, id, now, keep_data))
+    }
+    fn exchange(&self, kind: &str, id: &str, now: i64, issue: &[Record]) -> StoreResult<Record> {
+        self.in_tx(|c| {
+            let spent = records::use_record(c, kind, id, now, false)?;
+            issue.iter().try_for_each(|r| records::put_record(c, r))?;
+            Ok(spent)
+        })
+    }
+    fn record_family(&self, kind: &str, id: &str) -> StoreResult<String> {
+        self.read(|c| records::record_family(c, kind, id))
+    }
+    fn revoke_family(&self, family: &str, until: i64) -> StoreResult<()> {
+        self.write(|c| records::revoke_family(c, family, until))
+    }
+    fn insert_security_event(&self, event: &SecurityEvent) -> StoreResult<i64> {
+        self.write(|c| events::insert_security_event(c, event))
+    }
+    fn count_security_events(&self, filter: &EventFilter) -> StoreResult<EventCount> {
+        self.read(|c| events::count_security_events(c, filter))
+    }
+    fn list_security_events(
+        &self,
+        filter: &EventFilter,
+        limit: u32,
+    ) -> StoreResult<Vec<SecurityEvent>> {
+        self.read(|c| events::list_security_events(c, filter, limit))
+    }
+    fn purge_expired(&self, now: i64) -> StoreResult<()> {
+        let old_events = now - super::SECURITY_EVENT_RETENTION;
+        self.in_tx(|c| {
+            c.execute_batch(&format!(
+                "DELETE FROM records WHERE expires_at <= {now};
+                 DELETE FROM revoked_families WHERE expires_at <= {now};
+                 DELETE FROM jobs WHERE expires_at <= {now};
+                 DELETE FROM revoke_codes WHERE expires_at <= {now};
+                 DELETE FROM used_jtis WHERE expires_at <= {now};
+                 DELETE FROM events WHERE expires_at <= {now};
+                 DELETE FROM grants WHERE expires_at <= {now};
+                 DELETE FROM rate_buckets WHERE expires_at <= {now};
+                 DELETE FROM security_events WHERE at <= {old_events};"
+            ))
+            .map_err(backend)
+        })
+    }
+}
