@@ -342,9 +342,10 @@ impl Authenticator {
         let exp = claims.registered.exp.unwrap_or(0);
         Ok(match claims.body {
             DeviceEvent::SignIn(req) => {
-                let r = inbox_entry(&req, token, claims.registered.iat.unwrap_or_else(now), exp);
+                let mut r =
+                    inbox_entry(&req, token, claims.registered.iat.unwrap_or_else(now), exp);
                 local
-                    .add_request(&r)?
+                    .add_request(&mut r, now())?
                     .then(|| Incoming::Request(Box::new(r)))
             }
             DeviceEvent::ScopeJob(u) => Some(Incoming::ScopeJob {
@@ -495,13 +496,15 @@ impl Authenticator {
                 "the request is for another session".into(),
             ));
         }
-        let r = inbox_entry(
+        let mut r = inbox_entry(
             &req,
             &token,
             claims.registered.iat.unwrap_or_else(now),
             claims.registered.exp.unwrap_or(0),
         );
-        self.local()?.add_request(&r)?;
+        // Already in the inbox (the same request came over the channel):
+        // `r.id` is then the id it has there.
+        self.local()?.add_request(&mut r, now())?;
         Ok(r)
     }
 
@@ -681,14 +684,10 @@ fn keys_find(jwks: &Value, kid: &str) -> Option<authentiq_protocol::AuthentiqId>
         .and_then(|k| k["x"].as_str()?.parse().ok())
 }
 
-/// The inbox entry for a verified request.
+/// The inbox entry for a verified request (its id is the inbox's to give).
 fn inbox_entry(req: &SignInRequest, token: &str, iat: i64, exp: i64) -> Request {
-    // A short id, stable for the session: 6 hex digits of its hash.
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(req.session.as_bytes());
-    let id: String = digest[..3].iter().map(|b| format!("{b:02x}")).collect();
     Request {
-        id,
+        id: String::new(),
         session: req.session.clone(),
         event: token.to_string(),
         client_id: req.client.client_id.clone(),

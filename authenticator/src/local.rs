@@ -5,8 +5,17 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
+
+/// How long a request stays in the inbox after it expires, answered or
+/// not: longer than the clock skew ([`authentiq_protocol::Validation`]'s
+/// leeway, 60 s) with which an event still verifies after its expiry, so
+/// that no replay of an event can outlive the record of its request.
+pub const KEEP_AFTER_EXPIRY: i64 = 10 * 60;
+
+/// The `meta` key of the request counter (kept by [`Local::reset_identity`]).
+const REQUEST_SEQ: &str = "request_seq";
 
 #[derive(Debug, thiserror::Error)]
 #[error("local database: {0}")]
@@ -34,6 +43,7 @@ CREATE TABLE IF NOT EXISTS requests (
     expires_at  INTEGER NOT NULL,
     state       TEXT NOT NULL
 ) STRICT;
+CREATE INDEX IF NOT EXISTS requests_by_expiry ON requests (expires_at);
 CREATE TABLE IF NOT EXISTS history (
     id          INTEGER PRIMARY KEY,
     request_id  TEXT NOT NULL,
@@ -57,7 +67,8 @@ CREATE TABLE IF NOT EXISTS grants (
 /// A sign-in request as the inbox keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
-    /// Short id for the CLI and the UI.
+    /// Short id for the CLI and the UI, given by the inbox
+    /// ([`Local::add_request`]): a number, never reused in a profile.
     pub id: String,
     pub session: String,
     /// The issuer-signed event it came in (kept to prove its origin).
@@ -135,22 +146,111 @@ impl Local {
             .map_err(db)
     }
 
-    /// Adds a request unless its session is already known; `true` if new.
-    pub fn add_request(&self, r: &Request) -> Result<bool, LocalError> {
+    /// Adds a request unless its session is already in the inbox; `true` if
+    /// new. Either way `r.id` is then the request's id in the inbox: a new
+    /// one (the id `r` came with is not used), or that of the request
+    /// already there for the session, whose row is left as it was (a
+    /// replayed event is a no-op). Requests whose time is long past go
+    /// first ([`Local::purge`]), all in one transaction.
+    pub fn add_request(&self, r: &mut Request, now: i64) -> Result<bool, LocalError> {
         let numbers = serde_json::to_string(&r.numbers).map_err(|e| LocalError(e.to_string()))?;
-        let n = self
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO requests (id, session, event, client_id, client_name, client_uri,
-                    scope, ip, user_agent, numbers, nonce, received_at, expires_at, state)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                params![
-                    r.id, r.session, r.event, r.client_id, r.client_name, r.client_uri, r.scope, r.ip,
-                    r.user_agent, numbers, r.nonce, r.received_at, r.expires_at, r.state
-                ],
+        // IMMEDIATE: the write lock from the start, so that another process
+        // on this profile (the app and `aq`) cannot take the same id.
+        let tx =
+            Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(db)?;
+        Self::purge_in(&tx, now)?;
+        let known: Option<String> = tx
+            .query_row(
+                "SELECT id FROM requests WHERE session = ?1",
+                [&r.session],
+                |row| row.get(0),
             )
+            .optional()
             .map_err(db)?;
-        Ok(n == 1)
+        if let Some(id) = known {
+            r.id = id;
+            return Ok(false);
+        }
+        let id = Self::next_id(&tx)?;
+        tx.execute(
+            "INSERT INTO requests (id, session, event, client_id, client_name, client_uri,
+                scope, ip, user_agent, numbers, nonce, received_at, expires_at, state)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            params![
+                id,
+                r.session,
+                r.event,
+                r.client_id,
+                r.client_name,
+                r.client_uri,
+                r.scope,
+                r.ip,
+                r.user_agent,
+                numbers,
+                r.nonce,
+                r.received_at,
+                r.expires_at,
+                r.state
+            ],
+        )
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        r.id = id;
+        Ok(true)
+    }
+
+    /// The next request id: the profile's request counter, counted on past
+    /// any id still in the inbox (rows from before the counter had other
+    /// ids). Short for `aq approve ID`, and never given twice in a profile.
+    fn next_id(tx: &Transaction<'_>) -> Result<String, LocalError> {
+        let mut seq: u64 = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = ?1",
+                [REQUEST_SEQ],
+                |r| r.get::<_, String>(0),
+            )
+            .optional()
+            .map_err(db)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let id = loop {
+            seq = seq.saturating_add(1);
+            let id = seq.to_string();
+            let taken: bool = tx
+                .query_row(
+                    "SELECT EXISTS (SELECT 1 FROM requests WHERE id = ?1)",
+                    [&id],
+                    |r| r.get(0),
+                )
+                .map_err(db)?;
+            if !taken {
+                break id;
+            }
+        };
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = ?2",
+            params![REQUEST_SEQ, id],
+        )
+        .map_err(db)?;
+        Ok(id)
+    }
+
+    /// Forgets the requests, answered or not, that expired more than
+    /// [`KEEP_AFTER_EXPIRY`] ago (the history keeps the decisions): the
+    /// server replays no event past its expiry, and one replayed anyway
+    /// would not verify any more. Until then an answered request stays, so
+    /// that a late replay of its event is still known. How many went.
+    pub fn purge(&self, now: i64) -> Result<usize, LocalError> {
+        Self::purge_in(&self.conn, now)
+    }
+
+    fn purge_in(conn: &Connection, now: i64) -> Result<usize, LocalError> {
+        conn.execute(
+            "DELETE FROM requests WHERE expires_at < ?1",
+            [now.saturating_sub(KEEP_AFTER_EXPIRY)],
+        )
+        .map_err(db)
     }
 
     fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Request> {
@@ -252,11 +352,16 @@ impl Local {
     }
 
     /// Forgets everything tied to an identity (grants, inbox, resume point),
-    /// keeping the history of decisions.
+    /// keeping the history of decisions and the request counter (so that
+    /// the history never shows two requests with one id).
     pub fn reset_identity(&self) -> Result<(), LocalError> {
-        self.conn
-            .execute_batch("DELETE FROM grants; DELETE FROM requests; DELETE FROM meta;")
-            .map_err(db)
+        let tx =
+            Transaction::new_unchecked(&self.conn, TransactionBehavior::Immediate).map_err(db)?;
+        tx.execute_batch("DELETE FROM grants; DELETE FROM requests;")
+            .map_err(db)?;
+        tx.execute("DELETE FROM meta WHERE key <> ?1", [REQUEST_SEQ])
+            .map_err(db)?;
+        tx.commit().map_err(db)
     }
 
     pub fn put_grant(&self, g: &StoredGrant) -> Result<(), LocalError> {
@@ -317,24 +422,212 @@ mod tests {
     fn inbox_dedupes_and_never_offers_expired_requests() {
         let dir = tempfile::tempdir().unwrap();
         let l = Local::open(&dir.path().join("l.sqlite3")).unwrap();
-        assert!(l.add_request(&req("a", "s1", 100)).unwrap());
-        assert!(
-            !l.add_request(&req("a2", "s1", 100)).unwrap(),
-            "same session twice"
-        );
-        l.add_request(&req("b", "s2", 50)).unwrap();
+        let mut a = req("", "s1", 100);
+        assert!(l.add_request(&mut a, 0).unwrap());
+        assert_eq!(a.id, "1", "ids are the inbox's: a counter");
+        let mut again = req("other", "s1", 100);
+        assert!(!l.add_request(&mut again, 0).unwrap(), "same session twice");
+        assert_eq!(again.id, a.id, "a known session keeps its id");
+        let mut b = req("", "s2", 50);
+        assert!(l.add_request(&mut b, 0).unwrap());
+        assert_eq!(b.id, "2");
         let ids: Vec<_> = l.pending(60).unwrap().into_iter().map(|r| r.id).collect();
-        assert_eq!(ids, ["a"]);
-        l.set_request_state("a", "approved").unwrap();
+        assert_eq!(ids, [a.id.clone()]);
+        l.set_request_state(&a.id, "approved").unwrap();
         assert!(l.pending(60).unwrap().is_empty());
-        assert_eq!(l.request("a").unwrap().unwrap().numbers, [11, 22, 33]);
+        // Answered, the request stays until well after its expiry: a replay
+        // of its event changes nothing.
+        let mut replay = req("", "s1", 100);
+        assert!(!l.add_request(&mut replay, 99).unwrap());
+        assert_eq!(l.request(&a.id).unwrap().unwrap().state, "approved");
+        assert_eq!(l.request(&a.id).unwrap().unwrap().numbers, [11, 22, 33]);
+        assert_eq!(l.purge(100 + KEEP_AFTER_EXPIRY).unwrap(), 1, "b, expired");
+        assert!(l.request(&a.id).unwrap().is_some());
+        assert_eq!(l.purge(101 + KEEP_AFTER_EXPIRY).unwrap(), 1, "a");
+        assert_eq!(l.request(&a.id).unwrap(), None);
+    }
+
+    #[test]
+    fn request_ids_are_never_reused_in_a_profile() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let l = Local::open(&path).unwrap();
+        // Rows from before the counter: its ids are skipped.
+        for (id, session) in [("2", "old-a"), ("3", "old-b")] {
+            let r = req(id, session, 100);
+            l.conn
+                .execute(
+                    "INSERT INTO requests (id, session, event, client_id, client_name, scope, ip,
+                        numbers, nonce, received_at, expires_at, state)
+                     VALUES (?1, ?2, '', '', '', '', '', '[1,2,3]', '', 0, ?3, 'pending')",
+                    params![r.id, r.session, r.expires_at],
+                )
+                .unwrap();
+        }
+        let add = |l: &Local, session: &str| {
+            let mut r = req("", session, 100);
+            assert!(l.add_request(&mut r, 0).unwrap());
+            r.id
+        };
+        assert_eq!(add(&l, "s1"), "1");
+        assert_eq!(add(&l, "s2"), "4");
+        drop(l);
+        // Reopened, and after the identity is reset: still counting on.
+        let l = Local::open(&path).unwrap();
+        assert_eq!(add(&l, "s3"), "5");
+        l.reset_identity().unwrap();
+        assert_eq!(add(&l, "s4"), "6");
+    }
+
+    fn rows(l: &Local) -> i64 {
+        l.conn
+            .query_row("SELECT count(*) FROM requests", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    /// Months of sign-ins through one inbox: each one is added, offered and
+    /// answerable by its id until it is answered or expires, none is ever
+    /// dropped or mistaken for another, a replayed event is a no-op, and
+    /// what is answered or expired goes in time (the inbox stays small).
+    /// (With the old ids, 6 hex digits of the session's hash inserted with
+    /// `INSERT OR IGNORE`, 10 of these 20,000 sessions were silently
+    /// dropped: their ids collided with earlier ones, never purged.)
+    #[test]
+    fn twenty_thousand_sign_ins_none_dropped_and_the_answered_and_expired_purged() {
+        const N: usize = 20_000;
+        const LIFETIME: i64 = 120;
+        struct Live {
+            id: String,
+            session: String,
+            expires_at: i64,
+            /// When the user answers it; `None`: left to expire.
+            answer_at: Option<i64>,
+            answered: bool,
+        }
+        // In memory: the same SQL, without 20,000 fsyncs.
+        let l = Local::open(Path::new(":memory:")).unwrap();
+        let mut now: i64 = 1_800_000_000;
+        // Requests not expired yet, by arrival (so by expiry).
+        let mut live: std::collections::VecDeque<Live> = Default::default();
+        let mut ids = std::collections::HashSet::new();
+        let mut answered: Vec<(String, String)> = Vec::new();
+        let (mut approved, mut denied, mut expired, mut replays) = (0, 0, 0, 0);
+        for i in 0..N {
+            now += 1;
+            // A sign-in, with a session URI of its own.
+            let session = format!("https://id.example.com/sign-in/{i:08x}{:012x}", i * 7919);
+            let mut r = req("ignored", &session, now + LIFETIME);
+            r.received_at = now;
+            assert!(l.add_request(&mut r, now).unwrap(), "request {i} dropped");
+            assert!(r.id.len() <= 5, "a long id: {}", r.id);
+            assert!(ids.insert(r.id.clone()), "id {} given twice", r.id);
+            assert_eq!(l.request(&r.id).unwrap().unwrap().session, session);
+            // Three in five answered some seconds later, the rest left to expire.
+            let answer_at = (i % 5 < 3).then(|| now + 1 + (i % 90) as i64);
+            live.push_back(Live {
+                id: r.id,
+                session,
+                expires_at: now + LIFETIME,
+                answer_at,
+                answered: false,
+            });
+            // Replays of earlier events (on reconnect, or the same request
+            // opened from its link), pending or answered: no-ops.
+            if i % 7 == 0 {
+                let earlier = &live[live.len() / 2];
+                let mut again = req("ignored", &earlier.session, earlier.expires_at);
+                assert!(
+                    !l.add_request(&mut again, now).unwrap(),
+                    "{} added again",
+                    earlier.id
+                );
+                assert_eq!(again.id, earlier.id);
+                replays += 1;
+            }
+            if i % 11 == 0
+                && let Some((id, session)) = answered.get(answered.len().saturating_sub(3))
+            {
+                let mut again = req("ignored", session, now + LIFETIME);
+                assert!(
+                    !l.add_request(&mut again, now).unwrap(),
+                    "answered {id} back"
+                );
+                assert_eq!(&again.id, id);
+                assert_ne!(l.request(id).unwrap().unwrap().state, "pending");
+                replays += 1;
+            }
+            // The answers due now, by id, to requests still pending.
+            for r in live
+                .iter_mut()
+                .filter(|r| r.answer_at.is_some_and(|t| t <= now))
+            {
+                let stored = l
+                    .request(&r.id)
+                    .unwrap()
+                    .expect("a pending request is kept");
+                assert_eq!(
+                    (stored.session.as_str(), stored.state.as_str()),
+                    (r.session.as_str(), "pending")
+                );
+                let state = if i % 3 == 0 { "denied" } else { "approved" };
+                l.set_request_state(&r.id, state).unwrap();
+                if state == "denied" {
+                    denied += 1;
+                } else {
+                    approved += 1;
+                }
+                r.answer_at = None;
+                r.answered = true;
+                answered.push((r.id.clone(), r.session.clone()));
+            }
+            // The ones that expire: pending until then, and kept a while.
+            while live.front().is_some_and(|r| r.expires_at <= now) {
+                let Some(r) = live.pop_front() else { break };
+                let stored = l
+                    .request(&r.id)
+                    .unwrap()
+                    .expect("kept a while after expiry");
+                if !r.answered {
+                    assert_eq!(stored.state, "pending");
+                    expired += 1;
+                }
+            }
+            if i % 97 == 0 {
+                // Exactly the pending, unexpired ones are offered.
+                let mut offered: Vec<String> =
+                    l.pending(now).unwrap().into_iter().map(|r| r.id).collect();
+                let mut expected: Vec<String> = live
+                    .iter()
+                    .filter(|r| !r.answered)
+                    .map(|r| r.id.clone())
+                    .collect();
+                offered.sort();
+                expected.sort();
+                assert_eq!(offered, expected, "the inbox at step {i}");
+                // And only what expired less than KEEP_AFTER_EXPIRY ago is kept.
+                assert!(
+                    rows(&l) <= LIFETIME + KEEP_AFTER_EXPIRY + 1,
+                    "{} rows",
+                    rows(&l)
+                );
+            }
+        }
+        assert!(
+            approved > N / 4 && denied > N / 10 && expired > N / 3,
+            "{approved} {denied} {expired}"
+        );
+        assert!(replays > N / 10, "{replays}");
+        assert_eq!(ids.len(), N);
+        // Long after: the inbox is empty.
+        l.purge(now + LIFETIME + KEEP_AFTER_EXPIRY + 1).unwrap();
+        assert_eq!(rows(&l), 0);
     }
 
     #[test]
     fn reset_identity_keeps_only_history() {
         let dir = tempfile::tempdir().unwrap();
         let l = Local::open(&dir.path().join("l.sqlite3")).unwrap();
-        l.add_request(&req("a", "s1", 100)).unwrap();
+        l.add_request(&mut req("", "s1", 100), 0).unwrap();
         l.set_meta("last_event_id", "9").unwrap();
         l.put_grant(&StoredGrant {
             scope: "email".into(),

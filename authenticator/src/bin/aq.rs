@@ -23,8 +23,8 @@ use serde_json::json;
   aq verify email me@example.com --code 123456 confirm it
   aq watch                                     wait for sign-in requests (notifies)
   aq inbox                                     list pending requests
-  aq approve 3fa2c1 --number 47 --share phone  approve, picking the number shown on the page
-  aq deny 3fa2c1 --report                      deny, and report it was not you
+  aq approve 7 --number 47 --share phone       approve request 7, picking the number shown on the page
+  aq deny 7 --report                           deny, and report it was not you
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 keyring unavailable or locked, 4 refused by the server,
 5 server unreachable, 6 no such or expired request, 7 no identity yet."
