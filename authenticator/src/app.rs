@@ -656,6 +656,12 @@ impl Authenticator {
 
     /// Revokes the key with its secret, then forgets it.
     pub async fn revoke(&self, secret: &str) -> Result<(), AppError> {
+        if secret.is_empty() || secret.chars().any(char::is_control) {
+            // It could not even be sent (it goes in a header).
+            return Err(AppError::Io(
+                "that is not a revocation secret (empty, or with control characters)".into(),
+            ));
+        }
         self.client.revoke(&self.profile.pk, secret).await?;
         self.forget()
     }

@@ -222,11 +222,14 @@ impl ServerClient {
             .await
     }
 
+    /// `DELETE /key/{PK}` with the revocation secret as a bearer token (a
+    /// sensitive header: not in the URL, so not in the server's or a
+    /// proxy's access log).
     pub async fn revoke(&self, pk: &str, secret: &str) -> Result<(), ClientError> {
         self.send(
             self.http
                 .delete(self.url(&format!("/key/{pk}")))
-                .query(&[("secret", secret)]),
+                .bearer_auth(secret),
         )
         .await
         .map(|_| ())
@@ -317,5 +320,45 @@ mod tests {
         assert!(!ok("ftp://id.example.com"));
         assert!(ServerClient::new("http://id.example.com").is_err());
         assert!(ServerClient::new("https://id.example.com/").is_ok());
+    }
+
+    /// What one HTTP request to a listener on 127.0.0.1 looked like (its
+    /// head), answered `204 No Content`.
+    async fn one_request(
+        call: impl AsyncFnOnce(ServerClient) -> Result<(), ClientError>,
+    ) -> (String, Result<(), ClientError>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client =
+            ServerClient::new(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.ends_with(b"\r\n\r\n") {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed mid-request");
+                head.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
+                .await
+                .unwrap();
+            String::from_utf8(head).unwrap()
+        });
+        let result = call(client).await;
+        (server.await.unwrap(), result)
+    }
+
+    #[tokio::test]
+    async fn the_revocation_secret_goes_in_the_authorization_header_not_the_url() {
+        let (head, result) = one_request(async |c| c.revoke("PK", "s3cr3t-value").await).await;
+        result.unwrap();
+        let mut lines = head.lines();
+        assert_eq!(lines.next(), Some("DELETE /key/PK HTTP/1.1"), "{head}");
+        assert!(
+            lines.any(|l| l.eq_ignore_ascii_case("authorization: Bearer s3cr3t-value")),
+            "{head}"
+        );
+        assert_eq!(head.matches("s3cr3t-value").count(), 1, "{head}");
     }
 }

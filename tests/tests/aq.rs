@@ -88,11 +88,35 @@ impl Env {
 
     /// Runs `aq --json …` off the async threads.
     async fn run(&self, args: &[&str]) -> Output {
+        self.run_with_stdin(args, None).await
+    }
+
+    /// [`Env::run`], with `input` on its standard input (else none).
+    async fn run_with_stdin(&self, args: &[&str], input: Option<&str>) -> Output {
         let mut c = self.aq(&["--json"]);
         c.args(args);
-        tokio::task::spawn_blocking(move || c.output().unwrap())
-            .await
-            .unwrap()
+        let input = input.map(str::to_owned);
+        tokio::task::spawn_blocking(move || {
+            let Some(input) = input else {
+                return c.stdin(Stdio::null()).output().unwrap();
+            };
+            let mut child = c
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            use std::io::Write as _;
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
+            child.wait_with_output().unwrap()
+        })
+        .await
+        .unwrap()
     }
 
     async fn ok(&self, args: &[&str]) -> Value {
@@ -389,6 +413,53 @@ async fn revoke_with_the_secret_forgets_the_key_and_the_server_answers_410() {
     assert_eq!(res.status(), 410);
     let out = env.run(&["id"]).await;
     assert_eq!(out.status.code(), Some(7), "the profile is gone");
+}
+
+#[tokio::test]
+async fn revoke_reads_the_secret_from_stdin_with_secret_dash() {
+    let env = start().await;
+    let init = env.ok(&["init", "--server", &env.p.url]).await;
+    let pk = init["id"].as_str().unwrap().to_string();
+    let secret = init["revocation_secret"].as_str().unwrap().to_string();
+    let key_status = || async {
+        reqwest::get(format!("{}/key/{pk}", env.p.url))
+            .await
+            .unwrap()
+            .status()
+    };
+    // Nothing on stdin: said so, nothing sent.
+    let out = env
+        .run_with_stdin(&["revoke", "--secret", "-"], Some(""))
+        .await;
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no revocation secret on standard input"),
+        "{err}"
+    );
+    // A wrong one is the server's to refuse, as on the command line.
+    let out = env
+        .run_with_stdin(&["revoke", "--secret", "-"], Some("wrong\n"))
+        .await;
+    assert_eq!(out.status.code(), Some(4));
+    assert_eq!(key_status().await, 200, "still valid");
+    // The right one, as a file or a pipe gives it (a line, with its newline).
+    let out = env
+        .run_with_stdin(&["revoke", "--secret", "-"], Some(&format!("{secret}\n")))
+        .await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["result"], "revoked");
+    assert_eq!(key_status().await, 410);
+    assert_eq!(
+        env.run(&["id"]).await.status.code(),
+        Some(7),
+        "the profile is gone"
+    );
 }
 
 #[tokio::test]

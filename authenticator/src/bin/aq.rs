@@ -25,6 +25,8 @@ use serde_json::json;
   aq inbox                                     list pending requests
   aq approve 7 --number 47 --share phone       approve request 7, picking the number shown on the page
   aq deny 7 --report                           deny, and report it was not you
+  aq revoke --secret - < secret.txt            revoke, the secret read from standard input
+                                               (typed or piped: never in shell history or ps)
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 keyring unavailable or locked, 4 refused by the server,
 5 server unreachable, 6 no such or expired request, 7 no identity yet."
@@ -87,11 +89,18 @@ enum Command {
         #[arg(long, default_value_t = 50)]
         limit: u32,
     },
-    /// Revoke your Authentiq ID with its revocation secret.
     /// Revoke your Authentiq ID: with its revocation secret, or — device
     /// lost — with the email and phone bound to it (a code is emailed first).
     Revoke {
-        #[arg(long, conflicts_with_all = ["email", "phone"], required_unless_present = "email")]
+        /// The revocation secret, or `-` to read it from standard input (a
+        /// secret on the command line is seen by `ps` and kept in your
+        /// shell's history).
+        #[arg(
+            long,
+            value_name = "SECRET|-",
+            conflicts_with_all = ["email", "phone"],
+            required_unless_present = "email"
+        )]
         secret: Option<String>,
         #[arg(long, requires = "phone")]
         email: Option<String>,
@@ -429,7 +438,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
         Command::Revoke { secret, .. } => {
-            let secret = secret.unwrap_or_default();
+            let secret = match secret.as_deref() {
+                Some("-") => secret_from_stdin()?,
+                other => other.unwrap_or_default().to_owned(),
+            };
             app.revoke(secret.trim()).await?;
             show(json, json!({ "result": "revoked" }), || {
                 "Revoked. The key was removed from the keyring.".into()
@@ -437,4 +449,27 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             Ok(())
         }
     }
+}
+
+/// `--secret -`: the first line of standard input (asked for on a terminal).
+fn secret_from_stdin() -> Result<String, AppError> {
+    use std::io::{BufRead as _, IsTerminal as _, Write as _};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        let mut err = std::io::stderr();
+        let _ = write!(err, "Revocation secret: ");
+        let _ = err.flush();
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| AppError::Io(format!("reading the revocation secret: {e}")))?;
+    let secret = line.trim();
+    if secret.is_empty() {
+        return Err(AppError::Io(
+            "no revocation secret on standard input (`--secret -` reads it from there)".into(),
+        ));
+    }
+    Ok(secret.to_owned())
 }
