@@ -185,3 +185,34 @@ fn scope_job_event() -> authentiq_protocol::payloads::DeviceEvent {
         },
     )
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn events_emitted_concurrently_all_arrive_in_order() {
+    let s = TestServer::start().await;
+    let d = Device::new();
+    s.register(&d).await;
+    let mut events = SseReader::new(open_channel(&s, &d, None).await);
+    let (tasks, each) = (8, 25);
+    let emitters: Vec<_> = (0..tasks)
+        .map(|_| {
+            let (state, pk) = (s.state.clone(), d.pk.clone());
+            tokio::spawn(async move {
+                for _ in 0..each {
+                    state.emit(&pk, scope_job_event(), 60).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    while ids.len() < tasks * each {
+        let Some(ev) = events.next_within(10).await else {
+            break;
+        };
+        ids.push(ev.id.unwrap().parse::<i64>().unwrap());
+    }
+    for e in emitters {
+        e.await.unwrap();
+    }
+    assert_eq!(ids.len(), tasks * each, "events lost");
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "out of order: {ids:?}");
+}

@@ -303,3 +303,82 @@ pub async fn open_channel(server: &TestServer, device: &Device, last: Option<&st
     }
     req.send().await.unwrap()
 }
+
+pub const REDIRECT: &str = "https://rp.example/cb";
+pub const CLIENT_SECRET: &str = "a-long-client-secret-for-the-api-tests-0123456789";
+
+/// A confidential test client (`EdDSA` ID tokens: cheap to sign).
+pub fn test_client(id: &str) -> authentiq_server::oidc::clients::Client {
+    use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
+    Client {
+        client_id: id.into(),
+        client_secret: None,
+        client_secret_sha256: Some(authentiq_server::secrets::hash_secret_b64(CLIENT_SECRET)),
+        name: format!("Test RP {id}"),
+        redirect_uris: vec![REDIRECT.into()],
+        client_uri: None,
+        logo_uri: None,
+        token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
+        response_types: vec!["code".into()],
+        id_token_signed_response_alg: "EdDSA".into(),
+        subject_type: SubjectType::Pairwise,
+    }
+}
+
+/// A refresh token the provider issued to `client_id` for `pk`, stored
+/// directly (the sign-in that would have produced it is tested elsewhere).
+pub fn seed_refresh(
+    store: &dyn authentiq_server::store::Store,
+    client_id: &str,
+    pk: &str,
+) -> String {
+    use authentiq_server::oidc::records;
+    use authentiq_server::oidc::tokens::{Grant, REFRESH_TTL};
+    let token = records::new_token();
+    let family = authentiq_server::secrets::new_job_id();
+    let grant = Grant {
+        client_id: client_id.into(),
+        pk: pk.into(),
+        scope: "openid".into(),
+        claims: Default::default(),
+        auth_time: now(),
+        nonce: None,
+        sid: family.clone(),
+        family: family.clone(),
+    };
+    let record = records::new(
+        records::REFRESH,
+        &records::token_id(&token),
+        &family,
+        Some(pk),
+        &grant,
+        now() + REFRESH_TTL,
+    )
+    .unwrap();
+    store.put_record(&record).unwrap();
+    token
+}
+
+/// `POST /token` with a refresh token, as `client_id` (Basic auth).
+pub async fn refresh(
+    http: &reqwest::Client,
+    base: &str,
+    client_id: &str,
+    token: &str,
+) -> reqwest::Result<Response> {
+    http.post(format!("{base}/token"))
+        .basic_auth(client_id, Some(CLIENT_SECRET))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+        .send()
+        .await
+}
+
+/// The claims of a JWT we trust already (issued by the server under test).
+pub fn jwt_payload(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    serde_json::from_slice(&bytes).unwrap()
+}

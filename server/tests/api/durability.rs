@@ -23,10 +23,15 @@ fn free_port() -> u16 {
 }
 
 async fn spawn(dir: &std::path::Path, port: u16) -> Proc {
+    spawn_with(dir, port, &[]).await
+}
+
+async fn spawn_with(dir: &std::path::Path, port: u16, env: &[(&str, &str)]) -> Proc {
     let mut child = Command::new(env!("CARGO_BIN_EXE_authentiq-server"))
         .args(["--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
         .arg(dir)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -192,6 +197,108 @@ async fn sigkill_loses_no_acknowledged_write() {
         .filter(|k| k["kty"] == "OKP")
         .count();
     assert_eq!(okp, 1, "one issuer key, the same as before the crash");
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sigkill_under_refresh_load_spends_no_token_without_storing_its_successor() {
+    use authentiq_server::store::{KeyRecord, SqliteStore, Store};
+    use std::sync::{Arc, Mutex};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("authentiq.sqlite3");
+    // What the server had issued before: a key, a client, 32 refresh tokens.
+    let chains: Vec<String> = {
+        let store = SqliteStore::open(&db_file).unwrap();
+        let d = Device::new();
+        store
+            .insert_key(
+                &KeyRecord {
+                    pk: d.pk.clone(),
+                    secret_hash: vec![0; 32],
+                    devtoken: None,
+                    registered_at: now(),
+                    revoked_at: None,
+                    email_hash: None,
+                    phone_hash: None,
+                },
+                None,
+            )
+            .unwrap();
+        let client = serde_json::to_string(&test_client("rp")).unwrap();
+        store.insert_client("rp", &client, now()).unwrap();
+        (0..32).map(|_| seed_refresh(&store, "rp", &d.pk)).collect()
+    };
+    let grace = [("AUTHENTIQ_OIDC__REFRESH_REUSE_GRACE_SECS", "600")];
+    let port = free_port();
+    let mut p = spawn_with(dir.path(), port, &grace).await;
+    // Each client holds the newest token it was given.
+    let held = Arc::new(Mutex::new(chains));
+    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let workers: Vec<_> = (0..16)
+        .map(|w| {
+            let (held, done, url) = (Arc::clone(&held), Arc::clone(&done), p.url.clone());
+            tokio::spawn(async move {
+                let http = reqwest::Client::new();
+                for round in 0.. {
+                    let i = w + 16 * (round % 2);
+                    let token = held.lock().unwrap()[i].clone();
+                    let Ok(res) = refresh(&http, &url, "rp", &token).await else {
+                        return; // the server is gone
+                    };
+                    if res.status() != StatusCode::OK {
+                        panic!("refresh refused under load: {}", res.status());
+                    }
+                    let Ok(body) = res.json::<Value>().await else {
+                        return; // killed while answering
+                    };
+                    held.lock().unwrap()[i] = body["refresh_token"].as_str().unwrap().to_string();
+                    done.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    // Kill mid-load, without warning.
+    while done.load(std::sync::atomic::Ordering::Relaxed) < 300 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    for w in workers {
+        w.await.unwrap();
+    }
+    // On disk: every chain still has exactly one unspent refresh token.
+    {
+        let db = rusqlite::Connection::open(&db_file).unwrap();
+        let mut st = db
+            .prepare(
+                "SELECT family, sum(used = 0) FROM records WHERE kind = 'refresh' GROUP BY family",
+            )
+            .unwrap();
+        let live: Vec<(String, i64)> = st
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(live.len(), 32);
+        assert!(live.iter().all(|(_, n)| *n == 1), "{live:?}");
+    }
+    // After the restart, every client goes on from the token it holds:
+    // unspent, or spent by a refresh whose answer the crash swallowed
+    // (within the grace period: the same successor again).
+    let mut p = spawn_with(dir.path(), port, &grace).await;
+    let http = reqwest::Client::new();
+    let held = held.lock().unwrap().clone();
+    for (i, token) in held.iter().enumerate() {
+        let res = refresh(&http, &p.url, "rp", token).await.unwrap();
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "chain {i} is dead: {}",
+            res.text().await.unwrap()
+        );
+    }
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }

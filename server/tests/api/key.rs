@@ -336,20 +336,10 @@ async fn update_records_grants_and_binds() {
 #[tokio::test]
 async fn revoke_by_email_and_phone_with_a_code() {
     let s = TestServer::start().await;
-    let d = Device::new();
-    s.register(&d).await;
-    let (email, phone) = ("lost@example.com", "+31600000001");
-    s.verify(&d, ClaimScope::Email, email).await;
-    s.verify(&d, ClaimScope::Phone, phone).await;
-    let res = s
-        .put_jwt(
-            &format!("/key/{}", d.pk),
-            &d.binding(Some(email), Some(phone)),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-
-    let q = "/key?email=lost%40example.com&phone=%2B31600000001";
+    let email = "lost@example.com";
+    let (d, q) = bound_key(&s, email, "+31600000001").await;
+    assert_eq!(q, "/key?email=lost%40example.com&phone=%2B31600000001");
+    let q = q.as_str();
     assert_problem(
         s.delete(&format!("{q}&code=123456")).await,
         409,
@@ -385,16 +375,8 @@ async fn revoke_by_email_and_phone_with_a_code() {
 #[tokio::test]
 async fn wrong_revocation_codes_are_limited() {
     let s = TestServer::start_with(|c| c.rate.code_attempts = 2).await;
-    let d = Device::new();
-    s.register(&d).await;
-    s.verify(&d, ClaimScope::Email, "x@example.com").await;
-    s.verify(&d, ClaimScope::Phone, "+31600000002").await;
-    s.put_jwt(
-        &format!("/key/{}", d.pk),
-        &d.binding(Some("x@example.com"), Some("+31600000002")),
-    )
-    .await;
-    let q = "/key?email=x%40example.com&phone=%2B31600000002";
+    let (_d, q) = bound_key(&s, "x@example.com", "+31600000002").await;
+    let q = q.as_str();
     s.delete(q).await;
     let code = s.code_for("x@example.com");
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -418,4 +400,126 @@ async fn wrong_revocation_codes_are_limited() {
         "confirm-first",
     )
     .await;
+}
+
+/// A key with a verified and bound email and phone; the revocation query.
+async fn bound_key(s: &TestServer, email: &str, phone: &str) -> (Device, String) {
+    let d = Device::new();
+    s.register(&d).await;
+    s.verify(&d, ClaimScope::Email, email).await;
+    s.verify(&d, ClaimScope::Phone, phone).await;
+    let res = s
+        .put_jwt(
+            &format!("/key/{}", d.pk),
+            &d.binding(Some(email), Some(phone)),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let q = format!(
+        "/key?email={}&phone={}",
+        url::form_urlencoded::byte_serialize(email.as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(phone.as_bytes()).collect::<String>()
+    );
+    (d, q)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn parallel_revocation_code_guesses_are_bounded() {
+    let s = TestServer::start_with(|c| c.rate.code_attempts = 3).await;
+    let (d, q) = bound_key(&s, "par@example.com", "+31600000003").await;
+    s.delete(&q).await;
+    let code = s.code_for("par@example.com");
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let guess = format!("{q}&code={wrong}");
+    let answers = futures_util::future::join_all((0..30).map(|_| s.delete(&guess))).await;
+    let mut compared = 0;
+    for res in answers {
+        let body: Value = res.json().await.unwrap();
+        if body["detail"].as_str().unwrap().starts_with("wrong code") {
+            compared += 1;
+        }
+    }
+    assert!(compared <= 3, "{compared} guesses compared");
+    // The right code comes too late: nothing is revoked.
+    let res = s.delete(&format!("{q}&code={code}")).await;
+    assert!(
+        matches!(res.status().as_u16(), 401 | 409),
+        "{}",
+        res.status()
+    );
+    assert_eq!(
+        s.get(&format!("/key/{}", d.pk)).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn the_revocation_secret_can_stay_out_of_the_url() {
+    let s = TestServer::start().await;
+    let path = |d: &Device| s.url(&format!("/key/{}", d.pk));
+    // As a Bearer token.
+    let d = Device::new();
+    let secret = s.register(&d).await;
+    let res = s
+        .http
+        .delete(path(&d))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 401, "auth-error").await;
+    let res = s
+        .http
+        .delete(path(&d))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_problem(s.get(&format!("/key/{}", d.pk)).await, 410, "revoked-key").await;
+    // As JSON.
+    let d = Device::new();
+    let secret = s.register(&d).await;
+    let res = s
+        .http
+        .delete(path(&d))
+        .json(&serde_json::json!({ "secret": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // As a form.
+    let d = Device::new();
+    let secret = s.register(&d).await;
+    let res = s
+        .http
+        .delete(path(&d))
+        .form(&[("secret", &secret)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // Two ways at once, or a body without it: refused, nothing revoked.
+    let d = Device::new();
+    let secret = s.register(&d).await;
+    let res = s
+        .http
+        .delete(format!("{}?secret={secret}", path(&d)))
+        .bearer_auth(&secret)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "bad-request").await;
+    let res = s
+        .http
+        .delete(path(&d))
+        .json(&serde_json::json!({ "nope": 1 }))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(res, 400, "bad-request").await;
+    assert_eq!(
+        s.get(&format!("/key/{}", d.pk)).await.status(),
+        StatusCode::OK
+    );
 }

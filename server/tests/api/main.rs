@@ -7,9 +7,11 @@ mod common;
 
 mod channel;
 mod durability;
+mod grants;
 mod key;
 mod limits;
 mod login;
 mod oidc_discovery;
+mod proxies;
 mod schemathesis;
 mod scope;

@@ -356,3 +356,69 @@ async fn an_external_authority_signs_confirmed_jobs() {
     )
     .await;
 }
+
+/// `n` wrong codes for `job`, all sent at once; the answers' details.
+async fn parallel_wrong_codes(s: &TestServer, job: &str, code: &str, n: usize) -> Vec<String> {
+    let answers =
+        futures_util::future::join_all((0..n).map(|_| post_code(s, job, wrong(code)))).await;
+    let mut details = Vec::new();
+    for res in answers {
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert!(
+            status == StatusCode::UNAUTHORIZED || status == StatusCode::NOT_FOUND,
+            "{status} {body}"
+        );
+        details.push(body["detail"].as_str().unwrap().to_string());
+    }
+    details
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn code_attempts_sent_at_once_still_cancel_the_job() {
+    let s = TestServer::start_with(|c| c.rate.code_attempts = 5).await;
+    let d = Device::new();
+    s.register(&d).await;
+    let job = start_job(&s, &d, ClaimScope::Email, "race@example.com").await;
+    let code = s.code_for("race@example.com");
+    parallel_wrong_codes(&s, &job, &code, 5).await;
+    // Exactly code_attempts wrong guesses, however they arrived: the job is over.
+    let res = post_code(&s, &job, &code).await;
+    assert!(
+        matches!(res.status().as_u16(), 401 | 404),
+        "the right code after the limit: {}",
+        res.status()
+    );
+    let events = s
+        .state
+        .db
+        .call(|st| st.list_security_events(&Default::default(), 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.kind == "code-limit-reached")
+            .count(),
+        1,
+        "{events:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn fifty_guesses_at_once_get_at_most_code_attempts_comparisons() {
+    let s = TestServer::start_with(|c| c.rate.code_attempts = 5).await;
+    let d = Device::new();
+    s.register(&d).await;
+    let job = start_job(&s, &d, ClaimScope::Email, "guess@example.com").await;
+    let code = s.code_for("guess@example.com");
+    let details = parallel_wrong_codes(&s, &job, &code, 50).await;
+    // A compared guess is told its code was wrong; the rest never got that far.
+    let compared = details
+        .iter()
+        .filter(|d| d.starts_with("wrong code"))
+        .count();
+    assert!(compared <= 5, "{compared} guesses compared: {details:?}");
+    assert!(compared >= 1, "{details:?}");
+    assert_problem(post_code(&s, &job, &code).await, 404, "unknown-job").await;
+}
