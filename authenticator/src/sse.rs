@@ -8,10 +8,17 @@ pub struct SseEvent {
     pub data: String,
 }
 
-/// Feed it chunks as they arrive; it hands out complete events.
+/// Feed it chunks as they arrive; it hands out complete events, the same
+/// ones however the stream was split.
 #[derive(Debug, Default)]
 pub struct SseParser {
-    buf: String,
+    /// Bytes with line ends made `\n`, up to the first incomplete event
+    /// (decoded as UTF-8 only once complete, so that a character split
+    /// across chunks survives).
+    buf: Vec<u8>,
+    /// The last chunk ended in `\r`: a `\n` opening the next one ends the
+    /// same line (CRLF split across chunks), not another one.
+    after_cr: bool,
 }
 
 /// Lines longer than this mean the stream is not what we expect.
@@ -21,13 +28,25 @@ impl SseParser {
     /// Adds a chunk; returns the events it completed, or `Err` when the
     /// stream grows without ever completing an event.
     pub fn push(&mut self, chunk: &[u8]) -> Result<Vec<SseEvent>, &'static str> {
-        self.buf.push_str(&String::from_utf8_lossy(chunk));
-        if self.buf.contains('\r') {
-            self.buf = self.buf.replace("\r\n", "\n").replace('\r', "\n");
+        let mut chunk = chunk;
+        if self.after_cr && !chunk.is_empty() {
+            self.after_cr = false;
+            chunk = chunk.strip_prefix(b"\n").unwrap_or(chunk);
+        }
+        // Line ends are CRLF, LF or CR (WHATWG); all become LF.
+        let mut bytes = chunk.iter().copied().peekable();
+        while let Some(b) = bytes.next() {
+            if b == b'\r' {
+                self.after_cr = bytes.next_if_eq(&b'\n').is_none() && bytes.peek().is_none();
+                self.buf.push(b'\n');
+            } else {
+                self.buf.push(b);
+            }
         }
         let mut out = Vec::new();
-        while let Some(i) = self.buf.find("\n\n") {
-            let block: String = self.buf.drain(..i + 2).collect();
+        while let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
+            let block: Vec<u8> = self.buf.drain(..i + 2).collect();
+            let block = String::from_utf8_lossy(&block);
             let mut ev = SseEvent::default();
             let mut has_data = false;
             for line in block.lines() {
@@ -89,6 +108,29 @@ mod tests {
                 },
             ]
         );
+    }
+
+    /// Found by the `sse` fuzz target (tests/fuzz/corpus/sse/regression-*):
+    /// the events depended on where the network split the stream.
+    #[test]
+    fn a_crlf_or_a_character_split_across_chunks_is_read_as_one() {
+        let mut p = SseParser::default();
+        assert!(p.push(b"data\r").unwrap().is_empty());
+        assert!(p.push(b"\n").unwrap().is_empty(), "CR LF is one line end");
+        assert!(p.push(b"").unwrap().is_empty());
+        assert_eq!(
+            p.push(b"\n").unwrap().len(),
+            1,
+            "LF after CR LF ends the event"
+        );
+        let mut p = SseParser::default();
+        assert!(p.push(b"data: a\r").unwrap().is_empty());
+        let evs = p.push(b"\ndata: b\r").unwrap();
+        assert!(evs.is_empty(), "{evs:?}");
+        assert_eq!(p.push(b"\r").unwrap()[0].data, "a\nb");
+        let mut p = SseParser::default();
+        assert!(p.push(b"data: h\xc3").unwrap().is_empty());
+        assert_eq!(p.push(b"\xa9\n\n").unwrap()[0].data, "h\u{e9}");
     }
 
     #[test]
