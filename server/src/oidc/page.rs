@@ -9,8 +9,9 @@
 use std::sync::LazyLock;
 
 use axum::Router;
+use axum::http::StatusCode;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
-use axum::response::IntoResponse;
+use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use minijinja::{Environment, UndefinedBehavior};
 use qrcode::QrCode;
@@ -182,6 +183,27 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
 const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
      img-src 'self' data: https: http:; connect-src 'self'; form-action 'self'; \
      frame-ancestors 'none'; base-uri 'none'";
+
+/// An HTML error page (no redirect).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let mut res = (
+        status,
+        Html(render_message(title, message, MessageKind::Error)),
+    )
+        .into_response();
+    security_headers(res.headers_mut());
+    res
+}
+
+/// The page for a failure of ours (logged where it happened): never
+/// dressed up as an expired sign-in or a missing session.
+pub fn failure_page() -> Response {
+    error_page(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "Something went wrong",
+        "The server could not complete this step. Try again in a moment.",
+    )
+}
 
 /// Headers for the HTML pages ([`render_sign_in`], [`render_message`]): a
 /// strict CSP (no inline script or style, forms only to this server, never

@@ -19,7 +19,7 @@ use crate::{ApiError, AppState};
 /// Sends `params` to `redirect_uri` in `mode`.
 pub fn redirect(redirect_uri: &str, mode: ResponseMode, params: &[(&str, String)]) -> Response {
     let Ok(mut url) = url::Url::parse(redirect_uri) else {
-        return super::authorize::error_page(
+        return page::error_page(
             StatusCode::BAD_REQUEST,
             "Invalid redirect",
             "The registered redirect address is not a URL.",

@@ -1,0 +1,269 @@
+//! `/authorize` (GET and POST; alias `/sign-in`): validates the request
+//! ([`validate`]) and starts a sign-in session, or answers silently from
+//! the SSO session.
+
+pub mod validate;
+
+use authentiq_protocol::errors::OAuthErrorCode;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use super::clients::{self, Client};
+use super::page;
+use super::records::{self, SESSION};
+use super::response::{self, Outcome};
+use super::session::{AuthRequest, SESSION_TTL, SessionData, SsoData, Status};
+use super::{cookies, signin};
+use crate::security::ClientIp;
+use crate::{ApiError, AppState};
+pub use validate::{AuthError, AuthParams, Valid};
+
+pub async fn get(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
+    let query = uri.query().unwrap_or("").as_bytes();
+    match AuthParams::parse(query) {
+        Ok(p) => authorize(state, ip, headers, p).await,
+        Err(e) => malformed(&e),
+    }
+}
+
+pub async fn post(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return malformed("send the request as application/x-www-form-urlencoded");
+    }
+    match AuthParams::parse(&body) {
+        Ok(p) => authorize(state, ip, headers, p).await,
+        Err(e) => malformed(&e),
+    }
+}
+
+/// A request whose parameters cannot be read: a page (who to send it back
+/// to is not known yet).
+fn malformed(why: &str) -> Response {
+    page::error_page(
+        StatusCode::BAD_REQUEST,
+        "Invalid sign-in request",
+        &format!("The request cannot be read: {why}."),
+    )
+}
+
+async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthParams) -> Response {
+    // 1. Who is asking, where the answer goes, and what is asked.
+    let client_id = match validate::client_id(&p) {
+        Ok(id) => id,
+        Err(e) => return refusal(&state, e),
+    };
+    let client = match clients::find(&state, client_id).await {
+        Ok(Some(c)) => c,
+        Ok(None) => {
+            return page::error_page(
+                StatusCode::BAD_REQUEST,
+                "Unknown application",
+                "The application that sent you here is not registered with this Authentiq server.",
+            );
+        }
+        Err(_) => return page::failure_page(),
+    };
+    let Valid {
+        request,
+        prompt_none,
+    } = match validate::validate(&p, &client) {
+        Ok(v) => v,
+        Err(e) => return refusal(&state, e),
+    };
+    let fail = |code: OAuthErrorCode, desc: &str| {
+        response::redirect_error(
+            &state,
+            &request.redirect_uri,
+            request.response_mode,
+            request.state.as_deref(),
+            code,
+            desc,
+        )
+    };
+
+    // 2. Silent answer from the SSO session.
+    let now = state.now();
+    let fresh_enough = |s: &SsoData| request.max_age.is_none_or(|m| now - s.auth_time <= m);
+    if prompt_none {
+        let sso = match sso_session(&state, &headers).await {
+            Ok(sso) => sso,
+            Err(_) => {
+                return fail(
+                    OAuthErrorCode::ServerError,
+                    "the sign-in session could not be read",
+                );
+            }
+        };
+        return match sso {
+            Some((sid, s)) if fresh_enough(&s) => {
+                match response::complete(
+                    &state,
+                    &client,
+                    &request,
+                    &s.pk,
+                    &s.claims,
+                    &s.granted_scope,
+                    s.auth_time,
+                    &sid,
+                )
+                .await
+                {
+                    Ok(Outcome { response, .. }) => response,
+                    // The key was revoked since: its sessions are over.
+                    Err(e) if e.status == StatusCode::GONE => fail(
+                        OAuthErrorCode::LoginRequired,
+                        "no sign-in session: the user must sign in",
+                    ),
+                    Err(_) => fail(
+                        OAuthErrorCode::ServerError,
+                        "the sign-in could not be completed",
+                    ),
+                }
+            }
+            _ => fail(
+                OAuthErrorCode::LoginRequired,
+                "no sign-in session: the user must sign in",
+            ),
+        };
+    }
+
+    // 3. A sign-in session, shown on the sign-in page.
+    match start_session(&state, &client, request.clone(), ip, &headers).await {
+        Ok(res) => res,
+        Err(e) => {
+            if e.status == StatusCode::TOO_MANY_REQUESTS {
+                fail(OAuthErrorCode::TemporarilyUnavailable, &e.detail)
+            } else {
+                fail(OAuthErrorCode::ServerError, "could not start the sign-in")
+            }
+        }
+    }
+}
+
+/// The answer to a refused request: a page, or an error at the redirect URI.
+fn refusal(state: &AppState, e: AuthError) -> Response {
+    match e {
+        AuthError::Page { title, message } => {
+            page::error_page(StatusCode::BAD_REQUEST, title, message)
+        }
+        AuthError::Redirect {
+            redirect_uri,
+            mode,
+            state: client_state,
+            code,
+            description,
+        } => response::redirect_error(
+            state,
+            &redirect_uri,
+            mode,
+            client_state.as_deref(),
+            code,
+            &description,
+        ),
+    }
+}
+
+/// The SSO session of this browser, if any (`Err` when it cannot be read).
+pub async fn sso_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<(String, SsoData)>, ApiError> {
+    let Some(cookie) = cookies::get(headers, signin::SSO_COOKIE) else {
+        return Ok(None);
+    };
+    let id = records::token_id(&cookie);
+    Ok(records::get::<SsoData>(state, records::SSO, &id)
+        .await?
+        .map(|(data, _)| (id, data)))
+}
+
+async fn start_session(
+    state: &AppState,
+    client: &Client,
+    request: AuthRequest,
+    ip: ClientIp,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let ip = ip.to_string();
+    let rate = &state.config.rate;
+    state
+        .rate_limit(
+            format!("signin-ip:{ip}"),
+            rate.sign_ins_per_ip_per_minute,
+            60,
+            "sign-in attempts from this address",
+        )
+        .await?;
+    let now = state.now();
+    let sid = crate::secrets::new_job_id();
+    let binding = records::new_token();
+    let numbers = crate::routes::login::candidate_numbers();
+    let shown = numbers[usize::from(crate::secrets::random_bytes::<1>()[0]) % 3];
+    let requester = crate::routes::login::requester(headers, &ip);
+    let data = SessionData {
+        request,
+        push_nonce: records::new_token(),
+        numbers,
+        shown,
+        status: Status::Pending,
+        browser: records::token_id(&binding),
+        csrf: records::new_token(),
+        ip: requester.ip,
+        user_agent: requester.user_agent,
+        created_at: now,
+        expires_at: now + SESSION_TTL,
+        pk: None,
+        claims: Default::default(),
+        granted_scope: String::new(),
+        auth_time: None,
+        push_token: None,
+        pushed: false,
+        wrong_numbers: 0,
+        reported: false,
+    };
+    // Stored before anything is pushed: a device may answer at once.
+    let record = records::new(SESSION, &sid, &sid, None, &data, now + SESSION_TTL)?;
+    records::put(state, record).await?;
+    // A remembered device: push by itself.
+    if let Some(token) = cookies::get(headers, &signin::push_cookie_name(&client.client_id))
+        && let Ok(pk) = signin::remembered_key(state, &token).await
+        && signin::push(state, client, &sid, &data, &pk).await.is_ok()
+    {
+        // Only the flag: an answer may already have arrived meanwhile.
+        records::modify(state, SESSION, &sid, |d: &mut SessionData| {
+            d.pushed = true;
+            Ok(())
+        })
+        .await?;
+    }
+    let mut res = (
+        StatusCode::SEE_OTHER,
+        [(header::LOCATION, format!("/sign-in/{sid}"))],
+    )
+        .into_response();
+    if let Some(c) = cookies::set(
+        &signin::binding_cookie_name(&sid),
+        &binding,
+        &format!("/sign-in/{sid}"),
+        SESSION_TTL,
+        state.config.base_url().starts_with("https:"),
+    ) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    Ok(res)
+}

@@ -1,0 +1,159 @@
+//! GET `/sign-in/{sid}/continue`: once the app answered, the browser that
+//! started the sign-in (and only that one) goes on to the client.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
+
+use super::{
+    PUSH_COOKIE_TTL, SSO_COOKIE, SSO_TTL, binding_cookie_name, client_or_page, load_or_page,
+    push_cookie_name, secure,
+};
+use crate::AppState;
+use crate::oidc::page::{error_page, failure_page};
+use crate::oidc::records::{self, SESSION, SSO};
+use crate::oidc::session::{SessionData, SsoData, Status};
+use crate::oidc::{cookies, response};
+
+/// Once approved (or denied), the browser that started the sign-in goes on
+/// to the client: with a code and/or tokens, or with `access_denied`.
+pub(super) async fn continue_to_client(
+    State(state): State<AppState>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let (data, _) = match load_or_page(&state, &sid).await {
+        Ok(found) => found,
+        Err(page) => return page,
+    };
+    let bound = cookies::get(&headers, &binding_cookie_name(&sid)).is_some_and(|b| {
+        bool::from(
+            records::token_id(&b)
+                .as_bytes()
+                .ct_eq(data.browser.as_bytes()),
+        )
+    });
+    if !bound {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "Wrong browser",
+            "This sign-in was started in another browser. Continue there, or start again here.",
+        );
+    }
+    let req = &data.request;
+    match data.status {
+        Status::Pending => {
+            return (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, format!("/sign-in/{sid}"))],
+            )
+                .into_response();
+        }
+        Status::Denied => {
+            return response::redirect_error(
+                &state,
+                &req.redirect_uri,
+                req.response_mode,
+                req.state.as_deref(),
+                authentiq_protocol::errors::OAuthErrorCode::AccessDenied,
+                "the user denied the sign-in",
+            );
+        }
+        Status::Approved => {}
+    }
+    // Exactly once: the session record is spent here.
+    let (data, _) = match records::take::<SessionData>(&state, SESSION, &sid).await {
+        Ok(records::Taken::Fresh(d, r)) => (d, r),
+        Ok(_) => {
+            return error_page(
+                StatusCode::CONFLICT,
+                "Already used",
+                "This sign-in was already completed. Go back to the application.",
+            );
+        }
+        Err(_) => return failure_page(),
+    };
+    let client = match client_or_page(&state, &data.request.client_id).await {
+        Ok(c) => c,
+        Err(page) => return page,
+    };
+    let (Some(pk), Some(auth_time)) = (data.pk.clone(), data.auth_time) else {
+        tracing::error!(sid = %sid, "an approved session has no key");
+        return failure_page();
+    };
+    // The SSO session of this browser.
+    let sso_token = records::new_token();
+    let sso_id = records::token_id(&sso_token);
+    let sso = SsoData {
+        pk: pk.clone(),
+        auth_time,
+        claims: data.claims.clone(),
+        granted_scope: data.granted_scope.clone(),
+    };
+    let stored = match records::new(
+        SSO,
+        &sso_id,
+        &sso_id,
+        Some(&pk),
+        &sso,
+        state.now() + SSO_TTL,
+    ) {
+        Ok(r) => records::put(&state, r).await,
+        Err(e) => Err(e),
+    };
+    if stored.is_err() {
+        return failure_page();
+    }
+    let outcome = match response::complete(
+        &state,
+        &client,
+        &data.request,
+        &pk,
+        &data.claims,
+        &data.granted_scope,
+        auth_time,
+        &sso_id,
+    )
+    .await
+    {
+        Ok(o) => o,
+        Err(e) if e.status == StatusCode::GONE => {
+            return error_page(
+                StatusCode::FORBIDDEN,
+                "Authentiq ID revoked",
+                "The Authentiq ID that approved this sign-in was revoked. Go back to the application and sign in again.",
+            );
+        }
+        Err(_) => return failure_page(),
+    };
+    let mut res = outcome.response;
+    let h = res.headers_mut();
+    let sec = secure(&state);
+    for c in [
+        cookies::set(SSO_COOKIE, &sso_token, "/", SSO_TTL, sec),
+        cookies::set(
+            &binding_cookie_name(&sid),
+            "",
+            &format!("/sign-in/{sid}"),
+            0,
+            sec,
+        ),
+        data.push_token.as_deref().and_then(|t| {
+            cookies::set(
+                &push_cookie_name(&client.client_id),
+                t,
+                "/",
+                PUSH_COOKIE_TTL,
+                sec,
+            )
+        }),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        h.append(header::SET_COOKIE, c);
+    }
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    res
+}
