@@ -2,7 +2,8 @@
 //! private session bus, in a private home, run by each test for itself.
 //!
 //! The key store runs in child processes (see `support`): the probe entry
-//! point below is this binary run again with `AQ_KEYSTORE_PROBE` set.
+//! point below (ignored: no test of its own) is this binary run again with
+//! `AQ_KEYSTORE_PROBE` set.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
 
@@ -13,7 +14,9 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use authentiq_authenticator::keystore::{KeyStore, KeyStoreError, OsKeyring};
-use support::{Activation, Bus, Home, Probe, probe_command, run_probe, this_binary, tool};
+use support::{
+    Activation, Bus, Home, Probe, probe_args, probe_command, run_probe, this_binary, tool,
+};
 
 const PROBE_ENV: &str = "AQ_KEYSTORE_PROBE";
 const SERVICE: &str = "io.authentiq.test";
@@ -26,9 +29,10 @@ const PASSWORD: &str = "correct horse";
 /// `probe: <result>` and exits 0, or `probe: error <kind>: <message>` and
 /// exits 10 (no Secret Service), 11 (locked), 12 (corrupt), 13 (other).
 #[test]
+#[ignore = "not a test: the probe the other tests run as a child process"]
 fn keystore_probe_entry_point() {
     let Ok(op) = std::env::var(PROBE_ENV) else {
-        return; // an ordinary test run: nothing to do
+        support::not_a_test(PROBE_ENV);
     };
     let args: Vec<&str> = op.split(' ').collect();
     let ks = OsKeyring::with_service(SERVICE);
@@ -203,7 +207,7 @@ fn platform_md_recipe_with_dbus_run_session_works() {
     // included: `dbus-run-session -- sh -c 'echo -n pw | gnome-keyring-daemon
     // --unlock --components=secrets >/dev/null; <store>; <load>'`.
     let home = Home::new();
-    let probe_args = "keystore_probe_entry_point --exact --nocapture --test-threads=1 --quiet";
+    let probe_args = probe_args("keystore_probe_entry_point").join(" ");
     let seed = seed_hex(0x11);
     let script = format!(
         "echo -n pw | \"$GKD\" --unlock --components=secrets >/dev/null; \

@@ -2,12 +2,15 @@
 //! per test, the system tools they need, and child probes.
 //!
 //! A probe is this very test binary run again (`current_exe()`) with only
-//! one `#[test]` selected and an environment variable that tells that test
-//! to act as the probe: it then does one thing with the real product code,
-//! prints one line `probe: …` and exits with a code of its own. That way the
-//! code under test runs as a separate process, with its own environment (the
-//! session bus address is read from the environment), without a helper
-//! binary shipped in the package and without a nested cargo.
+//! one `#[test]` selected, an `#[ignore]`d one (so that it is no test of its
+//! own in an ordinary run: the probe's parent runs it with `--ignored`), and
+//! an environment variable that tells that test to act as the probe: it then
+//! does one thing with the real product code, prints one line `probe: …` and
+//! exits with a code of its own. The parent requires that line: a probe that
+//! did not run (a wrong name, a filter that selected nothing) fails the
+//! parent. That way the code under test runs as a separate process, with its
+//! own environment (the session bus address is read from the environment),
+//! without a helper binary shipped in the package and without a nested cargo.
 
 #![allow(dead_code)]
 
@@ -264,19 +267,35 @@ pub struct Probe {
     pub output: Output,
 }
 
-/// `cmd` set up to run this test binary as the probe of the test named
-/// `entry` (which acts as a probe when `env_var` is set to `op`).
-pub fn probe_command(mut cmd: Command, entry: &str, env_var: &str, op: &[&str]) -> Command {
-    cmd.args([
+/// The test harness's arguments that run only the probe entry point
+/// `entry` (an ignored test).
+pub fn probe_args(entry: &str) -> [&str; 6] {
+    [
         entry,
         "--exact",
+        "--ignored",
         "--nocapture",
         "--test-threads=1",
         "--quiet",
-    ])
-    .env(env_var, op.join(" "))
-    .env_remove("RUST_LOG")
-    .stdin(Stdio::null());
+    ]
+}
+
+/// What a probe entry point run without its environment variable says:
+/// it is no test, but a part of the tests that re-run it.
+pub fn not_a_test(env_var: &str) -> ! {
+    panic!(
+        "this is not a test but a probe the other tests of this file run as a child process \
+         (with {env_var} set): run them instead"
+    )
+}
+
+/// `cmd` set up to run this test binary as the probe of the test named
+/// `entry` (which acts as a probe when `env_var` is set to `op`).
+pub fn probe_command(mut cmd: Command, entry: &str, env_var: &str, op: &[&str]) -> Command {
+    cmd.args(probe_args(entry))
+        .env(env_var, op.join(" "))
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null());
     cmd
 }
 
