@@ -10,7 +10,8 @@ use std::fmt;
 use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use notify_rust::{ActionResponse, Hint, Notification, NotificationHandle, Timeout, Urgency};
+use futures_util::StreamExt as _;
+use notify_rust::{Hint, Notification, NotificationHandle, Timeout, Urgency};
 
 /// The application name notifications are sent with.
 pub const APP_NAME: &str = "Authentiq";
@@ -145,22 +146,21 @@ impl OnScreen {
         notifier: &DesktopNotifier,
         n: &Notice,
     ) -> Result<bool, NotifyError> {
+        // Listening first: the notification can be clicked or withdrawn as
+        // soon as it is shown, and a signal nobody listened to is gone.
+        let signals = Signals::subscribe()?;
         let handle = notifier.show(n)?;
         let nid = handle.id();
         if let Some(old) = self.lock().insert(n.id.clone(), handle) {
             old.close();
         }
-        let mut opened = false;
-        let waited = notify_rust::handle_action(nid, |r: &ActionResponse<'_>| {
-            opened = matches!(r, ActionResponse::Custom(a) if *a == "default" || *a == OPEN_ACTION);
-        });
+        let waited = signals.wait(nid);
         // Gone from the screen: drop its handle unless a newer one took its place.
         let mut shown = self.lock();
         if shown.get(&n.id).is_some_and(|h| h.id() == nid) {
             shown.remove(&n.id);
         }
-        waited.map_err(|e| classify(&e.to_string()))?;
-        Ok(opened)
+        waited
     }
 
     /// Withdraws the notifications of every request not in `keep`.
@@ -189,6 +189,64 @@ impl OnScreen {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// The notification daemon's signals (`ActionInvoked`, `NotificationClosed`)
+/// on a connection of their own, subscribed to before the notification is
+/// shown. (notify-rust's `handle_action` subscribes after, and reads with a
+/// new stream for each message, losing those that come in between: a
+/// notification withdrawn at once left its waiting thread waiting for ever.)
+struct Signals {
+    stream: zbus::MessageStream,
+}
+
+const NOTIFICATIONS_INTERFACE: &str = "org.freedesktop.Notifications";
+
+impl Signals {
+    fn subscribe() -> Result<Self, NotifyError> {
+        zbus::block_on(async {
+            let connection = zbus::Connection::session().await?;
+            let rule = zbus::MatchRule::builder()
+                .msg_type(zbus::message::Type::Signal)
+                .interface(NOTIFICATIONS_INTERFACE)
+                .build()?;
+            // The stream is in place when the bus has the subscription.
+            let stream = zbus::MessageStream::for_match_rule(rule, &connection, None).await?;
+            Ok(Self { stream })
+        })
+        .map_err(|e: zbus::Error| classify(&e.to_string()))
+    }
+
+    /// Until notification `nid` is clicked (`true` if on "open" or the
+    /// notification itself) or closed.
+    fn wait(mut self, nid: u32) -> Result<bool, NotifyError> {
+        zbus::block_on(async {
+            while let Some(message) = self.stream.next().await {
+                let message = message.map_err(|e| classify(&e.to_string()))?;
+                let header = message.header();
+                match header.member().map(|m| m.as_str()) {
+                    Some("ActionInvoked") => {
+                        if let Ok((id, action)) = message.body().deserialize::<(u32, String)>()
+                            && id == nid
+                        {
+                            return Ok(action == "default" || action == OPEN_ACTION);
+                        }
+                    }
+                    Some("NotificationClosed") => {
+                        if let Ok((id, _reason)) = message.body().deserialize::<(u32, u32)>()
+                            && id == nid
+                        {
+                            return Ok(false);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            Err(NotifyError::Failed(
+                "the session bus connection closed while a notification was on screen".into(),
+            ))
+        })
     }
 }
 

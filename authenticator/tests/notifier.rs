@@ -83,13 +83,12 @@ fn notifier_probe_entry_point() {
             std::thread::spawn(move || {
                 let _ = tx.send(waiting.show_and_wait(&DesktopNotifier::new(), &n));
             });
+            // Withdrawn as soon as it is on screen (the waiter listens to
+            // the daemon's signals from before it showed it).
             let start = Instant::now();
             while on_screen.is_empty() && start.elapsed() < Duration::from_secs(10) {
                 std::thread::sleep(Duration::from_millis(20));
             }
-            // The waiter subscribes to the daemon's signals just after
-            // showing: give it a moment, as a request takes seconds anyway.
-            std::thread::sleep(Duration::from_millis(300));
             on_screen.withdraw_except(&[]);
             match rx.recv_timeout(Duration::from_secs(10)) {
                 Ok(Ok(opened)) => (
@@ -254,11 +253,12 @@ fn a_withdrawn_notification_is_closed_and_a_clicked_one_opens() {
     );
     assert_eq!(calls_to(&log, "CloseNotification"), 1);
 
-    // Clicked ("open" on notification 2, the mock's second): the wait ends, opened.
+    // Clicked ("open" on notification 2, the mock's second): the wait ends,
+    // opened. As soon as the daemon has it: the waiter listens to the
+    // daemon's signals from before it showed it.
     let cmd = bus.command(&home, this_binary());
     let waiter = std::thread::spawn(move || probe(cmd, &["show-wait", "job-8"]));
     assert_eq!(notify_calls(&log, 2).len(), 2);
-    std::thread::sleep(Duration::from_millis(300));
     let click = bus
         .command(&home, tool("python3"))
         .args([
