@@ -1,6 +1,6 @@
 // Drives Debian's Chromium (headless, through playwright-core) through the
 // sign-in page, from the demo relying party and back to it. Run by
-// tests/tests/browser.rs, which plays the device.
+// tests/tests/e2e/browser.rs, which plays the device.
 //
 //   node sign-in.mjs <start-url> <screenshot-dir> <approve|deny> <email>
 //

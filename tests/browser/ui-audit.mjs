@@ -4,7 +4,7 @@
 // every screen in the light and the dark theme, and checked with axe-core
 // against the WCAG 2.x A and AA rules (labels, names, roles, contrast, …).
 // Then the request screen is answered with the keyboard alone. Run by
-// tests/tests/ui_audit.rs.
+// tests/tests/e2e/ui_audit.rs.
 //
 //   node ui-audit.mjs <dist-mock dir> <screenshot dir>
 //

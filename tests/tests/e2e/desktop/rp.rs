@@ -1,5 +1,5 @@
 //! A browser for the demo relying party (of the provider in process,
-//! `../support/provider.rs`) made of an HTTP client with a cookie jar: it starts a sign-in
+//! `support/provider.rs`) made of an HTTP client with a cookie jar: it starts a sign-in
 //! at `/demo/login`, reads the number on the sign-in page, presses "send to
 //! my device", and afterwards follows the page's "continue" back to the
 //! demo's `/demo/callback`, which exchanges the code and shows the claims.
@@ -13,7 +13,7 @@ use reqwest::StatusCode;
 use reqwest::header::LOCATION;
 use url::Url;
 
-use crate::provider::Provider;
+use crate::support::provider::Provider;
 
 /// One sign-in started at the demo, up to "send to my device".
 #[derive(Debug)]

@@ -12,7 +12,7 @@ use openidconnect::{
     JsonWebKey, Nonce, OAuth2TokenResponse, PkceCodeChallenge, RedirectUrl, Scope, TokenResponse,
 };
 
-use crate::common::*;
+use super::common::*;
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()

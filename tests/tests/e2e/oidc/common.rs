@@ -1,10 +1,10 @@
 //! The provider with the test clients, and a browser (the device and the
-//! provider itself are `../support/`).
+//! provider itself are `crate::support`).
 
 use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
 
-pub use crate::device::Device;
-pub use crate::provider::{Provider, now};
+pub use crate::support::device::Device;
+pub use crate::support::provider::{Provider, now};
 
 pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
 pub const SECRET: &str = "a-long-client-secret-for-the-tests-0123456789";

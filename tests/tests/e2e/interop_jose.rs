@@ -1,8 +1,6 @@
 //! Our Ed25519 JWS against npm `jose`, an independent implementation, in
 //! both directions.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
-
 use authentiq_authenticator::Identity;
 use authentiq_protocol::jwt;
 use authentiq_protocol::payloads::Registration;

@@ -1,6 +1,5 @@
 //! The provider in process on 127.0.0.1:0 with a fresh data directory (its
-//! outbox included), stopped when dropped. Shared by the end-to-end tests
-//! (each test binary includes this file with `#[path]`).
+//! outbox included), stopped when dropped.
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,6 @@
 //! The user's device played with the protocol crate: a key registered, an
 //! email verified and bound, the device channel open; it reads the sign-in
-//! requests pushed to it and answers them as the app would. Shared by the
-//! end-to-end tests (with `provider.rs`, through `#[path]`).
+//! requests pushed to it and answers them as the app would.
 
 use std::time::Duration;
 
@@ -17,7 +16,7 @@ use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
-use crate::provider::{Provider, now};
+use super::provider::{Provider, now};
 
 /// The user's device: a key, a verified email, an open channel.
 pub struct Device {

@@ -13,12 +13,6 @@
 //! against the provider in process; needs a session bus with an unlocked
 //! Secret Service (`bash .ci/test` provides it).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
-
-#[path = "support/provider.rs"]
-#[allow(dead_code)] // shared: not every test binary uses every helper
-mod provider;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -33,6 +27,8 @@ use x11rb::protocol::xproto::{
     AtomEnum, ClientMessageEvent, ConnectionExt as _, EventMask, MapState, Window,
 };
 use x11rb::rust_connection::RustConnection;
+
+use crate::support::provider::Provider;
 
 const TITLE: &[u8] = b"Authentiq";
 const STEP: Duration = Duration::from_secs(30);
@@ -111,7 +107,7 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
         .await
         .unwrap()
         .unwrap();
-    let p = provider::Provider::demo().await;
+    let p = Provider::demo().await;
     let port = url::Url::parse(&p.url).unwrap().port().unwrap();
     let home = tempfile::tempdir().unwrap();
     // A profile of its own (the keyring is shared by the tests), with an ID.

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::common::*;
+use super::common::*;
 
 const VERIFIER: &str = "a-pkce-code-verifier-that-is-long-enough-0123456789";
 

@@ -11,8 +11,6 @@
 //! `tests/browser/node_modules` (`bash .ci/setup test`); fails, never skips,
 //! without them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
-
 use std::path::Path;
 use std::process::Command;
 

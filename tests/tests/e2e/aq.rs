@@ -5,12 +5,6 @@
 //! Needs a session bus with an unlocked Secret Service (the test command
 //! runs the suite under `dbus-run-session` with `gnome-keyring-daemon`).
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
-
-#[path = "support/provider.rs"]
-#[allow(dead_code)] // shared: not every test binary uses every helper
-mod provider;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
@@ -19,7 +13,7 @@ use authentiq_server::delivery::outbox::{Outbox, find_code};
 use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
 use serde_json::Value;
 
-use provider::Provider;
+use crate::support::provider::Provider;
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 const SECRET: &str = "a-long-client-secret-for-the-aq-tests-0123456789";

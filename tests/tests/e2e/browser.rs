@@ -6,15 +6,6 @@
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules`: `bash .ci/setup
 //! test` installs both. Screenshots go to `tests/artifacts/browser/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
-
-#[path = "support/device.rs"]
-#[allow(dead_code)] // shared: not every test binary uses every helper
-mod device;
-#[path = "support/provider.rs"]
-#[allow(dead_code)]
-mod provider;
-
 use std::convert::Infallible;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -25,8 +16,8 @@ use authentiq_protocol::payloads::{Decision, SignInRequest};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout, Command};
 
-use device::Device;
-use provider::Provider;
+use crate::support::device::Device;
+use crate::support::provider::Provider;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
 /// The longest wait for the script's next line (its own steps time out

@@ -18,16 +18,8 @@
 //! A missing one fails the test, it does not skip it. Screenshots of every
 //! screen, the demo's pages and the logs go to `tests/artifacts/desktop/`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)] // test code
-
-#[path = "desktop/harness.rs"]
 mod harness;
-#[path = "support/provider.rs"]
-#[allow(dead_code)] // shared: not every test binary uses every helper
-mod provider;
-#[path = "desktop/rp.rs"]
 mod rp;
-#[path = "desktop/webdriver.rs"]
 mod webdriver;
 
 use std::collections::HashSet;
@@ -37,8 +29,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, ensure};
 use serde_json::Value;
 
+use crate::support::provider::Provider;
 use harness::{Driver, Xvfb};
-use provider::Provider;
 use rp::SignIn;
 use webdriver::{Element, WdError, WebDriver};
 

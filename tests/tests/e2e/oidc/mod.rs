@@ -1,0 +1,8 @@
+//! The OpenID Connect provider end to end: the real server on 127.0.0.1:0,
+//! a device played with the protocol crate, and the `openidconnect` crate
+//! as an ordinary relying party.
+
+mod common;
+mod flow;
+mod modes;
+mod negative;
