@@ -23,6 +23,10 @@ async fn seed(s: &TestServer, pk: &str) -> String {
         .unwrap()
 }
 
+/// 16 clients refreshing at once while another process writes to the same
+/// database (as `authentiq-server client add` does beside a running
+/// server): a read-then-write that could not take the write lock used to
+/// answer 500 `database is locked`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_refreshes_never_fail() {
     let s = server_with_client(0).await;
@@ -49,11 +53,32 @@ async fn concurrent_refreshes_never_fail() {
             failures
         }));
     }
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let side_writer = {
+        let (stop, path) = (stop.clone(), s.dir.path().join("authentiq.sqlite3"));
+        std::thread::spawn(move || {
+            use authentiq_server::store::Store;
+            let store = authentiq_server::store::SqliteStore::open(&path).unwrap();
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                store.use_jti(&format!("side:{n}"), now() + 60).unwrap();
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+            n
+        })
+    };
     let mut failures = Vec::new();
     for t in tasks {
         failures.extend(t.await.unwrap());
     }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let side_writes = side_writer.join().unwrap();
     assert!(failures.is_empty(), "non-2xx answers: {failures:?}");
+    assert!(
+        side_writes > 100,
+        "the other writer wrote {side_writes} times"
+    );
 }
 
 #[tokio::test]
