@@ -6,12 +6,12 @@
 mod common;
 
 mod channel;
+mod deployment;
 mod durability;
 mod grants;
 mod key;
 mod limits;
 mod login;
 mod oidc_discovery;
-mod proxies;
 mod schemathesis;
 mod scope;

@@ -1,5 +1,6 @@
-//! The client's address behind trusted reverse proxies, per-address limits,
-//! and the headers and guards every deployment relies on.
+//! What a deployment relies on: the client's address behind trusted
+//! reverse proxies and the per-address limits, HSTS, one server per data
+//! directory, failures shown as failures, and the server's own clock.
 
 use reqwest::StatusCode;
 
@@ -187,4 +188,26 @@ async fn store_failures_are_failures_not_expired_sign_ins() {
         .unwrap();
     let loc = res.headers()["location"].to_str().unwrap();
     assert!(loc.contains("error=server_error"), "{loc}");
+}
+
+#[tokio::test]
+async fn the_sign_in_page_counts_down_by_the_servers_clock() {
+    let s = TestServer::start_with(|c| c.clients = vec![test_client("rp")]).await;
+    // The server's clock runs ahead of the machine's (as an injected test clock does).
+    s.state.clock.advance(1000);
+    let res = authorize(&s, None).await;
+    let page = res.headers()["location"].to_str().unwrap().to_string();
+    let html = s.get(&page).await.text().await.unwrap();
+    let shown: i64 = html
+        .split("data-server-now=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (shown - s.state.now()).abs() <= 2,
+        "page says {shown}, server {}",
+        s.state.now()
+    );
 }
