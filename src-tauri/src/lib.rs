@@ -54,9 +54,15 @@ pub fn run() {
                     // A login item finding the app running stays quiet; a
                     // link is opened (and the window shown) by its handler.
                     let link = |a: &String| a.starts_with(&format!("{}:", deeplink::SCHEME));
-                    if !args.iter().any(|a| a == HIDDEN || link(a)) {
+                    let show = !args.iter().any(|a| a == HIDDEN || link(a));
+                    if show {
                         events::show_main(app);
                     }
+                    // Said from the event loop, once it has done what the
+                    // launch asked of it (the window made and shown, or not).
+                    let _ = app.run_on_main_thread(move || {
+                        tracing::info!(window_shown = show, "a second launch handed over");
+                    });
                 })
                 .build(),
         )

@@ -1,7 +1,8 @@
 //! The desktop app's window exists only while it is shown, and the app
 //! outlives it: launched as the login item does (`--hidden`) it opens no
 //! window and runs no WebKit process, yet its device channel is up; a
-//! second hidden launch changes nothing, a plain second launch hands over
+//! second hidden launch changes nothing (checked once the app says it took
+//! it: no sleeps before "nothing happened"), a plain second launch hands over
 //! to it (single instance) and the window opens and paints; the window manager's close (`WM_DELETE_WINDOW`) destroys
 //! the window and WebKit's web process with it, while the app and its
 //! channel stay; another launch brings a new window; a launch with a dead
@@ -162,11 +163,22 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
         "started hidden: no WebKit web process"
     );
     // The login item again (e.g. a second session start): it stays quiet.
+    // Once the app's event loop has done what that launch asked of it (it
+    // says so), a window it made would be there.
+    let app_log = app.log.clone();
+    let log = || std::fs::read_to_string(&app_log).unwrap_or_default();
+    let handed_over = || log().matches("a second launch handed over").count();
     launch_again_with("second-hidden.log", &["--hidden"]);
-    std::thread::sleep(Duration::from_secs(1));
     assert!(
-        app_windows(&x, root).is_empty(),
-        "a hidden second launch opens no window"
+        eventually(STEP, || handed_over() == 1),
+        "the app should say it took the second launch; its log:\n{}",
+        procs::tail(&app.log, 20)
+    );
+    assert!(
+        app_windows(&x, root).is_empty() && web_processes(&app) == 0,
+        "a hidden second launch opens no window: windows {:?}, web processes {}",
+        app_windows(&x, root),
+        web_processes(&app)
     );
 
     launch_again("second.log");
@@ -219,7 +231,6 @@ async fn the_window_lives_only_while_shown_and_the_app_outlives_it() {
         "link-bad.log",
         &["authentiq://sign-in?session=AAAAAAAAAAAAAAAAAAAA-not-a-uri"],
     );
-    let log = || std::fs::read_to_string(&app.log).unwrap_or_default();
     assert!(
         eventually(STEP, || log()
             .matches("cannot open the sign-in link")
