@@ -1,7 +1,13 @@
 //! The provider with the test clients, and a browser (the device and the
 //! provider itself are `crate::support`).
 
+use authentiq_protocol::payloads::Decision;
+use authentiq_server::config::Config;
 use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
 
 pub use crate::support::device::Device;
 pub use crate::support::provider::{Provider, now};
@@ -32,6 +38,11 @@ pub fn client(id: &str, alg: &str, method: AuthMethod) -> Client {
 
 /// The provider with one client per signing algorithm and auth method.
 pub async fn provider() -> Provider {
+    provider_with(|_| {}).await
+}
+
+/// [`provider`], with its configuration changed by `configure`.
+pub async fn provider_with(configure: impl FnOnce(&mut Config)) -> Provider {
     Provider::start_with(|c| {
         c.clients = vec![
             client("rs256-basic", "RS256", AuthMethod::ClientSecretBasic),
@@ -40,6 +51,7 @@ pub async fn provider() -> Provider {
             client("hs256-basic", "HS256", AuthMethod::ClientSecretBasic),
             client("public-pkce", "RS256", AuthMethod::None),
         ];
+        configure(c);
     })
     .await
 }
@@ -120,4 +132,100 @@ pub fn param(url: &url::Url, name: &str) -> Option<String> {
         ))
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+pub const VERIFIER: &str = "a-pkce-code-verifier-that-is-long-enough-0123456789";
+
+pub fn challenge() -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()))
+}
+
+pub fn auth_url(p: &Provider, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let c = challenge();
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("client_id", client_id)
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email~rs")
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("state", "st-1")
+        .append_pair("nonce", "n-1")
+        .append_pair("code_challenge", &c)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    format!("{}/authorize?{}", p.url, q.finish())
+}
+
+/// Replaces parameters of a URL.
+pub fn with(url: &str, key: &str, value: Option<&str>) -> String {
+    let mut u = url::Url::parse(url).unwrap();
+    let pairs: Vec<(String, String)> = u
+        .query_pairs()
+        .into_owned()
+        .filter(|(k, _)| k != key)
+        .collect();
+    {
+        let mut q = u.query_pairs_mut();
+        q.clear();
+        for (k, v) in &pairs {
+            q.append_pair(k, v);
+        }
+        if let Some(v) = value {
+            q.append_pair(key, v);
+        }
+    }
+    u.to_string()
+}
+
+/// Signs in all the way to the redirect; returns the code.
+pub async fn approved_code(
+    p: &Provider,
+    device: &mut Device,
+    client_id: &str,
+) -> (String, reqwest::Client) {
+    let browser = browser();
+    let page = open_sign_in(p, &browser, &auth_url(p, client_id, &[])).await;
+    send_to_device(p, &browser, &page, &device.email).await;
+    let req = device.next_request(p).await;
+    let res = device
+        .send(
+            &req,
+            device.answer(&req, Decision::Approve, Some(page.number), "openid email"),
+        )
+        .await;
+    assert_eq!(res.status(), 200);
+    let back = continue_to_client(p, &browser, &page).await;
+    (param(&back, "code").unwrap(), browser)
+}
+
+pub async fn token(
+    p: &Provider,
+    form: &[(&str, &str)],
+    basic: Option<(&str, &str)>,
+) -> reqwest::Response {
+    let mut req = reqwest::Client::new()
+        .post(format!("{}/token", p.url))
+        .form(form);
+    if let Some((id, secret)) = basic {
+        req = req.basic_auth(id, Some(secret));
+    }
+    req.send().await.unwrap()
+}
+
+pub async fn oauth_error(res: reqwest::Response, status: u16, error: &str) -> Value {
+    assert_eq!(res.status().as_u16(), status);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    body
+}
+
+pub fn code_form<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("grant_type", "authorization_code"),
+        ("code", code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", verifier),
+    ]
 }

@@ -2,7 +2,9 @@
 //! a device played with the protocol crate, and the `openidconnect` crate
 //! as an ordinary relying party.
 
+mod brakes;
 mod common;
 mod flow;
 mod modes;
 mod negative;
+mod revocation;

@@ -22,6 +22,8 @@ use super::provider::{Provider, now};
 pub struct Device {
     pub key: SigningKey,
     pub pk: String,
+    /// The revocation secret `POST /key` answered with.
+    pub secret: String,
     pub email: String,
     pub grant: String,
     events: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
@@ -47,7 +49,12 @@ impl Device {
             &key,
         )
         .unwrap();
-        assert_eq!(post("/key", reg).await.unwrap().status(), 201, "POST /key");
+        let res = post("/key", reg).await.unwrap();
+        assert_eq!(res.status(), 201, "POST /key");
+        let secret = res.json::<Value>().await.unwrap()["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let req = ClaimRequest {
             scope: ClaimScope::Email,
             email: Some(email.into()),
@@ -112,6 +119,7 @@ impl Device {
         Self {
             key,
             pk,
+            secret,
             email: email.into(),
             grant,
             events: res.bytes_stream().boxed(),
@@ -162,7 +170,8 @@ impl Device {
             .as_str()
             .ok_or_else(|| anyhow!("an OKP key without x"))?
             .parse()?;
-        let v = Validation::at(now())
+        // By the provider's clock, which a test may have moved.
+        let v = Validation::at(p.state.now())
             .typ(DeviceEvent::TYP)
             .audience(self.pk.clone());
         let claims: Claims<DeviceEvent> = jwt::verify(&data, key.verifying_key(), None, &v)?;
@@ -180,6 +189,22 @@ impl Device {
         number: Option<u16>,
         scope: &str,
     ) -> String {
+        self.signed_answer(req, decision, number, scope, false)
+    }
+
+    /// "Deny and report": this sign-in was not the user's.
+    pub fn report(&self, req: &SignInRequest) -> String {
+        self.signed_answer(req, Decision::Deny, None, "", true)
+    }
+
+    fn signed_answer(
+        &self,
+        req: &SignInRequest,
+        decision: Decision,
+        number: Option<u16>,
+        scope: &str,
+        report: bool,
+    ) -> String {
         let mut claims = Map::new();
         claims.insert("email".into(), json!(self.email));
         claims.insert("name".into(), json!("Test User"));
@@ -191,12 +216,23 @@ impl Device {
             claims,
             grants: vec![self.grant.clone()],
             push_token: None,
-            report: false,
+            report,
         };
         jwt::sign_self(
             Claims::new(body)
                 .audience(req.session.clone())
                 .valid_for(now(), 60),
+            &self.key,
+        )
+        .unwrap()
+    }
+
+    /// A push token for `aud` (as a relying party keeps for `POST /login`).
+    pub fn push_token(&self, aud: &str) -> String {
+        jwt::sign_self(
+            Claims::new(authentiq_protocol::payloads::PushToken {})
+                .audience(aud)
+                .valid_for(now(), 24 * 3600),
             &self.key,
         )
         .unwrap()
