@@ -33,6 +33,8 @@ impl SseParser {
             self.after_cr = false;
             chunk = chunk.strip_prefix(b"\n").unwrap_or(chunk);
         }
+        // What was buffered holds no blank line: search only from its end.
+        let mut from = self.buf.len().saturating_sub(1);
         // Line ends are CRLF, LF or CR (WHATWG); all become LF.
         let mut bytes = chunk.iter().copied().peekable();
         while let Some(b) = bytes.next() {
@@ -44,9 +46,11 @@ impl SseParser {
             }
         }
         let mut out = Vec::new();
-        while let Some(i) = self.buf.windows(2).position(|w| w == b"\n\n") {
-            let block: Vec<u8> = self.buf.drain(..i + 2).collect();
-            let block = String::from_utf8_lossy(&block);
+        let mut start = 0;
+        while let Some(i) = self.buf[from..].windows(2).position(|w| w == b"\n\n") {
+            let end = from + i + 2;
+            let block = String::from_utf8_lossy(&self.buf[start..end]);
+            (start, from) = (end, end);
             let mut ev = SseEvent::default();
             let mut has_data = false;
             for line in block.lines() {
@@ -71,6 +75,9 @@ impl SseParser {
                 out.push(ev);
             }
         }
+        // Once per chunk, so that a chunk of many events, or an event in
+        // many chunks, costs linear time (it was quadratic).
+        self.buf.drain(..start);
         if self.buf.len() > MAX_BUFFER {
             return Err("the event stream sent an oversized event");
         }
