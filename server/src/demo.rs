@@ -38,6 +38,7 @@ pub fn client(base_url: &str) -> Client {
         response_types: vec!["code".into()],
         id_token_signed_response_alg: "EdDSA".into(),
         subject_type: SubjectType::Pairwise,
+        ..Client::default()
     }
 }
 

@@ -87,6 +87,15 @@ enum ClientAction {
         /// Choose the client_id instead of a random one.
         #[arg(long)]
         id: Option<String>,
+        /// Where the user may be sent after signing out (RP-initiated logout); repeat for several.
+        #[arg(long = "post-logout-redirect-uri")]
+        post_logout_redirect_uris: Vec<String>,
+        /// Where logout tokens are POSTed when a user's session ends (back-channel logout).
+        #[arg(long)]
+        backchannel_logout_uri: Option<String>,
+        /// A confidential client that cannot send PKCE (legacy): let it sign in without.
+        #[arg(long)]
+        no_pkce: bool,
     },
     /// List the stored clients.
     List,
@@ -225,6 +234,9 @@ fn client_command(config: &Config, action: ClientAction) -> anyhow::Result<()> {
             client_uri,
             logo_uri,
             id,
+            post_logout_redirect_uris,
+            backchannel_logout_uri,
+            no_pkce,
         } => {
             let secret = (!public).then(secrets::new_secret);
             let client = Client {
@@ -251,6 +263,10 @@ fn client_command(config: &Config, action: ClientAction) -> anyhow::Result<()> {
                 } else {
                     SubjectType::Pairwise
                 },
+                post_logout_redirect_uris,
+                backchannel_logout_session_required: backchannel_logout_uri.is_some(),
+                backchannel_logout_uri,
+                require_pkce: !no_pkce,
             };
             client.validate().map_err(|e| anyhow::anyhow!(e))?;
             if config

@@ -64,6 +64,48 @@ pub struct Client {
     pub id_token_signed_response_alg: String,
     #[serde(default)]
     pub subject_type: SubjectType,
+    /// Where the user may be sent after signing out (RP-Initiated Logout
+    /// 1.0); exact match, like redirect URIs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Where logout tokens are POSTed when the user's session ends
+    /// (Back-Channel Logout 1.0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    /// The client wants `sid` in logout tokens (we always send it when the
+    /// logout is of one session).
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
+    /// PKCE (S256) on every authorization code request, as OAuth 2.1 asks.
+    /// `false` only for legacy confidential clients that cannot send it.
+    #[serde(default = "yes")]
+    pub require_pkce: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Client {
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            client_secret: None,
+            client_secret_sha256: None,
+            name: String::new(),
+            redirect_uris: Vec::new(),
+            client_uri: None,
+            logo_uri: None,
+            token_endpoint_auth_method: AuthMethod::default(),
+            response_types: default_response_types(),
+            id_token_signed_response_alg: default_alg(),
+            subject_type: SubjectType::default(),
+            post_logout_redirect_uris: Vec::new(),
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
+            require_pkce: true,
+        }
+    }
 }
 
 impl std::fmt::Debug for Client {
@@ -92,6 +134,27 @@ impl Client {
     /// Exact string comparison (RFC 9700 §2.1): no prefix, no wildcards.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Exact match, as for redirect URIs.
+    pub fn has_post_logout_redirect_uri(&self, uri: &str) -> bool {
+        self.post_logout_redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// The origins (scheme, host, port) of the client's redirect URIs: the
+    /// pages that may frame its session iframe.
+    pub fn origins(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .redirect_uris
+            .iter()
+            .filter_map(|u| url::Url::parse(u).ok())
+            .map(|u| u.origin())
+            .filter(url::Origin::is_tuple)
+            .map(|o| o.ascii_serialization())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// Whether `response_type` (any order of its words) is allowed.
@@ -124,15 +187,41 @@ impl Client {
         if self.redirect_uris.is_empty() {
             return Err(format!("client {}: no redirect_uris", self.client_id));
         }
-        for r in &self.redirect_uris {
+        for (what, r) in self
+            .redirect_uris
+            .iter()
+            .map(|r| ("redirect_uri", r))
+            .chain(
+                self.post_logout_redirect_uris
+                    .iter()
+                    .map(|r| ("post_logout_redirect_uri", r)),
+            )
+            .chain(
+                self.backchannel_logout_uri
+                    .iter()
+                    .map(|r| ("backchannel_logout_uri", r)),
+            )
+        {
             let u = url::Url::parse(r)
-                .map_err(|e| format!("client {}: redirect_uri {r}: {e}", self.client_id))?;
+                .map_err(|e| format!("client {}: {what} {r}: {e}", self.client_id))?;
             if u.fragment().is_some() {
                 return Err(format!(
-                    "client {}: redirect_uri {r} has a fragment",
+                    "client {}: {what} {r} has a fragment",
                     self.client_id
                 ));
             }
+            if !matches!(u.scheme(), "https" | "http") && what == "backchannel_logout_uri" {
+                return Err(format!(
+                    "client {}: {what} {r} is not an http(s) URL",
+                    self.client_id
+                ));
+            }
+        }
+        if self.is_public() && !self.require_pkce {
+            return Err(format!(
+                "client {}: a public client cannot opt out of PKCE",
+                self.client_id
+            ));
         }
         let has_secret = self.client_secret.is_some() || self.client_secret_sha256.is_some();
         if self.is_public() == has_secret {
@@ -211,6 +300,7 @@ mod tests {
             response_types: vec!["code".into(), "id_token code".into()],
             id_token_signed_response_alg: "RS256".into(),
             subject_type: SubjectType::Pairwise,
+            ..Client::default()
         }
     }
 

@@ -2,6 +2,7 @@
 //! sign-in page, sign-in sessions, `/token`, `/userinfo`.
 
 pub mod authorize;
+pub mod client_auth;
 pub mod clients;
 pub mod cookies;
 pub mod discovery;

@@ -322,6 +322,7 @@ pub fn test_client(id: &str) -> authentiq_server::oidc::clients::Client {
         response_types: vec!["code".into()],
         id_token_signed_response_alg: "EdDSA".into(),
         subject_type: SubjectType::Pairwise,
+        ..Client::default()
     }
 }
 

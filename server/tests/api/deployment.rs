@@ -22,6 +22,11 @@ async fn authorize(s: &TestServer, xff: Option<&str>) -> reqwest::Response {
         ("response_type", "code"),
         ("scope", "openid"),
         ("state", "st"),
+        (
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        ),
+        ("code_challenge_method", "S256"),
     ]);
     if let Some(ip) = xff {
         req = req.header("x-forwarded-for", ip);
@@ -181,6 +186,11 @@ async fn store_failures_are_failures_not_expired_sign_ins() {
             ("response_type", "code"),
             ("scope", "openid"),
             ("prompt", "none"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
         ])
         .header("cookie", "aq_sso=whatever")
         .send()

@@ -58,6 +58,7 @@ async fn start() -> Env {
             response_types: vec!["code".into()],
             id_token_signed_response_alg: "RS256".into(),
             subject_type: SubjectType::Pairwise,
+            ..Client::default()
         }];
     })
     .await;

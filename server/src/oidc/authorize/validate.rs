@@ -253,10 +253,10 @@ pub fn validate(p: &AuthParams, client: &Client) -> Result<Valid, AuthError> {
                 "code_challenge_method without code_challenge",
             ));
         }
-        (None, None) if client.is_public() && rt_words.contains(&"code") => {
+        (None, None) if client.require_pkce && rt_words.contains(&"code") => {
             return Err(fail(
                 OAuthErrorCode::InvalidRequest,
-                "public clients must use PKCE (code_challenge with S256)",
+                "PKCE is required: send code_challenge with code_challenge_method S256",
             ));
         }
         (None, None) => {}
@@ -327,7 +327,9 @@ mod tests {
     const CB: &str = "https://rp.example/cb";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-    fn client(public: bool) -> Client {
+    /// `public`, `confidential`, or `legacy` (confidential, PKCE optional).
+    fn client(kind: &str) -> Client {
+        let public = kind == "public";
         Client {
             client_id: "rp".into(),
             client_secret: None,
@@ -344,6 +346,8 @@ mod tests {
             response_types: vec!["code".into(), "code id_token".into()],
             id_token_signed_response_alg: "RS256".into(),
             subject_type: SubjectType::Pairwise,
+            require_pkce: kind != "legacy",
+            ..Client::default()
         }
     }
 
@@ -352,8 +356,8 @@ mod tests {
     }
 
     /// The OAuth error a query gets, or `None` if it is valid.
-    fn error_of(query: &str, public: bool) -> Option<(OAuthErrorCode, String)> {
-        match validate(&params(query), &client(public)) {
+    fn error_of(query: &str, kind: &str) -> Option<(OAuthErrorCode, String)> {
+        match validate(&params(query), &client(kind)) {
             Ok(_) => None,
             Err(AuthError::Redirect {
                 code, description, ..
@@ -365,128 +369,141 @@ mod tests {
     #[test]
     fn every_rule_in_a_table() {
         let pkce = format!("code_challenge={CHALLENGE}&code_challenge_method=S256");
-        let ok = "response_type=code&scope=openid";
-        let table: &[(&str, bool, Option<OAuthErrorCode>)] = &[
-            (ok, false, None),
+        let ok = format!("response_type=code&scope=openid&{pkce}");
+        let ok = ok.as_str();
+        let bare = "response_type=code&scope=openid";
+        let table: &[(&str, &str, Option<OAuthErrorCode>)] = &[
+            (ok, "legacy", None),
             (
                 "response_type=code&scope=openid%20email~rs%20aq:push",
-                false,
+                "legacy",
                 None,
             ),
             (
                 "response_type=code%20id_token&scope=openid&nonce=n",
-                false,
+                "legacy",
                 None,
             ),
             (
                 "response_type=id_token%20code&scope=openid&nonce=n",
-                false,
+                "legacy",
                 None,
             ),
             (
                 "response_type=code&scope=openid&response_mode=form_post",
-                false,
+                "legacy",
                 None,
             ),
             (
                 "response_type=code&scope=openid&response_mode=jwt",
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 "response_type=code%20id_token&scope=openid&nonce=n&response_mode=query",
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 "response_type=code&scope=openid&request=x",
-                false,
+                "legacy",
                 Some(RequestNotSupported),
             ),
             (
                 "response_type=code&scope=openid&request_uri=x",
-                false,
+                "legacy",
                 Some(RequestUriNotSupported),
             ),
             (
                 "response_type=code%20token&scope=openid&nonce=n",
-                false,
+                "legacy",
                 Some(UnauthorizedClient),
             ),
             (
                 "response_type=token&scope=openid&nonce=n",
-                false,
+                "legacy",
                 Some(UnsupportedResponseType),
             ),
             (
                 "response_type=banana&scope=openid",
-                false,
+                "legacy",
                 Some(UnsupportedResponseType),
             ),
-            ("scope=openid", false, Some(UnsupportedResponseType)),
-            ("response_type=code&scope=email", false, Some(InvalidScope)),
+            ("scope=openid", "legacy", Some(UnsupportedResponseType)),
+            (
+                "response_type=code&scope=email",
+                "legacy",
+                Some(InvalidScope),
+            ),
             (
                 "response_type=code&scope=openid%20nope",
-                false,
+                "legacy",
                 Some(InvalidScope),
             ),
             (
                 "response_type=code&scope=openid%20email~x",
-                false,
+                "legacy",
                 Some(InvalidScope),
             ),
             (
                 "response_type=code%20id_token&scope=openid",
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 "response_type=code&scope=openid&code_challenge=x&code_challenge_method=plain",
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 "response_type=code&scope=openid&code_challenge=short&code_challenge_method=S256",
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 &format!("response_type=code&scope=openid&code_challenge={CHALLENGE}"),
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 &format!(
                     "response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S512"
                 ),
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 "response_type=code&scope=openid&code_challenge_method=S256",
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
-            (ok, true, Some(InvalidRequest)),
-            (&format!("{ok}&{pkce}"), true, None),
-            (&format!("{ok}&max_age=0"), false, None),
-            (&format!("{ok}&max_age=-1"), false, Some(InvalidRequest)),
-            (&format!("{ok}&max_age=soon"), false, Some(InvalidRequest)),
-            (&format!("{ok}&prompt=login%20consent"), false, None),
+            (bare, "public", Some(InvalidRequest)),
+            (bare, "confidential", Some(InvalidRequest)),
+            (bare, "legacy", None),
+            (ok, "confidential", None),
+            (ok, "public", None),
+            (&format!("{ok}&max_age=0"), "legacy", None),
+            (&format!("{ok}&max_age=-1"), "legacy", Some(InvalidRequest)),
+            (
+                &format!("{ok}&max_age=soon"),
+                "legacy",
+                Some(InvalidRequest),
+            ),
+            (&format!("{ok}&prompt=login%20consent"), "legacy", None),
             (
                 &format!("{ok}&prompt=none%20login"),
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
             (
                 &format!("{ok}&prompt=sometimes"),
-                false,
+                "legacy",
                 Some(InvalidRequest),
             ),
         ];
-        for (query, public, want) in table {
-            let got = error_of(query, *public).map(|(c, _)| c);
-            assert_eq!(&got, want, "{query} (public: {public})");
+        for (query, kind, want) in table {
+            let got = error_of(query, kind).map(|(c, _)| c);
+            assert_eq!(&got, want, "{query} ({kind})");
         }
     }
 
@@ -496,7 +513,7 @@ mod tests {
             &params(&format!(
                 "response_type=id_token%20code&scope=email~r%20openid&state=s1&nonce=n1&prompt=none&max_age=60&code_challenge={CHALLENGE}&code_challenge_method=S256"
             )),
-            &client(false),
+            &client("confidential"),
         )
         .unwrap();
         assert!(v.prompt_none);
@@ -519,7 +536,7 @@ mod tests {
 
     #[test]
     fn errors_before_the_redirect_uri_is_trusted_are_pages() {
-        let c = client(false);
+        let c = client("confidential");
         for query in [
             "client_id=rp&redirect_uri=https://evil.example/cb&response_type=code&scope=openid",
             "client_id=rp&redirect_uri=https://rp.example/cb/&response_type=code&scope=openid",
@@ -530,9 +547,12 @@ mod tests {
                 "{query}"
             );
         }
-        let mut two = client(false);
+        let mut two = client("confidential");
         two.redirect_uris.push("https://rp.example/other".into());
-        let p = AuthParams::parse(b"client_id=rp&response_type=code&scope=openid").unwrap();
+        let p = AuthParams::parse(
+            format!("client_id=rp&response_type=code&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256").as_bytes(),
+        )
+        .unwrap();
         assert!(matches!(validate(&p, &two), Err(AuthError::Page { .. })));
         // With one registered URI it may be left out.
         assert_eq!(validate(&p, &c).unwrap().request.redirect_uri, CB);
@@ -546,7 +566,7 @@ mod tests {
     fn errors_at_the_redirect_uri_echo_state() {
         let err = validate(
             &params("response_type=code&scope=email&state=xyz"),
-            &client(false),
+            &client("confidential"),
         );
         let Err(AuthError::Redirect {
             state,

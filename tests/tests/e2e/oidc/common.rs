@@ -33,6 +33,7 @@ pub fn client(id: &str, alg: &str, method: AuthMethod) -> Client {
         ],
         id_token_signed_response_alg: alg.into(),
         subject_type: SubjectType::Pairwise,
+        ..Client::default()
     }
 }
 

@@ -18,6 +18,12 @@ fn url_for(p: &Provider, client_id: &str, response_type: &str, extra: &[(&str, &
         .append_pair("redirect_uri", REDIRECT)
         .append_pair("state", "s")
         .append_pair("nonce", "nonce-1");
+    if response_type.contains("code") {
+        // PKCE is required for every client (the verifier is not needed
+        // where these tests stop short of redeeming the code).
+        q.append_pair("code_challenge", &challenge())
+            .append_pair("code_challenge_method", "S256");
+    }
     for (k, v) in extra {
         q.append_pair(k, v);
     }
