@@ -39,6 +39,7 @@ struct Cli {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start
 enum Command {
     /// Serve the API (the default).
     Serve,
@@ -57,6 +58,7 @@ enum Command {
 }
 
 #[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once at start
 enum ClientAction {
     /// Register a client and print its id and secret (the secret only this once).
     ///
