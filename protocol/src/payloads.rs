@@ -110,6 +110,11 @@ pub struct PushToken {}
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChannelAuth {}
 
+/// Self-signed `{sub, jti}` posted to `/key/{PK}/signout`: sign this ID out
+/// everywhere (every SSO session and every token of every client).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignOut {}
+
 /// The relying party a sign-in is for, as the app shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientInfo {

@@ -7,8 +7,23 @@ use authentiq_protocol::errors::Problem;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::store::StoreError;
+
+/// `{error, type, title, detail}` — every error of the issuer API.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProblemBody {
+    /// The HTTP status code.
+    pub error: u16,
+    /// A stable slug, e.g. `unknown-key`.
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub detail: Option<String>,
+}
 
 #[derive(Debug)]
 pub struct ApiError {

@@ -17,6 +17,8 @@ pub enum Topic {
     Key(String),
     /// A sign-in session's record changed.
     Session(String),
+    /// Something was queued for delivery to another server.
+    Outgoing,
 }
 
 #[derive(Debug, Default)]

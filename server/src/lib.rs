@@ -10,7 +10,8 @@ pub mod extract;
 pub mod hub;
 pub mod keys;
 pub mod oidc;
-pub mod openapi;
+
+pub mod outgoing;
 pub mod routes;
 pub mod secrets;
 pub mod security;
@@ -27,18 +28,21 @@ pub use error::ApiError;
 pub use state::AppState;
 
 /// Serves the API on `listener` until `shutdown` completes, then finishes
-/// the requests in flight. Expired records are purged in the background.
+/// the requests in flight. In the background: expired records are purged
+/// and queued outgoing requests (logout tokens) delivered.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let purger = tokio::spawn(purge_loop(state.clone()));
+    let sender = tokio::spawn(outgoing::worker(state.clone()));
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     purger.abort();
+    sender.abort();
     result
 }
 

@@ -22,6 +22,11 @@ pub fn new_secret() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<32>())
 }
 
+/// 16 characters of base64url: salts (not secret).
+pub fn random_salt() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<12>())
+}
+
 /// 20 characters, 120 bits: scope job IDs.
 pub fn new_job_id() -> String {
     URL_SAFE_NO_PAD.encode(random_bytes::<15>())

@@ -283,6 +283,18 @@ pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, A
     }
 }
 
+/// Every client: the configuration's, then the database's.
+pub async fn all(state: &AppState) -> Result<Vec<Client>, ApiError> {
+    let mut out = state.config.clients.clone();
+    for (_, data) in state.db.call(|s| s.list_clients()).await? {
+        match serde_json::from_str::<Client>(&data) {
+            Ok(c) => out.push(c),
+            Err(e) => tracing::error!(error = %e, "a stored client does not parse"),
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -66,6 +66,7 @@ pub fn metadata(base: &str) -> Value {
         "jwks_uri": format!("{base}/jwks"),
         "response_types_supported": [
             "code",
+            "token",
             "id_token",
             "token id_token",
             "code id_token",
@@ -85,12 +86,21 @@ pub fn metadata(base: &str) -> Value {
         "scopes_supported": scopes,
         "claims_supported": CLAIMS_SUPPORTED,
         "prompt_values_supported": ["none", "login", "consent"],
-        "display_values_supported": ["page", "popup"],
+        "display_values_supported": ["page"],
         "ui_locales_supported": ["en"],
         "claims_parameter_supported": false,
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "end_session_endpoint": format!("{base}/logout"),
+        "check_session_iframe": format!("{base}/check-session"),
+        "frontchannel_logout_supported": false,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "revocation_endpoint": format!("{base}/revoke"),
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+        "introspection_endpoint": format!("{base}/introspect"),
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
     })
 }
 
@@ -111,7 +121,20 @@ mod tests {
         let scopes = m["scopes_supported"].as_array().unwrap();
         assert!(scopes.contains(&json!("openid")));
         assert!(scopes.contains(&json!("aq:push")));
-        assert!(m.get("end_session_endpoint").is_none());
+        for (key, path) in [
+            ("end_session_endpoint", "/logout"),
+            ("check_session_iframe", "/check-session"),
+            ("revocation_endpoint", "/revoke"),
+            ("introspection_endpoint", "/introspect"),
+        ] {
+            assert_eq!(m[key], format!("https://id.example{path}"), "{key}");
+        }
+        assert_eq!(m["backchannel_logout_supported"], true);
+        assert_eq!(
+            m["display_values_supported"],
+            json!(["page"]),
+            "no popup page"
+        );
         assert!(m.get("userinfo_signing_alg_values_supported").is_none());
         // `none` is never offered for ID tokens.
         let algs = m["id_token_signing_alg_values_supported"]

@@ -13,7 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::clients::Client;
 use super::error::OAuthErr;
-use super::records::{self, CODE, REFRESH};
+use super::records::{self, ACCESS, CODE, REFRESH, SSO};
 use super::tokens::{self, CodeData, Grant};
 use crate::security::{self, Kind, Subject};
 use crate::store::{Record, StoreError};
@@ -36,6 +36,33 @@ pub async fn key_is_live(state: &AppState, pk: &str) -> Result<bool, ApiError> {
         Err(e) if e.status.is_server_error() => Err(e),
         Err(_) => Ok(false),
     }
+}
+
+/// Whether tokens of `grant` still work: its key is live and, unless the
+/// user granted `offline_access`, the SSO session it was issued in goes on
+/// (OIDC Core §11: only offline access outlives the user's session; signing
+/// out ends the rest).
+pub async fn grant_is_live(state: &AppState, grant: &Grant) -> Result<bool, ApiError> {
+    if !key_is_live(state, &grant.pk).await? {
+        return Ok(false);
+    }
+    if grant.scope.split(' ').any(|s| s == "offline_access") {
+        return Ok(true);
+    }
+    Ok(records::get_raw(state, SSO, &grant.sid).await?.is_some())
+}
+
+/// The grant behind an access token that still works: known, unexpired,
+/// not revoked (a revoked access token is kept spent), and its grant live.
+pub async fn live_access_token(state: &AppState, token: &str) -> Result<Option<Grant>, ApiError> {
+    let Some(record) = records::get_raw(state, ACCESS, &records::token_id(token)).await? else {
+        return Ok(None);
+    };
+    if record.used {
+        return Ok(None);
+    }
+    let grant: Grant = records::parse(&record)?;
+    Ok(grant_is_live(state, &grant).await?.then_some(grant))
 }
 
 fn pkce_ok(challenge: &str, verifier: &str) -> bool {
@@ -89,8 +116,12 @@ pub async fn exchange_code(
         }
         (None, None) => {}
     }
-    let (access, refresh) = (records::new_token(), records::new_token());
-    match commit(state, client, CODE, &id, &data.grant, access, refresh).await? {
+    let tokens = NewTokens {
+        access: records::new_token(),
+        refresh: records::new_token(),
+        access_scope: None,
+    };
+    match commit(state, client, CODE, &id, &data.grant, tokens).await? {
         Ok(issued) => Ok(issued),
         // Redeemed by a concurrent request in between: a reuse.
         Err(Spent) => Err(reused(state, client, &record, "authorization code").await),
@@ -125,22 +156,17 @@ pub async fn rotate_refresh(
             "the refresh token was issued to another client",
         ));
     }
-    if let Some(scope) = scope {
-        let have: Vec<&str> = grant.scope.split(' ').collect();
-        if scope
-            .split(' ')
-            .filter(|s| !s.is_empty())
-            .any(|s| !have.contains(&s))
-        {
-            return Err(OAuthErr::new(
-                authentiq_protocol::errors::OAuthErrorCode::InvalidScope,
-                "a refresh cannot widen the scope",
-            ));
-        }
-    }
+    // A narrower scope is for this access token; the refresh token keeps
+    // the scope it had (RFC 6749 §6).
+    let access_scope = scope.map(|s| narrowed_scope(&grant, s)).transpose()?;
     let access = successor(state, token, "access");
     let refresh = successor(state, token, "refresh");
-    match commit(state, client, REFRESH, &id, &grant, access, refresh).await? {
+    let tokens = NewTokens {
+        access,
+        refresh,
+        access_scope,
+    };
+    match commit(state, client, REFRESH, &id, &grant, tokens).await? {
         Ok(issued) => Ok(issued),
         // Spent by a concurrent request in between: the same as a replay.
         Err(Spent) => {
@@ -150,30 +176,77 @@ pub async fn rotate_refresh(
     }
 }
 
+/// The scope a refresh asks for, as granted: a subset of what was granted,
+/// or the scope as first requested (modifiers and all, as Authlib repeats
+/// it), which gives what was granted of it. Anything else widens it.
+fn narrowed_scope(grant: &Grant, asked: &str) -> Result<String, OAuthErr> {
+    use authentiq_protocol::scope::Scope;
+    let invalid = |why: &str| {
+        OAuthErr::new(
+            authentiq_protocol::errors::OAuthErrorCode::InvalidScope,
+            why.to_string(),
+        )
+    };
+    let asked: Scope = asked
+        .parse()
+        .map_err(|_| invalid("the scope does not parse"))?;
+    let requested: Scope = grant.requested_scope.parse().unwrap_or_default();
+    let granted: Vec<&str> = grant.scope.split(' ').collect();
+    let mut out = Vec::new();
+    for item in asked.items() {
+        let name = item.name.as_str();
+        if granted.contains(&name) {
+            out.push(name);
+        } else if !requested.contains(&item.name) {
+            return Err(invalid("a refresh cannot widen the scope"));
+        }
+    }
+    if !out.contains(&"openid") {
+        out.insert(0, "openid");
+    }
+    Ok(out.join(" "))
+}
+
 /// The code or refresh token was spent by someone else first.
 #[derive(Debug)]
 struct Spent;
 
-/// Checks the key, signs the ID token, then spends `kind`/`id` and stores
-/// the new tokens in one transaction.
+/// The tokens a grant is about to issue.
+struct NewTokens {
+    access: String,
+    refresh: String,
+    /// The access token's scope when narrower than the grant's.
+    access_scope: Option<String>,
+}
+
+/// Checks the grant is live, signs the ID token, then spends `kind`/`id`
+/// and stores the new tokens in one transaction.
 async fn commit(
     state: &AppState,
     client: &Client,
     kind: &'static str,
     id: &str,
     grant: &Grant,
-    access: String,
-    refresh: String,
+    new: NewTokens,
 ) -> Result<Result<Issued, Spent>, OAuthErr> {
-    if !key_is_live(state, &grant.pk).await? {
+    let NewTokens {
+        access,
+        refresh,
+        access_scope,
+    } = new;
+    let access_grant = Grant {
+        scope: access_scope.unwrap_or_else(|| grant.scope.clone()),
+        ..grant.clone()
+    };
+    if !grant_is_live(state, grant).await? {
         records::revoke_family(state, &grant.family).await?;
         return Err(OAuthErr::invalid_grant(
-            "the user's Authentiq ID was revoked",
+            "the grant ended: the user signed out or the Authentiq ID was revoked",
         ));
     }
     let id_token = tokens::id_token(state, client, grant, Some(&access), None)?;
     let issue: Vec<Record> = vec![
-        tokens::access_record(state, grant, &access)?,
+        tokens::access_record(state, &access_grant, &access)?,
         tokens::refresh_record(state, grant, &refresh)?,
     ];
     let (owned, now) = (id.to_string(), state.now());
@@ -186,7 +259,7 @@ async fn commit(
             access,
             refresh,
             id_token,
-            scope: grant.scope.clone(),
+            scope: access_grant.scope,
         })),
         Err(StoreError::Conflict(_)) => Ok(Err(Spent)),
         Err(StoreError::NotFound) => Err(OAuthErr::invalid_grant(
@@ -214,7 +287,7 @@ async fn replayed(
         let next = records::get_raw(state, REFRESH, &records::token_id(&refresh)).await?;
         if let Some(next) = next.filter(|n| !n.used) {
             let grant: Grant = records::parse(&next)?;
-            if grant.client_id == client.client_id && key_is_live(state, &grant.pk).await? {
+            if grant.client_id == client.client_id && grant_is_live(state, &grant).await? {
                 let access = successor(state, token, "access");
                 let id_token = tokens::id_token(state, client, &grant, Some(&access), None)?;
                 tracing::info!(client = %client.client_id, "refresh token replayed within the grace period");

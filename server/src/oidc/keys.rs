@@ -607,11 +607,23 @@ impl OidcKeys {
         hs256_secret: Option<&[u8]>,
         now: i64,
     ) -> Result<String, TokenError> {
+        self.sign_typed(alg, "JWT", claims, hs256_secret, now)
+    }
+
+    /// [`OidcKeys::sign`] with another `typ` (e.g. `logout+jwt`).
+    pub fn sign_typed(
+        &self,
+        alg: IdTokenAlg,
+        typ: &str,
+        claims: &Value,
+        hs256_secret: Option<&[u8]>,
+        now: i64,
+    ) -> Result<String, TokenError> {
         if !claims.is_object() {
             return Err(TokenError::ClaimsNotObject);
         }
         let mut header = Header::new(alg.jwt());
-        header.typ = Some("JWT".into());
+        header.typ = Some(typ.into());
         if alg == IdTokenAlg::HS256 {
             let key = EncodingKey::from_secret(hs256_key(hs256_secret)?);
             return Ok(jsonwebtoken::encode(&header, claims, &key)?);
@@ -630,6 +642,25 @@ impl OidcKeys {
     /// have passed and `nbf`, if any, must have come (with
     /// [`VERIFY_LEEWAY`]). The audience is not checked. Returns the claims.
     pub fn verify(
+        &self,
+        token: &str,
+        hs256_secret: Option<&[u8]>,
+        now: i64,
+    ) -> Result<Value, TokenError> {
+        let claims = self.verify_signature(token, hs256_secret, now)?;
+        let exp = claims
+            .get("exp")
+            .and_then(numeric_date)
+            .ok_or(TokenError::MissingExp)?;
+        if now > exp.saturating_add(VERIFY_LEEWAY) {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// [`OidcKeys::verify`] without the `exp` check: an `id_token_hint` at
+    /// logout may have expired (RP-Initiated Logout 1.0 §2).
+    pub fn verify_signature(
         &self,
         token: &str,
         hs256_secret: Option<&[u8]>,
@@ -662,13 +693,6 @@ impl OidcKeys {
             jsonwebtoken::decode::<Value>(token, &key.decoding, &validation)?
         };
         let claims = data.claims;
-        let exp = claims
-            .get("exp")
-            .and_then(numeric_date)
-            .ok_or(TokenError::MissingExp)?;
-        if now > exp.saturating_add(VERIFY_LEEWAY) {
-            return Err(TokenError::Expired);
-        }
         if let Some(nbf) = claims.get("nbf") {
             let nbf = numeric_date(nbf).ok_or(TokenError::NotYetValid)?;
             if now.saturating_add(VERIFY_LEEWAY) < nbf {

@@ -8,12 +8,16 @@ pub mod cookies;
 pub mod discovery;
 pub mod error;
 pub mod grants;
+pub mod introspection;
 pub mod jwt_crypto;
 pub mod keys;
+pub mod logout;
 pub mod page;
 pub mod records;
 pub mod response;
+pub mod revocation;
 pub mod session;
+pub mod session_iframe;
 pub mod signin;
 pub mod token;
 pub mod tokens;
@@ -24,15 +28,23 @@ use axum::routing::{get, post};
 
 use crate::AppState;
 
-/// The provider's routes that answer within the request timeout.
+/// The provider's routes that answer within the request timeout: the route
+/// table, one module per endpoint.
 pub fn router() -> Router<AppState> {
     Router::new()
+        .route("/authorize", get(authorize::get).post(authorize::post))
+        .route("/sign-in", get(authorize::get).post(authorize::post))
         .merge(signin::router())
         .route("/token", post(token::token))
         .route(
             "/userinfo",
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
+        .route("/logout", get(logout::get).post(logout::post))
+        .route("/revoke", post(revocation::revoke))
+        .route("/introspect", post(introspection::introspect))
+        .route("/check-session", get(session_iframe::for_any))
+        .route("/{client_id}/iframe", get(session_iframe::for_client))
         .merge(page::assets_router())
 }
 

@@ -44,6 +44,8 @@ pub fn new<T: Serialize>(
         used: false,
         used_at: None,
         expires_at,
+        client_id: None,
+        sid: None,
     })
 }
 

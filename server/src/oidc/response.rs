@@ -7,12 +7,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Map, Value};
+
 use sha2::{Digest, Sha256};
 
 use super::clients::Client;
 use super::page;
-use super::session::{AuthRequest, ResponseMode};
+use super::session::{AuthRequest, ResponseMode, SsoData};
 use super::tokens::{self, CodeData, Grant};
 use crate::{ApiError, AppState};
 
@@ -87,14 +87,21 @@ pub fn redirect_error(
     redirect(redirect_uri, mode, &params)
 }
 
-/// OIDC Session Management `session_state`: a salted hash of the client,
-/// the RP's origin and the browser's SSO session.
-pub fn session_state(client_id: &str, redirect_uri: &str, sso: &str) -> String {
+/// OIDC Session Management 1.0 §3 `session_state`: a salted hash of the
+/// client, the RP's origin and the OP browser state (the script-readable
+/// browser state cookie), `<base64url SHA-256>.<salt>`. The session
+/// iframe computes the same from the cookie it can read, so the value
+/// changes for the RP when the user signs out or in as someone else.
+pub fn session_state(
+    client_id: &str,
+    redirect_uri: &str,
+    browser_state: &str,
+    salt: &str,
+) -> String {
     let origin = url::Url::parse(redirect_uri)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_default();
-    let salt = URL_SAFE_NO_PAD.encode(crate::secrets::random_bytes::<12>());
-    let hash = Sha256::digest(format!("{client_id} {origin} {sso} {salt}").as_bytes());
+    let hash = Sha256::digest(format!("{client_id} {origin} {browser_state} {salt}").as_bytes());
     format!("{}.{salt}", URL_SAFE_NO_PAD.encode(hash))
 }
 
@@ -106,26 +113,31 @@ pub struct Outcome {
 
 /// Mints what `request.response_type` asks for and answers the client.
 #[allow(clippy::too_many_arguments)]
+///
+/// `sid` is the SSO session the sign-in belongs to, `sso` what it holds. A
+/// key that is no longer live gets nothing: `Err` with status 410.
 pub async fn complete(
     state: &AppState,
     client: &Client,
     request: &AuthRequest,
-    pk: &str,
-    claims: &Map<String, Value>,
-    granted_scope: &str,
-    auth_time: i64,
-    sso: &str,
+    sid: &str,
+    sso: &SsoData,
 ) -> Result<Outcome, ApiError> {
+    if !super::grants::key_is_live(state, &sso.pk).await? {
+        return Err(ApiError::revoked_key("the user's Authentiq ID was revoked"));
+    }
     let grant = Grant {
         client_id: client.client_id.clone(),
-        pk: pk.to_string(),
-        scope: granted_scope.to_string(),
-        claims: claims.clone(),
-        auth_time,
+        pk: sso.pk.clone(),
+        scope: sso.granted_scope.clone(),
+        requested_scope: request.scope.clone(),
+        claims: sso.claims.clone(),
+        auth_time: sso.auth_time,
         nonce: request.nonce.clone(),
-        sid: sso.to_string(),
+        sid: sid.to_string(),
         family: crate::secrets::new_job_id(),
     };
+    let granted_scope = sso.granted_scope.as_str();
     let mut params: Vec<(&str, String)> = Vec::new();
     let mut code = None;
     let mut access = None;
@@ -160,7 +172,12 @@ pub async fn complete(
     params.push(("iss", state.config.base_url().to_string()));
     params.push((
         "session_state",
-        session_state(&client.client_id, &request.redirect_uri, sso),
+        session_state(
+            &client.client_id,
+            &request.redirect_uri,
+            &sso.browser_state,
+            &crate::secrets::random_salt(),
+        ),
     ));
     Ok(Outcome {
         response: redirect(&request.redirect_uri, request.response_mode, &params),

@@ -91,4 +91,7 @@ pub struct SsoData {
     /// Claims the user shared in that sign-in.
     pub claims: Map<String, Value>,
     pub granted_scope: String,
+    /// The OP browser state (see [`super::cookies::BROWSER_STATE`]).
+    #[serde(default)]
+    pub browser_state: String,
 }

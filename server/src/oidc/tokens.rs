@@ -24,6 +24,10 @@ pub struct Grant {
     pub pk: String,
     /// Granted scopes, without modifiers.
     pub scope: String,
+    /// The scope as the client asked for it (modifiers and all): a refresh
+    /// may repeat it.
+    #[serde(default)]
+    pub requested_scope: String,
     pub claims: Map<String, Value>,
     pub auth_time: i64,
     pub nonce: Option<String>,
@@ -67,7 +71,8 @@ pub async fn issue_code(state: &AppState, data: &CodeData) -> Result<String, Api
         Some(&grant.pk),
         data,
         state.now() + CODE_TTL,
-    )?;
+    )?
+    .granted(&grant.client_id, &grant.sid);
     records::put(state, record).await?;
     Ok(code)
 }
@@ -82,6 +87,7 @@ pub fn access_record(state: &AppState, grant: &Grant, token: &str) -> Result<Rec
         grant,
         state.now() + ACCESS_TTL,
     )
+    .map(|r| r.granted(&grant.client_id, &grant.sid))
 }
 
 /// The record of refresh token `token` for `grant` (not stored yet).
@@ -94,6 +100,7 @@ pub fn refresh_record(state: &AppState, grant: &Grant, token: &str) -> Result<Re
         grant,
         state.now() + REFRESH_TTL,
     )
+    .map(|r| r.granted(&grant.client_id, &grant.sid))
 }
 
 /// An access token from the authorization endpoint (implicit and hybrid
@@ -163,6 +170,52 @@ pub fn id_token(
             tracing::error!(error = %e, "cannot sign an ID token");
             ApiError::internal("cannot sign the ID token")
         })
+}
+
+/// Verifies an `id_token_hint`: an ID token this provider issued (any of
+/// its keys; HS256 with its client's secret), expired or not, for a known
+/// client. Returns its claims and the client.
+pub async fn verify_id_token_hint(
+    state: &AppState,
+    token: &str,
+) -> Result<(Value, Client), &'static str> {
+    // The audience picks the HS256 secret; it is checked once verified.
+    let unverified_aud = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|c| audience(&c));
+    let client = match unverified_aud {
+        Some(aud) => super::clients::find(state, &aud)
+            .await
+            .map_err(|_| "the client of the hint cannot be read")?
+            .ok_or("the hint is for an unknown client")?,
+        None => return Err("the hint is not an ID token"),
+    };
+    let claims = state
+        .oidc_keys
+        .verify_signature(
+            token,
+            client.client_secret.as_deref().map(str::as_bytes),
+            state.now(),
+        )
+        .map_err(|_| "the hint is not an ID token this server issued")?;
+    if claims["iss"] != state.config.base_url()
+        || audience(&claims).as_deref() != Some(&client.client_id)
+    {
+        return Err("the hint is not an ID token this server issued");
+    }
+    Ok((claims, client))
+}
+
+/// An ID token's one audience.
+fn audience(claims: &Value) -> Option<String> {
+    match &claims["aud"] {
+        Value::String(a) => Some(a.clone()),
+        Value::Array(a) if a.len() == 1 => a[0].as_str().map(str::to_string),
+        _ => None,
+    }
 }
 
 /// The claims a grant lets `/userinfo` show.

@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::clients;
 use super::error::OAuthErr;
-use super::records::{self, ACCESS};
-use super::tokens::{self, Grant};
+use super::tokens;
 use crate::AppState;
 
 fn param(s: &str) -> Option<String> {
@@ -53,22 +52,16 @@ pub async fn userinfo(
             return OAuthErr::invalid_request("send the access token one way only").into_response();
         }
     };
-    let grant = match records::get::<Grant>(&state, ACCESS, &records::token_id(&token)).await {
-        Ok(Some((g, _))) => g,
+    let grant = match super::grants::live_access_token(&state, &token).await {
+        Ok(Some(g)) => g,
         Ok(None) => {
-            return OAuthErr::invalid_token("the access token is invalid, expired or revoked")
-                .into_response();
+            return OAuthErr::invalid_token(
+                "the access token is invalid, expired or revoked, or the user signed out",
+            )
+            .into_response();
         }
         Err(e) => return OAuthErr::from(e).into_response(),
     };
-    // A revoked key's tokens stop working.
-    match super::grants::key_is_live(&state, &grant.pk).await {
-        Ok(true) => {}
-        Ok(false) => {
-            return OAuthErr::invalid_token("the user's Authentiq ID was revoked").into_response();
-        }
-        Err(e) => return OAuthErr::from(e).into_response(),
-    }
     let Ok(Some(client)) = clients::find(&state, &grant.client_id).await else {
         return OAuthErr::invalid_token("the client of this token no longer exists")
             .into_response();

@@ -53,10 +53,10 @@ fn to_sse(e: &StoredEvent) -> Event {
         ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event")),
     responses(
         (status = 200, description = "An event stream: `sign-in`, `scope-job` and `key-revoked` events, each an issuer-signed JWT", content_type = "text/event-stream", body = String),
-        (status = 400, description = "Malformed JWT", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Missing, expired, replayed or wrongly addressed channel-auth JWT `auth-error` / `aud-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Missing, expired, replayed or wrongly addressed channel-auth JWT `auth-error` / `aud-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn open(
     State(state): State<AppState>,

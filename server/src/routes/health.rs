@@ -14,7 +14,7 @@ pub fn router() -> Router<AppState> {
 /// Liveness and readiness.
 #[utoipa::path(get, path = "/healthz", tag = "health", operation_id = "healthz",
     responses((status = 200, description = "Up", body = Object),
-              (status = 500, description = "The database does not answer", body = crate::openapi::ProblemBody, content_type = "application/problem+json")))]
+              (status = 500, description = "The database does not answer", body = crate::error::ProblemBody, content_type = "application/problem+json")))]
 pub async fn healthz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state
         .db

@@ -4,7 +4,7 @@
 use authentiq_protocol::AuthentiqId;
 use authentiq_protocol::jwt;
 use authentiq_protocol::payloads::{
-    Binding, ClaimScope, DeviceEvent, KeyUpdate, Registration, ScopeGrant,
+    Binding, ClaimScope, DeviceEvent, KeyUpdate, Registration, ScopeGrant, SignOut,
 };
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{JwtBody, Query};
+use crate::oidc::logout;
 use crate::secrets::{self, normalize_email, normalize_phone};
 use crate::security::{self, ClientIp, Kind, Subject};
 use crate::store::{GrantRecord, KeyRecord, RevokeCode, StoreError};
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
                 .put(bind)
                 .delete(revoke_with_secret),
         )
+        .route("/key/{pk}/signout", post(sign_out_everywhere))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -93,9 +95,9 @@ fn rfc3339(secs: i64) -> String {
     request_body(content = String, content_type = "application/jwt", description = "Self-signed registration JWT"),
     responses(
         (status = 201, description = "Successfully registered", body = RegisteredBody),
-        (status = 400, description = "Malformed JWT `invalid-jwt`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Bad signature, expired or replayed `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "Key already registered `duplicate-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT `invalid-jwt`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Bad signature, expired or replayed `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Key already registered `duplicate-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn register(
     State(state): State<AppState>,
@@ -142,8 +144,8 @@ pub async fn register(
     params(("PK" = String, Path, description = "Authentiq ID (43 chars)")),
     responses(
         (status = 200, description = "Successfully retrieved", body = KeyInfo),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn retrieve(
     State(state): State<AppState>,
@@ -164,11 +166,11 @@ pub async fn retrieve(
     request_body(content = String, content_type = "application/jwt", description = "Self-signed JWT with `grants`: issuer-signed scope grants"),
     responses(
         (status = 200, description = "Successfully updated", body = StatusBody),
-        (status = 400, description = "Malformed JWT or grant", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed by this key, or a grant not by a known issuer `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "Already bound to another key `duplicate-hash`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT or grant", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed by this key, or a grant not by a known issuer `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already bound to another key `duplicate-hash`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn update(
     State(state): State<AppState>,
@@ -276,11 +278,11 @@ async fn bind_hashes(
     request_body(content = String, content_type = "application/jwt", description = "Self-signed JWT with `email` and/or `phone`, each verified before (POST /scope)"),
     responses(
         (status = 200, description = "Successfully updated", body = StatusBody),
-        (status = 400, description = "Malformed JWT, email or phone", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed by this key `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "Already bound to another key `duplicate-hash`, or not verified yet `confirm-first`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT, email or phone", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed by this key `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Already bound to another key `duplicate-hash`, or not verified yet `confirm-first`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn bind(
     State(state): State<AppState>,
@@ -410,10 +412,10 @@ impl axum::extract::FromRequest<AppState> for RevocationSecret {
         content((SecretBody = "application/json"), (SecretBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 200, description = "Successful response", body = StatusBody),
-        (status = 400, description = "No secret given, or given twice", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong secret `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "No secret given, or given twice", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong secret `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_with_secret(
     State(state): State<AppState>,
@@ -430,16 +432,57 @@ pub async fn revoke_with_secret(
     Ok(status("done"))
 }
 
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignedOutBody {
+    /// `done`
+    pub status: &'static str,
+    /// Clients sent a back-channel logout token.
+    pub clients_told: usize,
+}
+
+/// Sign an ID out everywhere: a self-signed `JWT(sub, jti)`. Every SSO
+/// session and every token of the ID ends; clients with a back-channel
+/// logout URI are told.
+#[utoipa::path(post, path = "/key/{PK}/signout", tag = "key", operation_id = "key_sign_out",
+    params(("PK" = String, Path, description = "Authentiq ID (43 chars)")),
+    request_body(content = String, content_type = "application/jwt", description = "Self-signed JWT (`sub`, `jti`)"),
+    responses(
+        (status = 200, description = "Signed out everywhere", body = SignedOutBody),
+        (status = 400, description = "Malformed JWT", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed by this key, or replayed `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+    ))]
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    Path(pk): Path<String>,
+    JwtBody(token): JwtBody,
+) -> Result<Json<SignedOutBody>, ApiError> {
+    let path_id = parse_pk(&pk)?;
+    let (id, _) = state
+        .verify_action::<SignOut>(&token, &state.action_validation())
+        .await?;
+    same_key(&id, &path_id)?;
+    state.active_key(&pk).await?;
+    let clients_told = logout::end::sign_out_everywhere(&state, &pk).await?;
+    Ok(Json(SignedOutBody {
+        status: "done",
+        clients_told,
+    }))
+}
+
 /// Marks the key revoked — which in the same transaction revokes its SSO
 /// sessions, codes and tokens — tells its devices (whose channels end with
 /// that event), and logs it.
 async fn revoke(state: &AppState, pk: &str, ip: ClientIp, how: &str) -> Result<(), ApiError> {
+    let sessions = logout::end::sessions_of_key(state, pk).await?;
     let owned = pk.to_string();
     let now = state.now();
     state.db.call(move |s| s.revoke_key(&owned, now)).await?;
     state
         .emit(pk, DeviceEvent::KeyRevoked {}, crate::state::EVENT_TTL)
         .await?;
+    logout::backchannel::notify(state, pk, &sessions).await?;
     let ip = ip.to_string();
     security::record(
         state,
@@ -470,11 +513,11 @@ pub struct EmailPhoneQuery {
     params(EmailPhoneQuery),
     responses(
         (status = 200, description = "`pending` (code sent) or `done` (revoked)", body = StatusBody),
-        (status = 400, description = "Malformed email or phone", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong code `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "Confirm with code sent `confirm-first`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "Too many codes requested `rate-limit`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed email or phone", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Confirm with code sent `confirm-first`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many codes requested `rate-limit`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn revoke_by_email_phone(
     State(state): State<AppState>,

@@ -78,10 +78,10 @@ pub fn requester(headers: &HeaderMap, ip: &str) -> Requester {
     request_body(content = String, content_type = "application/jwt", description = "Push token: self-signed `JWT(sub, iss, aud, exp, iat, nbf)`"),
     responses(
         (status = 200, description = "Sent to the device", body = StatusBody),
-        (status = 400, description = "Malformed JWT or no callback", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Unauthorized for this callback audience `aud-error`, or not self-signed by a registered key `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 403, description = "The user reported a sign-in from this address within the hour `push-blocked`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "Too many pushes, or too many wrong numbers, for this key `rate-limit`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT or no callback", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Unauthorized for this callback audience `aud-error`, or not self-signed by a registered key `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 403, description = "The user reported a sign-in from this address within the hour `push-blocked`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many pushes, or too many wrong numbers, for this key `rate-limit`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn push_login(
     State(state): State<AppState>,

@@ -6,6 +6,7 @@ pub mod health;
 pub mod jwks;
 pub mod key;
 pub mod login;
+pub mod openapi;
 pub mod scope;
 
 use std::time::Duration;
@@ -36,7 +37,7 @@ pub fn router(state: AppState) -> Router {
         .merge(scope::router())
         .merge(jwks::router())
         .merge(crate::oidc::discovery::router())
-        .merge(crate::openapi::router())
+        .merge(openapi::router())
         .merge(crate::oidc::router())
         .merge(demo)
         .layer(TimeoutLayer::with_status_code(

@@ -112,12 +112,12 @@ pub(crate) async fn send_code(
     request_body(content = String, content_type = "application/jwt", description = "Self-signed `JWT(sub, scope, email | phone_number, type?)`"),
     responses(
         (status = 201, description = "Job created, code sent", body = JobCreated),
-        (status = 400, description = "Malformed JWT, email or phone", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Bad signature, expired or replayed `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Unknown key `unknown-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 410, description = "Key is revoked `revoked-key`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 429, description = "Too many requests on the same address or number `rate-limit`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 502, description = "The code could not be delivered", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT, email or phone", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Bad signature, expired or replayed `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Unknown key `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 410, description = "Key is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 429, description = "Too many requests on the same address or number `rate-limit`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 502, description = "The code could not be delivered", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn create(
     State(state): State<AppState>,
@@ -223,7 +223,7 @@ pub struct GrantBody {
             content((GrantBody = "application/json"), (String = "application/jwt"))),
         (status = 202, description = "Waiting for the code", body = StatusBody),
         (status = 204, description = "Confirmed, waiting for signing"),
-        (status = 404, description = "Job not found `unknown-job`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Job not found `unknown-job`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn retrieve(
     State(state): State<AppState>,
@@ -323,10 +323,10 @@ impl FromRequest<AppState> for Confirmation {
         content((CodeBody = "application/json"), (CodeBody = "application/x-www-form-urlencoded"))),
     responses(
         (status = 202, description = "Successfully confirmed", body = StatusBody),
-        (status = 400, description = "No code given", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong code `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Job not found `unknown-job`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 405, description = "JWT posted to a job `not-supported`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "No code given", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Wrong code `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Job not found `unknown-job`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 405, description = "JWT posted to a job `not-supported`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn confirm(
     State(state): State<AppState>,
@@ -456,10 +456,10 @@ pub struct ReadyBody {
     request_body(content = String, content_type = "application/jwt", description = "The grant, signed by a configured authority"),
     responses(
         (status = 200, description = "Successfully updated", body = ReadyBody),
-        (status = 400, description = "Malformed JWT", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Not signed by an authority for this scope `auth-error`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 404, description = "Job not found `unknown-job`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
-        (status = 409, description = "Job not confirmed yet `confirm-first`, or already signed", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed by an authority for this scope `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Job not found `unknown-job`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 409, description = "Job not confirmed yet `confirm-first`, or already signed", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn authority_sign(
     State(state): State<AppState>,
@@ -531,7 +531,7 @@ pub async fn authority_sign(
     params(("job" = String, Path, description = "Job ID (20 chars)")),
     responses(
         (status = 200, description = "Successfully deleted", body = StatusBody),
-        (status = 404, description = "Job not found `unknown-job`", body = crate::openapi::ProblemBody, content_type = "application/problem+json"),
+        (status = 404, description = "Job not found `unknown-job`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
     ))]
 pub async fn delete(
     State(state): State<AppState>,

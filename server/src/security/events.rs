@@ -19,6 +19,8 @@ pub enum Kind {
     CodeLimitReached,
     /// A spent authorization code or refresh token came back.
     TokenReused,
+    /// An SSO session, or everything of a key, was signed out.
+    SignedOut,
 }
 
 impl Kind {
@@ -31,6 +33,7 @@ impl Kind {
             Kind::KeyRevoked => "key-revoked",
             Kind::CodeLimitReached => "code-limit-reached",
             Kind::TokenReused => "token-reused",
+            Kind::SignedOut => "signed-out",
         }
     }
 }

@@ -151,6 +151,45 @@ pub struct Record {
     /// When it was spent.
     pub used_at: Option<i64>,
     pub expires_at: i64,
+    /// For a grant's records: the client it was issued to and the SSO
+    /// session (`sid`) it was issued in; an SSO session has its own id.
+    pub client_id: Option<String>,
+    pub sid: Option<String>,
+}
+
+impl Record {
+    /// Marks the record as part of a grant to `client_id` in the SSO
+    /// session `sid`.
+    pub fn granted(mut self, client_id: &str, sid: &str) -> Self {
+        self.client_id = Some(client_id.to_string());
+        self.sid = Some(sid.to_string());
+        self
+    }
+}
+
+/// An HTTP request the server owes another server, queued until delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outgoing {
+    /// Assigned by the store (0 when enqueueing).
+    pub id: i64,
+    /// What it is, e.g. `backchannel-logout` (for logs and tests).
+    pub kind: String,
+    pub url: String,
+    pub content_type: String,
+    pub body: String,
+    pub attempts: u32,
+    /// Not before this time.
+    pub next_at: i64,
+    /// Given up after this time.
+    pub expires_at: i64,
+    pub last_error: Option<String>,
+}
+
+/// A client that has live grants of a key, and the SSO session of each.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ClientSession {
+    pub client_id: String,
+    pub sid: Option<String>,
 }
 
 /// One entry of the security event log.
@@ -296,6 +335,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn record_family(&self, kind: &str, id: &str) -> StoreResult<String>;
     /// Revokes everything in a family.
     fn revoke_family(&self, family: &str, until: i64) -> StoreResult<()>;
+
+    /// The clients holding live (unexpired, unrevoked) grants issued in the
+    /// SSO session `sid`.
+    fn session_clients(&self, sid: &str, now: i64) -> StoreResult<Vec<String>>;
+    /// The clients holding live grants of `pk`, with the session of each.
+    fn key_sessions(&self, pk: &str, now: i64) -> StoreResult<Vec<ClientSession>>;
+
+    fn enqueue_outgoing(&self, item: &Outgoing) -> StoreResult<i64>;
+    /// Up to `limit` items due at `now`, leased for `lease` seconds (their
+    /// `next_at` moves on, so another worker does not take them meanwhile).
+    fn take_due_outgoing(&self, now: i64, lease: i64, limit: u32) -> StoreResult<Vec<Outgoing>>;
+    /// Delivered: forget it.
+    fn outgoing_done(&self, id: i64) -> StoreResult<()>;
+    /// Not delivered: try again at `next_at`.
+    fn outgoing_failed(&self, id: i64, next_at: i64, error: &str) -> StoreResult<()>;
+    /// Everything queued (for operators and tests), oldest first.
+    fn list_outgoing(&self) -> StoreResult<Vec<Outgoing>>;
 
     fn insert_security_event(&self, event: &SecurityEvent) -> StoreResult<i64>;
     /// How many events match `filter`, and when the first and last happened.

@@ -340,7 +340,9 @@ pub fn seed_refresh(
     let grant = Grant {
         client_id: client_id.into(),
         pk: pk.into(),
-        scope: "openid".into(),
+        // Offline access: the refresh token does not end with an SSO session.
+        scope: "openid offline_access".into(),
+        requested_scope: "openid offline_access".into(),
         claims: Default::default(),
         auth_time: now(),
         nonce: None,

@@ -63,7 +63,18 @@ async fn discovery_document_describes_this_server() {
     for claim in ["sub", "email_verified", "phone_number_verified", "at_hash"] {
         assert!(has("claims_supported", claim), "{claim}");
     }
-    assert!(doc.get("end_session_endpoint").is_none());
+    // Every endpoint it names exists (none answers 404).
+    for key in [
+        "end_session_endpoint",
+        "check_session_iframe",
+        "revocation_endpoint",
+        "introspection_endpoint",
+    ] {
+        let url = doc[key].as_str().unwrap();
+        assert!(url.starts_with(&s.url), "{key}: {url}");
+        let res = s.http.get(url).send().await.unwrap();
+        assert_ne!(res.status(), StatusCode::NOT_FOUND, "{key}");
+    }
 
     // The jwks_uri it names answers.
     let jwks_uri = doc["jwks_uri"].as_str().unwrap();

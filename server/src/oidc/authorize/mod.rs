@@ -111,18 +111,7 @@ async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthPar
         };
         return match sso {
             Some((sid, s)) if fresh_enough(&s) => {
-                match response::complete(
-                    &state,
-                    &client,
-                    &request,
-                    &s.pk,
-                    &s.claims,
-                    &s.granted_scope,
-                    s.auth_time,
-                    &sid,
-                )
-                .await
-                {
+                match response::complete(&state, &client, &request, &sid, &s).await {
                     Ok(Outcome { response, .. }) => response,
                     // The key was revoked since: its sessions are over.
                     Err(e) if e.status == StatusCode::GONE => fail(
@@ -183,7 +172,7 @@ pub async fn sso_session(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<(String, SsoData)>, ApiError> {
-    let Some(cookie) = cookies::get(headers, signin::SSO_COOKIE) else {
+    let Some(cookie) = cookies::get(headers, cookies::SSO) else {
         return Ok(None);
     };
     let id = records::token_id(&cookie);
@@ -240,7 +229,7 @@ async fn start_session(
     let record = records::new(SESSION, &sid, &sid, None, &data, now + SESSION_TTL)?;
     records::put(state, record).await?;
     // A remembered device: push by itself.
-    if let Some(token) = cookies::get(headers, &signin::push_cookie_name(&client.client_id))
+    if let Some(token) = cookies::get(headers, &cookies::push(&client.client_id))
         && let Ok(pk) = signin::remembered_key(state, &token).await
         && signin::push(state, client, &sid, &data, &pk).await.is_ok()
     {
@@ -257,7 +246,7 @@ async fn start_session(
     )
         .into_response();
     if let Some(c) = cookies::set(
-        &signin::binding_cookie_name(&sid),
+        &cookies::binding(&sid),
         &binding,
         &format!("/sign-in/{sid}"),
         SESSION_TTL,

@@ -96,6 +96,7 @@ pub struct Valid {
 
 const RESPONSE_TYPES: &[&str] = &[
     "code",
+    "token",
     "id_token",
     "id_token token",
     "code id_token",
@@ -212,7 +213,11 @@ pub fn validate(p: &AuthParams, client: &Client) -> Result<Valid, AuthError> {
             &format!("unknown scope {unknown}"),
         ));
     }
-    if response_type != "code" && p.nonce.as_deref().is_none_or(str::is_empty) {
+    // OIDC Core §3.2.2.1, §3.3.2.11: an ID token or a hybrid response from
+    // the authorization endpoint needs a nonce (plain OAuth `token` does not).
+    if !matches!(response_type.as_str(), "code" | "token")
+        && p.nonce.as_deref().is_none_or(str::is_empty)
+    {
         return Err(fail(
             OAuthErrorCode::InvalidRequest,
             "a nonce is required when tokens come from the authorization endpoint",
@@ -327,7 +332,8 @@ mod tests {
     const CB: &str = "https://rp.example/cb";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-    /// `public`, `confidential`, or `legacy` (confidential, PKCE optional).
+    /// `public`, `confidential`, `legacy` (confidential, PKCE optional) or
+    /// `implicit` (allowed `response_type=token`).
     fn client(kind: &str) -> Client {
         let public = kind == "public";
         Client {
@@ -343,7 +349,11 @@ mod tests {
             } else {
                 AuthMethod::ClientSecretBasic
             },
-            response_types: vec!["code".into(), "code id_token".into()],
+            response_types: if kind == "implicit" {
+                vec!["token".into()]
+            } else {
+                vec!["code".into(), "code id_token".into()]
+            },
             id_token_signed_response_alg: "RS256".into(),
             subject_type: SubjectType::Pairwise,
             require_pkce: kind != "legacy",
@@ -420,8 +430,14 @@ mod tests {
                 Some(UnauthorizedClient),
             ),
             (
-                "response_type=token&scope=openid&nonce=n",
+                "response_type=token&scope=openid",
                 "legacy",
+                Some(UnauthorizedClient),
+            ),
+            ("response_type=token&scope=openid", "implicit", None),
+            (
+                "response_type=token%20banana&scope=openid",
+                "implicit",
                 Some(UnsupportedResponseType),
             ),
             (

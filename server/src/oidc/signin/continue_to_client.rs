@@ -6,10 +6,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-use super::{
-    PUSH_COOKIE_TTL, SSO_COOKIE, SSO_TTL, binding_cookie_name, client_or_page, load_or_page,
-    push_cookie_name, secure,
-};
+use super::{client_or_page, load_or_page, secure};
 use crate::AppState;
 use crate::oidc::page::{error_page, failure_page};
 use crate::oidc::records::{self, SESSION, SSO};
@@ -27,7 +24,7 @@ pub(super) async fn continue_to_client(
         Ok(found) => found,
         Err(page) => return page,
     };
-    let bound = cookies::get(&headers, &binding_cookie_name(&sid)).is_some_and(|b| {
+    let bound = cookies::get(&headers, &cookies::binding(&sid)).is_some_and(|b| {
         bool::from(
             records::token_id(&b)
                 .as_bytes()
@@ -90,6 +87,7 @@ pub(super) async fn continue_to_client(
         auth_time,
         claims: data.claims.clone(),
         granted_scope: data.granted_scope.clone(),
+        browser_state: crate::secrets::new_job_id(),
     };
     let stored = match records::new(
         SSO,
@@ -97,7 +95,7 @@ pub(super) async fn continue_to_client(
         &sso_id,
         Some(&pk),
         &sso,
-        state.now() + SSO_TTL,
+        state.now() + cookies::SSO_TTL,
     ) {
         Ok(r) => records::put(&state, r).await,
         Err(e) => Err(e),
@@ -105,18 +103,7 @@ pub(super) async fn continue_to_client(
     if stored.is_err() {
         return failure_page();
     }
-    let outcome = match response::complete(
-        &state,
-        &client,
-        &data.request,
-        &pk,
-        &data.claims,
-        &data.granted_scope,
-        auth_time,
-        &sso_id,
-    )
-    .await
-    {
+    let outcome = match response::complete(&state, &client, &data.request, &sso_id, &sso).await {
         Ok(o) => o,
         Err(e) if e.status == StatusCode::GONE => {
             return error_page(
@@ -131,9 +118,10 @@ pub(super) async fn continue_to_client(
     let h = res.headers_mut();
     let sec = secure(&state);
     for c in [
-        cookies::set(SSO_COOKIE, &sso_token, "/", SSO_TTL, sec),
+        cookies::set(cookies::SSO, &sso_token, "/", cookies::SSO_TTL, sec),
+        cookies::set_browser_state(&sso.browser_state, cookies::SSO_TTL, sec),
         cookies::set(
-            &binding_cookie_name(&sid),
+            &cookies::binding(&sid),
             "",
             &format!("/sign-in/{sid}"),
             0,
@@ -141,10 +129,10 @@ pub(super) async fn continue_to_client(
         ),
         data.push_token.as_deref().and_then(|t| {
             cookies::set(
-                &push_cookie_name(&client.client_id),
+                &cookies::push(&client.client_id),
                 t,
                 "/",
-                PUSH_COOKIE_TTL,
+                cookies::PUSH_TTL,
                 sec,
             )
         }),

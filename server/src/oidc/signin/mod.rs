@@ -16,7 +16,6 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
-use sha2::{Digest, Sha256};
 
 use super::clients::{self, Client};
 use super::page::{error_page, failure_page};
@@ -27,22 +26,8 @@ use crate::{ApiError, AppState};
 
 pub use push::{push, push_audience, remembered_key};
 
-pub const SSO_COOKIE: &str = "aq_sso";
-/// How long the SSO session lasts.
-pub const SSO_TTL: i64 = 12 * 3600;
-/// How long a remembered device's push token cookie lasts.
-pub const PUSH_COOKIE_TTL: i64 = 90 * 24 * 3600;
-
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(
-            "/authorize",
-            get(super::authorize::get).post(super::authorize::post),
-        )
-        .route(
-            "/sign-in",
-            get(super::authorize::get).post(super::authorize::post),
-        )
         .route("/sign-in/{sid}", get(page::show).post(answer::answer))
         .route("/sign-in/{sid}/push", post(page::send_to_device))
         .route(
@@ -92,26 +77,12 @@ async fn client_or_page(state: &AppState, client_id: &str) -> Result<Client, Res
     }
 }
 
-pub fn binding_cookie_name(sid: &str) -> String {
-    format!("aq_b_{sid}")
-}
-
-pub fn push_cookie_name(client_id: &str) -> String {
-    let h = Sha256::digest(client_id.as_bytes());
-    format!(
-        "aq_push_{}",
-        h[..6]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect::<String>()
-    )
-}
-
 fn session_uri(state: &AppState, sid: &str) -> String {
     format!("{}/sign-in/{sid}", state.config.base_url())
 }
 
-fn secure(state: &AppState) -> bool {
+/// Cookies get `Secure` when the public URL is https.
+pub fn secure(state: &AppState) -> bool {
     state.config.base_url().starts_with("https:")
 }
 

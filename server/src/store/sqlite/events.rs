@@ -1,12 +1,12 @@
-//! Device events (replayed on reconnect), rate-limit counters and the
-//! security event log.
+//! Device events (replayed on reconnect), rate-limit counters, the
+//! security event log, and the queue of outgoing requests.
 
 use rusqlite::types::Value;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::backend;
 use crate::store::{
-    EventCount, EventFilter, RateDecision, SecurityEvent, StoreResult, StoredEvent,
+    EventCount, EventFilter, Outgoing, RateDecision, SecurityEvent, StoreResult, StoredEvent,
 };
 
 pub(super) fn insert_event(
@@ -172,5 +172,98 @@ pub(super) fn list_security_events(
             })
         })
         .map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+const OUTGOING_COLUMNS: &str =
+    "id, kind, url, content_type, body, attempts, next_at, expires_at, last_error";
+
+fn outgoing_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Outgoing> {
+    Ok(Outgoing {
+        id: r.get(0)?,
+        kind: r.get(1)?,
+        url: r.get(2)?,
+        content_type: r.get(3)?,
+        body: r.get(4)?,
+        attempts: r.get(5)?,
+        next_at: r.get(6)?,
+        expires_at: r.get(7)?,
+        last_error: r.get(8)?,
+    })
+}
+
+pub(super) fn enqueue_outgoing(c: &Connection, o: &Outgoing) -> StoreResult<i64> {
+    c.prepare_cached(
+        "INSERT INTO outgoing (kind, url, content_type, body, attempts, next_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut s| {
+        s.insert(params![
+            o.kind,
+            o.url,
+            o.content_type,
+            o.body,
+            o.attempts,
+            o.next_at,
+            o.expires_at
+        ])
+    })
+    .map_err(backend)
+}
+
+/// Selects and leases, inside the caller's write transaction.
+pub(super) fn take_due_outgoing(
+    c: &Connection,
+    now: i64,
+    lease: i64,
+    limit: u32,
+) -> StoreResult<Vec<Outgoing>> {
+    let due: Vec<Outgoing> = {
+        let mut stmt = c
+            .prepare_cached(&format!(
+                "SELECT {OUTGOING_COLUMNS} FROM outgoing
+                 WHERE next_at <= ?1 AND expires_at > ?1 ORDER BY next_at, id LIMIT ?2"
+            ))
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map(params![now, limit], outgoing_from_row)
+            .map_err(backend)?;
+        rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
+    };
+    for o in &due {
+        c.prepare_cached("UPDATE outgoing SET next_at = ?2 WHERE id = ?1")
+            .and_then(|mut s| s.execute(params![o.id, now.saturating_add(lease)]))
+            .map_err(backend)?;
+    }
+    Ok(due)
+}
+
+pub(super) fn outgoing_done(c: &Connection, id: i64) -> StoreResult<()> {
+    c.execute("DELETE FROM outgoing WHERE id = ?1", [id])
+        .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn outgoing_failed(
+    c: &Connection,
+    id: i64,
+    next_at: i64,
+    error: &str,
+) -> StoreResult<()> {
+    c.execute(
+        "UPDATE outgoing SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
+        params![id, next_at, error],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn list_outgoing(c: &Connection) -> StoreResult<Vec<Outgoing>> {
+    let mut stmt = c
+        .prepare(&format!(
+            "SELECT {OUTGOING_COLUMNS} FROM outgoing ORDER BY id"
+        ))
+        .map_err(backend)?;
+    let rows = stmt.query_map([], outgoing_from_row).map_err(backend)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }

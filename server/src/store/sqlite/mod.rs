@@ -17,8 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 use super::{
-    EventCount, EventFilter, GrantRecord, Job, KeyRecord, RateDecision, Record, RevokeCode,
-    SecurityEvent, Store, StoreError, StoreResult, StoredEvent,
+    ClientSession, EventCount, EventFilter, GrantRecord, Job, KeyRecord, Outgoing, RateDecision,
+    Record, RevokeCode, SecurityEvent, Store, StoreError, StoreResult, StoredEvent,
 };
 
 /// Numbered migrations, embedded; `PRAGMA user_version` records the last applied.
@@ -26,6 +26,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("migrations/0001_init.sql")),
     (2, include_str!("migrations/0002_oidc.sql")),
     (3, include_str!("migrations/0003_hardening.sql")),
+    (4, include_str!("migrations/0004_sessions.sql")),
 ];
 
 const READERS: usize = 4;
@@ -274,6 +275,27 @@ impl Store for SqliteStore {
     fn revoke_family(&self, family: &str, until: i64) -> StoreResult<()> {
         self.write(|c| records::revoke_family(c, family, until))
     }
+    fn session_clients(&self, sid: &str, now: i64) -> StoreResult<Vec<String>> {
+        self.read(|c| records::session_clients(c, sid, now))
+    }
+    fn key_sessions(&self, pk: &str, now: i64) -> StoreResult<Vec<ClientSession>> {
+        self.read(|c| records::key_sessions(c, pk, now))
+    }
+    fn enqueue_outgoing(&self, item: &Outgoing) -> StoreResult<i64> {
+        self.write(|c| events::enqueue_outgoing(c, item))
+    }
+    fn take_due_outgoing(&self, now: i64, lease: i64, limit: u32) -> StoreResult<Vec<Outgoing>> {
+        self.in_tx(|c| events::take_due_outgoing(c, now, lease, limit))
+    }
+    fn outgoing_done(&self, id: i64) -> StoreResult<()> {
+        self.write(|c| events::outgoing_done(c, id))
+    }
+    fn outgoing_failed(&self, id: i64, next_at: i64, error: &str) -> StoreResult<()> {
+        self.write(|c| events::outgoing_failed(c, id, next_at, error))
+    }
+    fn list_outgoing(&self) -> StoreResult<Vec<Outgoing>> {
+        self.read(events::list_outgoing)
+    }
     fn insert_security_event(&self, event: &SecurityEvent) -> StoreResult<i64> {
         self.write(|c| events::insert_security_event(c, event))
     }
@@ -299,6 +321,7 @@ impl Store for SqliteStore {
                  DELETE FROM events WHERE expires_at <= {now};
                  DELETE FROM grants WHERE expires_at <= {now};
                  DELETE FROM rate_buckets WHERE expires_at <= {now};
+                 DELETE FROM outgoing WHERE expires_at <= {now};
                  DELETE FROM security_events WHERE at <= {old_events};"
             ))
             .map_err(backend)

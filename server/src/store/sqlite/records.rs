@@ -4,9 +4,10 @@
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{backend, conflict_or_backend};
-use crate::store::{Record, StoreError, StoreResult};
+use crate::store::{ClientSession, Record, StoreError, StoreResult};
 
-const RECORD_COLUMNS: &str = "kind, id, family, pk, data, used, used_at, expires_at";
+const RECORD_COLUMNS: &str =
+    "kind, id, family, pk, data, used, used_at, expires_at, client_id, sid";
 
 fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     Ok(Record {
@@ -18,6 +19,8 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
         used: r.get(5)?,
         used_at: r.get(6)?,
         expires_at: r.get(7)?,
+        client_id: r.get(8)?,
+        sid: r.get(9)?,
     })
 }
 
@@ -64,9 +67,10 @@ pub(super) fn list_clients(c: &Connection) -> StoreResult<Vec<(String, String)>>
 
 pub(super) fn put_record(c: &Connection, r: &Record) -> StoreResult<()> {
     c.prepare_cached(&format!(
-        "INSERT INTO records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+        "INSERT INTO records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (kind, id) DO UPDATE
-         SET family = ?3, pk = ?4, data = ?5, used = ?6, used_at = ?7, expires_at = ?8"
+         SET family = ?3, pk = ?4, data = ?5, used = ?6, used_at = ?7, expires_at = ?8,
+             client_id = ?9, sid = ?10"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -77,7 +81,9 @@ pub(super) fn put_record(c: &Connection, r: &Record) -> StoreResult<()> {
             r.data,
             r.used,
             r.used_at,
-            r.expires_at
+            r.expires_at,
+            r.client_id,
+            r.sid
         ])
     })
     .map_err(backend)?;
@@ -170,4 +176,38 @@ pub(super) fn revoke_families_of_key(c: &Connection, pk: &str, until: i64) -> St
     )
     .map_err(backend)?;
     Ok(())
+}
+
+/// Live: unexpired, and its family not revoked.
+const LIVE: &str = "expires_at > ?2 AND family NOT IN (SELECT family FROM revoked_families)";
+
+pub(super) fn session_clients(c: &Connection, sid: &str, now: i64) -> StoreResult<Vec<String>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT DISTINCT client_id FROM records
+             WHERE sid = ?1 AND client_id IS NOT NULL AND {LIVE} ORDER BY client_id"
+        ))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![sid, now], |r| r.get(0))
+        .map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
+}
+
+pub(super) fn key_sessions(c: &Connection, pk: &str, now: i64) -> StoreResult<Vec<ClientSession>> {
+    let mut stmt = c
+        .prepare_cached(&format!(
+            "SELECT DISTINCT client_id, sid FROM records
+             WHERE pk = ?1 AND client_id IS NOT NULL AND {LIVE} ORDER BY client_id, sid"
+        ))
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map(params![pk, now], |r| {
+            Ok(ClientSession {
+                client_id: r.get(0)?,
+                sid: r.get(1)?,
+            })
+        })
+        .map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }

@@ -125,6 +125,8 @@ fn rec(id: &str, family: &str) -> Record {
         used: false,
         used_at: None,
         expires_at: 100,
+        client_id: None,
+        sid: None,
     }
 }
 

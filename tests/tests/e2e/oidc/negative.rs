@@ -81,7 +81,7 @@ async fn pkce_is_s256_only_and_required_for_public_clients() {
     let unknown_rt = with(
         &auth_url(&p, "rs256-basic", &[]),
         "response_type",
-        Some("token"),
+        Some("token code_and_more"),
     );
     assert_eq!(
         authorize_error(&p, &unknown_rt).await.0,

@@ -3,26 +3,12 @@
 
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::Serialize;
 use utoipa::openapi::response::ResponseBuilder;
 use utoipa::openapi::{ContentBuilder, Ref};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
+use super::{channel, health, jwks, key, login, scope};
 use crate::AppState;
-use crate::routes::{channel, health, jwks, key, login, scope};
-
-/// `{error, type, title, detail}` — every error of the issuer API.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProblemBody {
-    /// The HTTP status code.
-    pub error: u16,
-    /// A stable slug, e.g. `unknown-key`.
-    #[serde(rename = "type")]
-    #[schema(rename = "type")]
-    pub kind: String,
-    pub title: String,
-    pub detail: Option<String>,
-}
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -34,12 +20,12 @@ pub struct ProblemBody {
     ),
     paths(
         key::register, key::retrieve, key::update, key::bind, key::revoke_with_secret,
-        key::revoke_by_email_phone,
+        key::revoke_by_email_phone, key::sign_out_everywhere,
         login::push_login,
         scope::create, scope::retrieve, scope::confirm, scope::authority_sign, scope::delete,
         channel::open, jwks::jwks, jwks::public_keys, health::healthz,
     ),
-    components(schemas(ProblemBody)),
+    components(schemas(crate::error::ProblemBody)),
     modifiers(&DefaultErrorResponse),
     tags(
         (name = "key", description = "Authentiq IDs"),
