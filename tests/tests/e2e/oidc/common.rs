@@ -13,6 +13,8 @@ pub use crate::support::device::Device;
 pub use crate::support::provider::{Provider, now};
 
 pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
+/// Registered for every test client as its post-logout redirect URI.
+pub const AFTER_LOGOUT: &str = "http://127.0.0.1:9/signed-out";
 pub const SECRET: &str = "a-long-client-secret-for-the-tests-0123456789";
 
 pub fn client(id: &str, alg: &str, method: AuthMethod) -> Client {
@@ -33,6 +35,7 @@ pub fn client(id: &str, alg: &str, method: AuthMethod) -> Client {
         ],
         id_token_signed_response_alg: alg.into(),
         subject_type: SubjectType::Pairwise,
+        post_logout_redirect_uris: vec![AFTER_LOGOUT.into()],
         ..Client::default()
     }
 }
@@ -186,18 +189,44 @@ pub async fn approved_code(
     client_id: &str,
 ) -> (String, reqwest::Client) {
     let browser = browser();
-    let page = open_sign_in(p, &browser, &auth_url(p, client_id, &[])).await;
-    send_to_device(p, &browser, &page, &device.email).await;
+    let back = approve_in(
+        p,
+        device,
+        &browser,
+        &auth_url(p, client_id, &[]),
+        "openid email",
+    )
+    .await;
+    (param(&back, "code").unwrap(), browser)
+}
+
+/// Signs in at `url` in `browser`, the device sharing `scope`; returns
+/// where the browser lands.
+pub async fn approve_in(
+    p: &Provider,
+    device: &mut Device,
+    browser: &reqwest::Client,
+    url: &str,
+    scope: &str,
+) -> url::Url {
+    let page = open_sign_in(p, browser, url).await;
+    send_to_device(p, browser, &page, &device.email).await;
     let req = device.next_request(p).await;
     let res = device
         .send(
             &req,
-            device.answer(&req, Decision::Approve, Some(page.number), "openid email"),
+            device.answer(&req, Decision::Approve, Some(page.number), scope),
         )
         .await;
+    assert_eq!(res.status(), 200, "{}", res.text().await.unwrap());
+    continue_to_client(p, browser, &page).await
+}
+
+/// The code exchanged (PKCE with [`VERIFIER`]) by a Basic-auth client.
+pub async fn exchange(p: &Provider, client_id: &str, code: &str) -> Value {
+    let res = token(p, &code_form(code, VERIFIER), Some((client_id, SECRET))).await;
     assert_eq!(res.status(), 200);
-    let back = continue_to_client(p, &browser, &page).await;
-    (param(&back, "code").unwrap(), browser)
+    res.json().await.unwrap()
 }
 
 pub async fn token(

@@ -8,3 +8,4 @@ mod flow;
 mod modes;
 mod negative;
 mod revocation;
+mod sessions;
