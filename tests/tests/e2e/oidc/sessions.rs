@@ -7,11 +7,11 @@ use std::sync::{Arc, Mutex};
 use openidconnect::core::{
     CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
     CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreResponseMode, CoreResponseType, CoreRevocableToken, CoreSubjectIdentifierType,
+    CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
     AccessToken, AdditionalProviderMetadata, ClientId, ClientSecret, IntrospectionUrl, IssuerUrl,
-    ProviderMetadata, RefreshToken, RevocationUrl, TokenIntrospectionResponse,
+    ProviderMetadata, TokenIntrospectionResponse,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
