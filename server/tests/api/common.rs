@@ -357,7 +357,8 @@ pub fn seed_refresh(
         &grant,
         now() + REFRESH_TTL,
     )
-    .unwrap();
+    .unwrap()
+    .granted(client_id, &family);
     store.put_record(&record).unwrap();
     token
 }

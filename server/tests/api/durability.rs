@@ -302,3 +302,127 @@ async fn sigkill_under_refresh_load_spends_no_token_without_storing_its_successo
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }
+
+/// Listens on `port` and hands over the first back-channel logout token.
+async fn logout_listener(port: u16) -> tokio::sync::mpsc::Receiver<String> {
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut sock, _)) = listener.accept().await {
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            // Headers, then as much body as Content-Length says.
+            loop {
+                let n = sock.read(&mut chunk).await.unwrap_or(0);
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).to_string();
+                if let Some(i) = text.find("\r\n\r\n") {
+                    let len = text[..i]
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if buf.len() >= i + 4 + len {
+                        let body = &text[i + 4..];
+                        let token = url::form_urlencoded::parse(body.as_bytes())
+                            .find(|(k, _)| k == "logout_token")
+                            .map(|(_, v)| v.into_owned())
+                            .unwrap_or_default();
+                        let _ = sock
+                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
+                            .await;
+                        let _ = tx.send(token).await;
+                        break;
+                    }
+                }
+            }
+        }
+    });
+    rx
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_back_channel_logout_survives_a_restart_of_the_server() {
+    use authentiq_server::store::{KeyRecord, SqliteStore, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let db_file = dir.path().join("authentiq.sqlite3");
+    let client_port = free_port();
+    // A key with a grant at a client whose back channel is down for now.
+    let d = Device::new();
+    {
+        let store = SqliteStore::open(&db_file).unwrap();
+        store
+            .insert_key(
+                &KeyRecord {
+                    pk: d.pk.clone(),
+                    secret_hash: vec![0; 32],
+                    devtoken: None,
+                    registered_at: now(),
+                    revoked_at: None,
+                    email_hash: None,
+                    phone_hash: None,
+                },
+                None,
+            )
+            .unwrap();
+        let mut client = test_client("rp");
+        client.backchannel_logout_uri = Some(format!("http://127.0.0.1:{client_port}/logout"));
+        store
+            .insert_client("rp", &serde_json::to_string(&client).unwrap(), now())
+            .unwrap();
+        seed_refresh(&store, "rp", &d.pk);
+    }
+    let port = free_port();
+    let mut p = spawn(dir.path(), port).await;
+    let sign_out = d.sign(
+        authentiq_protocol::jwt::Claims::new(authentiq_protocol::payloads::SignOut {})
+            .valid_for(now(), 60),
+    );
+    let res = reqwest::Client::new()
+        .post(format!("{}/key/{}/signout", p.url, d.pk))
+        .header("content-type", "application/jwt")
+        .body(sign_out)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["clients_told"], 1);
+    // The first delivery fails (nobody listens); the server dies.
+    let failed = || {
+        let db = rusqlite::Connection::open(&db_file).unwrap();
+        db.query_row("SELECT attempts FROM outgoing", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0)
+    };
+    for _ in 0..100 {
+        if failed() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(failed() > 0, "a delivery was tried");
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    // The client comes back, and so does the server: the token arrives.
+    let mut received = logout_listener(client_port).await;
+    let mut p = spawn(dir.path(), port).await;
+    let token = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .expect("the logout token within 30 s of the restart")
+        .unwrap();
+    let claims = jwt_payload(&token);
+    assert_eq!(claims["aud"], "rp");
+    assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
+    assert!(claims["sub"].is_string());
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
