@@ -11,12 +11,17 @@ use std::time::Duration;
 
 use authentiq_server::delivery::outbox::{Outbox, find_code};
 use authentiq_server::oidc::clients::{AuthMethod, Client, SubjectType};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
+use sha2::{Digest as _, Sha256};
 
 use crate::support::provider::Provider;
 
 const REDIRECT: &str = "http://127.0.0.1:9/cb";
 const SECRET: &str = "a-long-client-secret-for-the-aq-tests-0123456789";
+/// PKCE: the client (like every client unless it opts out) must send it.
+const VERIFIER: &str = "a-pkce-code-verifier-for-the-aq-tests-0123456789";
 
 fn aq_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
@@ -44,6 +49,11 @@ struct Env {
 }
 
 async fn start() -> Env {
+    start_with_backchannel(None).await
+}
+
+/// [`start`], the client registered with `backchannel_logout_uri`.
+async fn start_with_backchannel(backchannel_logout_uri: Option<String>) -> Env {
     secret_service_available();
     let p = Provider::start_with(|c| {
         c.clients = vec![Client {
@@ -58,6 +68,7 @@ async fn start() -> Env {
             response_types: vec!["code".into()],
             id_token_signed_response_alg: "RS256".into(),
             subject_type: SubjectType::Pairwise,
+            backchannel_logout_uri,
             ..Client::default()
         }];
     })
@@ -153,25 +164,32 @@ struct SignIn {
     number: u16,
 }
 
+/// The RP's authorization request (code flow with PKCE), with `extra`.
+fn authorize_url(env: &Env, extra: &[(&str, &str)]) -> String {
+    let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(VERIFIER.as_bytes()));
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    q.append_pair("client_id", "rp")
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid email~rs")
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("state", "st")
+        .append_pair("nonce", "nn")
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    for (k, v) in extra {
+        q.append_pair(k, v);
+    }
+    format!("{}/authorize?{}", env.p.url, q.finish())
+}
+
 async fn start_sign_in(env: &Env, email: &str) -> SignIn {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let q = url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("client_id", "rp")
-        .append_pair("response_type", "code")
-        .append_pair("scope", "openid email~rs")
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("state", "st")
-        .append_pair("nonce", "nn")
-        .finish();
-    let res = browser
-        .get(format!("{}/authorize?{q}", env.p.url))
-        .send()
-        .await
-        .unwrap();
+    let res = browser.get(authorize_url(env, &[])).send().await.unwrap();
+    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let loc = res.headers()["location"].to_str().unwrap().to_string();
     let sid = loc.trim_start_matches("/sign-in/").to_string();
     let html = browser
@@ -266,6 +284,7 @@ async fn init_verify_and_approve_a_sign_in_with_the_number() {
             ("grant_type", "authorization_code"),
             ("code", code.as_str()),
             ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
         ])
         .send()
         .await

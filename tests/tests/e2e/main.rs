@@ -8,6 +8,8 @@
 //! - `desktop_window`: the desktop app as a user launches it (no WebDriver);
 //! - `interop_jose`: our JWS against npm `jose`;
 //! - `oidc`: the OpenID Connect provider with the `openidconnect` crate;
+//! - `session_iframe`: the session iframe (OIDC Session Management) in
+//!   Chromium, framed by a relying party's page;
 //! - `ui_audit`: the app's screens through axe-core.
 //!
 //! `support` holds what they share.
@@ -20,5 +22,6 @@ mod desktop;
 mod desktop_window;
 mod interop_jose;
 mod oidc;
+mod session_iframe;
 mod support;
 mod ui_audit;

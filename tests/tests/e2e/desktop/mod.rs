@@ -10,7 +10,8 @@
 //! device": a wrong number (the app says so, the demo gets
 //! `access_denied`), the right number (the demo gets the claims, the email
 //! verified), and a denial (`access_denied`); then the history, the
-//! settings, and Quit.
+//! settings with "Sign out everywhere" (confirmed in its dialog; the server
+//! logs it), and Quit.
 //!
 //! Needs `tauri-driver` (`cargo install --locked tauri-driver`),
 //! `WebKitWebDriver` (Debian's webkit2gtk-driver), `Xvfb`, and a session bus
@@ -523,7 +524,33 @@ async fn flow(app: &mut App, p: &Provider) -> anyhow::Result<()> {
     app.el("#settings").await?;
     app.shot("settings").await?;
 
-    // 5. Quit, from the settings: the app ends, WebKit's processes with it
+    // 5. Sign out everywhere, confirmed in its dialog: the server ends the
+    // ID's sessions (the demo's, from the approval above) and logs it.
+    app.step("sign out everywhere");
+    app.click("#signout-everywhere").await?;
+    app.el("#signout-dialog[open] #signout-confirm").await?;
+    app.shot("settings-signout-confirm").await?;
+    app.click("#signout-confirm").await?;
+    let said = app.text("#signout-result").await?;
+    app.shot("settings-signed-out").await?;
+    ensure!(
+        said.starts_with("Signed out everywhere"),
+        "after signing out everywhere the app says {said:?}"
+    );
+    let events = p
+        .state
+        .db
+        .call(|s| s.list_security_events(&Default::default(), 50))
+        .await
+        .map_err(|e| anyhow!("the security log: {e:?}"))?;
+    ensure!(
+        events
+            .iter()
+            .any(|e| e.kind == "signed-out" && e.detail.as_deref() == Some("everywhere")),
+        "the server logged no sign-out everywhere: {events:?}"
+    );
+
+    // 6. Quit, from the settings: the app ends, WebKit's processes with it
     // (closing the window would leave it running).
     app.step("quit");
     // The app and WebKit's processes; tauri-driver and WebKitWebDriver

@@ -32,6 +32,7 @@ pub fn client(id: &str, alg: &str, method: AuthMethod) -> Client {
             "code".into(),
             "code id_token".into(),
             "id_token token".into(),
+            "token".into(),
         ],
         id_token_signed_response_alg: alg.into(),
         subject_type: SubjectType::Pairwise,
@@ -54,6 +55,19 @@ pub async fn provider_with(configure: impl FnOnce(&mut Config)) -> Provider {
             client("es256-basic", "ES256", AuthMethod::ClientSecretBasic),
             client("hs256-basic", "HS256", AuthMethod::ClientSecretBasic),
             client("public-pkce", "RS256", AuthMethod::None),
+            // Another sector (the host of its first redirect URI).
+            Client {
+                redirect_uris: vec!["http://rp2.localhost/cb".into(), REDIRECT.into()],
+                ..client("other-sector", "EdDSA", AuthMethod::ClientSecretBasic)
+            },
+            Client {
+                subject_type: SubjectType::Public,
+                ..client("public-sub-a", "EdDSA", AuthMethod::ClientSecretBasic)
+            },
+            Client {
+                subject_type: SubjectType::Public,
+                ..client("public-sub-b", "EdDSA", AuthMethod::ClientSecretBasic)
+            },
         ];
         configure(c);
     })

@@ -3,8 +3,9 @@
 //! as an ordinary relying party.
 
 mod brakes;
-mod common;
+pub(crate) mod common;
 mod flow;
+mod interop;
 mod modes;
 mod negative;
 mod revocation;
