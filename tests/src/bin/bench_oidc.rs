@@ -14,7 +14,8 @@
 //! 2. `/token` with `grant_type=refresh_token` (new access, refresh and ID
 //!    token each time) for the RS256 and for the EdDSA client, K workers
 //!    each on its own rotating refresh-token chain;
-//! 3. the server's memory after each phase.
+//! 3. `/introspect` of a live access token by its client;
+//! 4. the server's memory after each phase.
 //!
 //! Run it with `bash .ci/bench oidc`; it is a command, not a test.
 #![allow(clippy::print_stdout)]
@@ -100,6 +101,10 @@ struct Args {
     /// `/token` workers per client, each with its own refresh-token chain.
     #[arg(long, default_value_t = 16)]
     token_workers: usize,
+    /// `POST /introspect` requests (of one live access token), by
+    /// `token_workers` workers; 0 skips the phase.
+    #[arg(long, default_value_t = 20000)]
+    introspections: usize,
     /// Keep the server's data directory and log after the run.
     #[arg(long)]
     keep_data: bool,
@@ -271,6 +276,74 @@ async fn sign_ins(
         steps,
         aborted: breaker.why(),
     })
+}
+
+/// `n` introspections of one live access token of client 0, by
+/// `token_workers` workers.
+async fn introspections(ctx: &mut Ctx, server: &Server, n: usize) -> anyhow::Result<Phase> {
+    let workers = ctx.args.token_workers.max(1);
+    let client = ctx
+        .browsers
+        .rps
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow!("no client"))?;
+    let flow = tokio::time::timeout(
+        Duration::from_secs(ctx.args.flow_timeout_secs),
+        ctx.browsers.sign_in(0, Wait::Device),
+    )
+    .await
+    .map_err(|_| anyhow!("the sign-in for an access token timed out"))?
+    .map_err(|e| anyhow!("the sign-in for an access token: {e}"))?;
+    let res = ctx
+        .browsers
+        .rp_http
+        .post(format!("{}/token", ctx.browsers.url))
+        .basic_auth(&client.client_id, Some(&client.secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", flow.refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| anyhow!("refresh for an access token: {}", request_error(&e)))?;
+    let body: serde_json::Value = res.json().await?;
+    let access = body["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no access token: {body}"))?
+        .to_string();
+    let label = format!("POST /introspect ({}, c={workers})", client.alg);
+    let url = format!("{}/introspect", ctx.browsers.url);
+    let mark = CpuMark::new(server.pid);
+    let load = load::run(&label, n, workers, {
+        let (http, client, url, access) = (
+            ctx.browsers.rp_http.clone(),
+            client.clone(),
+            url.clone(),
+            access.clone(),
+        );
+        move |_| {
+            let (http, client, url, access) =
+                (http.clone(), client.clone(), url.clone(), access.clone());
+            async move {
+                let res = http
+                    .post(&url)
+                    .basic_auth(&client.client_id, Some(&client.secret))
+                    .form(&[("token", access.as_str())])
+                    .send()
+                    .await
+                    .map_err(|e| request_error(&e))?;
+                let status = res.status();
+                let body = res.text().await.map_err(|e| request_error(&e))?;
+                if status != StatusCode::OK || !body.contains("\"active\":true") {
+                    return Err(format!("HTTP {} {body}", status.as_u16()));
+                }
+                Ok(())
+            }
+        }
+    })
+    .await?;
+    Ok(Phase::from_load(&label, &load, mark.since()))
 }
 
 /// `n` refresh grants for client `rp` over `workers` rotating chains.
@@ -572,6 +645,15 @@ async fn run(
         if let Some(status) = server.exit_status() {
             bail!("the server exited during the /token phase ({status})");
         }
+    }
+    if ctx.args.introspections > 0 {
+        println!(
+            "==> POST /introspect × {} ({} workers, one live access token)",
+            ctx.args.introspections, ctx.args.token_workers
+        );
+        let n = ctx.args.introspections;
+        r.introspection = Some(introspections(&mut ctx, server, n).await?);
+        mem(r, server, data, "/introspect")?;
     }
     // Healthy at the end?
     let res = ctx

@@ -64,6 +64,8 @@ pub struct Report {
     pub enrol: Option<Phase>,
     pub sign_ins: Vec<SignIns>,
     pub tokens: Vec<Tokens>,
+    /// `POST /introspect` of one live access token.
+    pub introspection: Option<Phase>,
     pub mem: Vec<Mem>,
     pub approvals: Approvals,
     /// Read into `approvals` at the end.
@@ -115,6 +117,9 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
                 t.chains
             );
         }
+    }
+    if let Some(p) = &r.introspection {
+        print_phase_row(p, 40);
     }
     println!(
         "  (sign-in: latency = GET /authorize sent → /token answered with tokens, one browser per flow, each ≤ {} s;\n   \
