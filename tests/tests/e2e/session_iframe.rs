@@ -249,6 +249,10 @@ async fn session_iframe_answers_unchanged_then_changed_after_logout_in_another_t
         let got = expect_json(&mut script, &format!("PROBE {name} ")).await;
         let answers: Vec<String> =
             serde_json::from_value(got["answers"].clone()).unwrap_or_default();
+        eprintln!(
+            "probe {name}: {} at {}, {answers:?}",
+            got["framed"], got["origin"]
+        );
         ensure(&mut script, got["framed"] == framed, || {
             format!("probe {name}: want the iframe {framed}, got {got}")
         })
