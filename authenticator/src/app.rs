@@ -666,6 +666,18 @@ impl Authenticator {
         self.forget()
     }
 
+    /// Signs this ID out everywhere: the server ends every SSO session and
+    /// every refresh-token family of the key (offline ones too), and tells
+    /// the clients that registered a back-channel logout URI. Returns how
+    /// many clients were told. The key stays: signing in again works.
+    pub async fn sign_out_everywhere(&self) -> Result<u64, AppError> {
+        let token = self.identity()?.sign_out(now())?;
+        Ok(self
+            .client
+            .sign_out_everywhere(&self.profile.pk, token)
+            .await?)
+    }
+
     /// Removes the key from the keyring and the profile from disk.
     pub fn forget(&self) -> Result<(), AppError> {
         self.keystore
@@ -707,5 +719,102 @@ fn inbox_entry(req: &SignInRequest, token: &str, iat: i64, exp: i64) -> Request 
         received_at: iat,
         expires_at: exp,
         state: "pending".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::test_http::{http, serve_one};
+    use crate::keystore::MemoryKeyStore;
+    use authentiq_protocol::payloads::SignOut;
+
+    /// A profile on `server` whose key is in a memory key store.
+    fn profile_on(home: &Path, server: &str, keystore: &Arc<MemoryKeyStore>) -> Identity {
+        let identity = Identity::generate().unwrap();
+        keystore
+            .store(&account("default", server), &identity.seed())
+            .unwrap();
+        let dir = home.join("default");
+        std::fs::create_dir_all(&dir).unwrap();
+        let profile = Profile {
+            name: "default".into(),
+            server: server.into(),
+            pk: identity.id().to_string(),
+            created_at: now(),
+        };
+        std::fs::write(
+            dir.join("profile.json"),
+            serde_json::to_vec(&profile).unwrap(),
+        )
+        .unwrap();
+        identity
+    }
+
+    #[tokio::test]
+    async fn sign_out_everywhere_posts_a_fresh_token_of_this_key_to_its_path() {
+        let home = tempfile::tempdir().unwrap();
+        let (url, server) = serve_one(http(
+            "200 OK",
+            "application/json",
+            r#"{"status":"done","clients_told":3}"#,
+        ))
+        .await;
+        let keystore = Arc::new(MemoryKeyStore::default());
+        let identity = profile_on(home.path(), &url, &keystore);
+        let app = Authenticator::open(home.path(), "default", keystore).unwrap();
+        assert_eq!(app.sign_out_everywhere().await.unwrap(), 3);
+        let (head, body) = server.await.unwrap();
+        assert!(
+            head.starts_with(&format!("POST /key/{}/signout HTTP/1.1", identity.id())),
+            "{head}"
+        );
+        // What the server checks: self-signed by the key in the path, with
+        // a jti to spend and a short lifetime.
+        let (id, claims) =
+            jwt::verify_self_signed::<SignOut>(&body, &Validation::at(now())).unwrap();
+        assert_eq!(id, identity.id());
+        let r = &claims.registered;
+        assert!(r.jti.as_deref().is_some_and(|j| !j.is_empty()));
+        assert!(r.exp.unwrap() - now() <= 300, "{r:?}");
+    }
+
+    #[tokio::test]
+    async fn sign_out_everywhere_without_the_key_sends_nothing() {
+        let home = tempfile::tempdir().unwrap();
+        // No listener: a request would fail as a network error, not KeyMissing.
+        let keystore = Arc::new(MemoryKeyStore::default());
+        profile_on(home.path(), "http://127.0.0.1:9", &keystore);
+        let empty = Arc::new(MemoryKeyStore::default());
+        let app = Authenticator::open(home.path(), "default", empty).unwrap();
+        assert!(matches!(
+            app.sign_out_everywhere().await,
+            Err(AppError::KeyMissing)
+        ));
+    }
+
+    #[tokio::test]
+    async fn a_refused_sign_out_is_the_servers_problem() {
+        let home = tempfile::tempdir().unwrap();
+        let (url, server) = serve_one(http(
+            "410 Gone",
+            "application/problem+json",
+            r#"{"error":410,"type":"revoked-key","title":"Key is revoked","detail":"this Authentiq ID was revoked"}"#,
+        ))
+        .await;
+        let keystore = Arc::new(MemoryKeyStore::default());
+        profile_on(home.path(), &url, &keystore);
+        let app = Authenticator::open(home.path(), "default", keystore).unwrap();
+        let err = app.sign_out_everywhere().await.unwrap_err();
+        server.await.unwrap();
+        assert!(
+            matches!(
+                &err,
+                AppError::Server(ClientError::Refused { status: 410, kind, .. }) if kind == "revoked-key"
+            ),
+            "{err:?}"
+        );
+        // The key stays: signing out is not revoking.
+        assert!(app.identity().is_ok());
     }
 }

@@ -235,6 +235,23 @@ impl ServerClient {
         .map(|_| ())
     }
 
+    /// `POST /key/{PK}/signout` with the self-signed sign-out token: ends
+    /// every SSO session and refresh-token family of the key. Returns how
+    /// many clients the server told over the back channel.
+    pub async fn sign_out_everywhere(&self, pk: &str, token: String) -> Result<u64, ClientError> {
+        let v = self
+            .json(self.post_jwt(&format!("/key/{pk}/signout"), token))
+            .await?;
+        if v["status"] != "done" {
+            return Err(ClientError::Protocol(format!(
+                "the sign-out answer is not done: {v}"
+            )));
+        }
+        v["clients_told"]
+            .as_u64()
+            .ok_or_else(|| ClientError::Protocol("no clients_told in the sign-out answer".into()))
+    }
+
     /// `DELETE /key?email&phone[&code]`: `pending` or `done`.
     pub async fn revoke_by_email(
         &self,
@@ -297,7 +314,78 @@ impl ServerClient {
 }
 
 #[cfg(test)]
+pub(crate) mod test_http {
+    //! One HTTP exchange with a listener on 127.0.0.1, for unit tests.
+
+    use super::{ClientError, ServerClient};
+
+    /// A listener on 127.0.0.1 for one request: its base URL, and the task
+    /// that gives what the request looked like (its head, and its body as
+    /// `content-length` says) after answering it with `answer` (a whole
+    /// raw HTTP response).
+    pub(crate) async fn serve_one(
+        answer: String,
+    ) -> (String, tokio::task::JoinHandle<(String, String)>) {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut got = Vec::new();
+            let mut buf = [0u8; 1024];
+            let end = loop {
+                if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                    break i + 4;
+                }
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed mid-request");
+                got.extend_from_slice(&buf[..n]);
+            };
+            let head = String::from_utf8(got[..end].to_vec()).unwrap();
+            let length: usize = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    k.eq_ignore_ascii_case("content-length")
+                        .then(|| v.trim().parse().unwrap())
+                })
+                .unwrap_or(0);
+            while got.len() < end + length {
+                let n = conn.read(&mut buf).await.unwrap();
+                assert!(n > 0, "closed mid-body");
+                got.extend_from_slice(&buf[..n]);
+            }
+            conn.write_all(answer.as_bytes()).await.unwrap();
+            let body = String::from_utf8(got[end..].to_vec()).unwrap();
+            (head, body)
+        });
+        (url, server)
+    }
+
+    /// `call` with a client of a [`serve_one`] listener: the request's head
+    /// and body, and what `call` returned.
+    pub(crate) async fn one_request_answered<T>(
+        answer: String,
+        call: impl AsyncFnOnce(ServerClient) -> Result<T, ClientError>,
+    ) -> (String, String, Result<T, ClientError>) {
+        let (url, server) = serve_one(answer).await;
+        let result = call(ServerClient::new(&url).unwrap()).await;
+        let (head, body) = server.await.unwrap();
+        (head, body, result)
+    }
+
+    /// A whole raw HTTP response with `body`.
+    pub(crate) fn http(status: &str, content_type: &str, body: &str) -> String {
+        format!(
+            "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\nconnection: close\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    }
+}
+
+#[cfg(test)]
 mod tests {
+    use super::test_http::{http, one_request_answered};
     use super::*;
 
     fn ok(s: &str) -> bool {
@@ -322,31 +410,16 @@ mod tests {
         assert!(ServerClient::new("https://id.example.com/").is_ok());
     }
 
-    /// What one HTTP request to a listener on 127.0.0.1 looked like (its
-    /// head), answered `204 No Content`.
+    /// [`one_request_answered`] with `204 No Content`, the head only.
     async fn one_request(
         call: impl AsyncFnOnce(ServerClient) -> Result<(), ClientError>,
     ) -> (String, Result<(), ClientError>) {
-        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let client =
-            ServerClient::new(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
-        let server = tokio::spawn(async move {
-            let (mut conn, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.ends_with(b"\r\n\r\n") {
-                let n = conn.read(&mut buf).await.unwrap();
-                assert!(n > 0, "closed mid-request");
-                head.extend_from_slice(&buf[..n]);
-            }
-            conn.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n")
-                .await
-                .unwrap();
-            String::from_utf8(head).unwrap()
-        });
-        let result = call(client).await;
-        (server.await.unwrap(), result)
+        let (head, _, result) = one_request_answered(
+            "HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n".into(),
+            call,
+        )
+        .await;
+        (head, result)
     }
 
     #[tokio::test]
@@ -360,5 +433,105 @@ mod tests {
             "{head}"
         );
         assert_eq!(head.matches("s3cr3t-value").count(), 1, "{head}");
+    }
+
+    #[tokio::test]
+    async fn sign_out_everywhere_posts_the_token_as_a_jwt_and_reads_clients_told() {
+        let ok = http(
+            "200 OK",
+            "application/json",
+            r#"{"status":"done","clients_told":2}"#,
+        );
+        let (head, body, result) = one_request_answered(ok, async |c| {
+            c.sign_out_everywhere("PK", "h.p.s".into()).await
+        })
+        .await;
+        assert_eq!(result.unwrap(), 2);
+        let mut lines = head.lines();
+        assert_eq!(
+            lines.next(),
+            Some("POST /key/PK/signout HTTP/1.1"),
+            "{head}"
+        );
+        assert!(
+            head.lines()
+                .any(|l| l.eq_ignore_ascii_case("content-type: application/jwt")),
+            "{head}"
+        );
+        assert_eq!(body, "h.p.s");
+    }
+
+    const PROBLEM: &str = "application/problem+json";
+
+    #[tokio::test]
+    async fn sign_out_everywhere_refused_carries_the_problem() {
+        for (raw, status, kind) in [
+            (
+                http(
+                    "401 Unauthorized",
+                    PROBLEM,
+                    r#"{"error":401,"type":"auth-error","title":"Authentication error","detail":"this token was already used"}"#,
+                ),
+                401,
+                "auth-error",
+            ),
+            (
+                http(
+                    "404 Not Found",
+                    PROBLEM,
+                    r#"{"error":404,"type":"unknown-key","title":"Unknown key","detail":"no such key"}"#,
+                ),
+                404,
+                "unknown-key",
+            ),
+            (
+                http(
+                    "410 Gone",
+                    PROBLEM,
+                    r#"{"error":410,"type":"revoked-key","title":"Key is revoked","detail":"this Authentiq ID was revoked"}"#,
+                ),
+                410,
+                "revoked-key",
+            ),
+        ] {
+            let (_, _, result) = one_request_answered(raw.clone(), async |c| {
+                c.sign_out_everywhere("PK", "h.p.s".into()).await
+            })
+            .await;
+            match result {
+                Err(ClientError::Refused {
+                    status: s,
+                    kind: k,
+                    detail,
+                    ..
+                }) => {
+                    assert_eq!((s, k.as_str()), (status, kind));
+                    assert!(!detail.is_empty());
+                }
+                other => panic!("{status}: {other:?}"),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn sign_out_everywhere_without_a_count_is_a_protocol_error() {
+        for raw in [
+            http("200 OK", "application/json", r#"{"status":"done"}"#),
+            http(
+                "200 OK",
+                "application/json",
+                r#"{"status":"pending","clients_told":1}"#,
+            ),
+            http("200 OK", "text/plain", "done"),
+        ] {
+            let (_, _, result) = one_request_answered(raw.clone(), async |c| {
+                c.sign_out_everywhere("PK", "h.p.s".into()).await
+            })
+            .await;
+            assert!(
+                matches!(result, Err(ClientError::Protocol(_))),
+                "{raw}: {result:?}"
+            );
+        }
     }
 }

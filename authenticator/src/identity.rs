@@ -7,13 +7,13 @@ use std::fmt;
 use authentiq_protocol::jwt::{self, Claims};
 use authentiq_protocol::payloads::{
     Binding, ChannelAuth, ClaimRequest, ClaimScope, KeyUpdate, PushToken, Registration,
-    SignInResponse,
+    SignInResponse, SignOut,
 };
 use authentiq_protocol::{AuthentiqId, JwsError};
 use ed25519_dalek::SigningKey;
 use rand_core::OsRng;
 
-/// Lifetime of one-shot action tokens (registration, claims, binding).
+/// Lifetime of one-shot action tokens (registration, claims, binding, sign-out).
 const ACTION_TTL: i64 = 300;
 /// Lifetime of a channel-auth token: it only opens the stream.
 const CHANNEL_TTL: i64 = 60;
@@ -111,6 +111,12 @@ impl Identity {
         self.sign(Claims::new(KeyUpdate { grants }).valid_for(now, ACTION_TTL))
     }
 
+    /// `POST /key/{PK}/signout`: sign this ID out everywhere (one-shot: the
+    /// server spends its random `jti`).
+    pub fn sign_out(&self, now: i64) -> Result<String, IdentityError> {
+        self.sign(Claims::new(SignOut {}).valid_for(now, ACTION_TTL))
+    }
+
     /// Opens the device channel of `server` (its public URL).
     pub fn channel_auth(&self, now: i64, server: &str) -> Result<String, IdentityError> {
         self.sign(
@@ -184,6 +190,28 @@ mod tests {
         assert!(shown.contains(&me.id().to_string()));
         let seed_hex: String = me.seed().iter().map(|b| format!("{b:02x}")).collect();
         assert!(!shown.contains(&seed_hex));
+    }
+
+    #[test]
+    fn sign_out_is_a_one_shot_action_token_of_the_id() {
+        let me = Identity::generate().unwrap();
+        let a = me.sign_out(1_800_000_000).unwrap();
+        let b = me.sign_out(1_800_000_000).unwrap();
+        // Validation::at requires a jti, as the server does for action tokens.
+        let v = Validation::at(1_800_000_010);
+        let (id, ca) = jwt::verify_self_signed::<SignOut>(&a, &v).unwrap();
+        let (_, cb) = jwt::verify_self_signed::<SignOut>(&b, &v).unwrap();
+        assert_eq!(id, me.id());
+        assert_eq!(
+            ca.registered.sub.as_deref(),
+            Some(me.id().to_string().as_str())
+        );
+        assert_eq!(ca.registered.exp, Some(1_800_000_000 + ACTION_TTL));
+        assert_ne!(
+            ca.registered.jti, cb.registered.jti,
+            "a fresh jti each time"
+        );
+        assert_eq!(ca.body, SignOut {});
     }
 
     #[test]

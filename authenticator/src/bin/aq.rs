@@ -25,6 +25,8 @@ use serde_json::json;
   aq inbox                                     list pending requests
   aq approve 7 --number 47 --share phone       approve request 7, picking the number shown on the page
   aq deny 7 --report                           deny, and report it was not you
+  aq signout --all                             sign out everywhere: end every session and refresh token
+                                               of your ID; websites that asked for it are told
   aq revoke --secret - < secret.txt            revoke, the secret read from standard input
                                                (typed or piped: never in shell history or ps)
 
@@ -84,6 +86,18 @@ enum Command {
     Open { session: String },
     /// Stay connected and show requests as they arrive (with a notification).
     Watch,
+    /// Sign out everywhere (--all): end every session and token of your ID at every website.
+    ///
+    /// The server ends every sign-in session and every refresh token of your
+    /// Authentiq ID, and tells the websites that registered for it
+    /// (back-channel logout). Websites then ask you to sign in again; the ID
+    /// stays. Exit codes as for every command (4: the server refused).
+    Signout {
+        /// Every session and token of the ID, everywhere (the only kind: aq
+        /// holds no browser sessions of its own).
+        #[arg(long)]
+        all: bool,
+    },
     /// Your decisions.
     History {
         #[arg(long, default_value_t = 50)]
@@ -136,6 +150,21 @@ enum Verify {
     },
 }
 
+/// The exit code of a usage error (clap's too).
+const USAGE: u8 = 2;
+
+/// What clap cannot say: arguments that parse but ask for nothing aq does.
+fn usage_problem(command: &Command) -> Option<&'static str> {
+    match command {
+        Command::Signout { all: false } => Some(
+            "`aq signout` needs --all: it signs your ID out everywhere (every website's \
+             session and refresh token). aq holds no browser sessions of its own, so there is no \
+             narrower sign-out; to leave one website, sign out there.",
+        ),
+        _ => None,
+    }
+}
+
 fn exit_code(e: &AppError) -> u8 {
     match e {
         AppError::KeyStore(KeyStoreError::NoSecretService(_) | KeyStoreError::Locked(_)) => 3,
@@ -158,6 +187,14 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let json = cli.json;
+    if let Some(why) = usage_problem(&cli.command) {
+        if json {
+            eprintln!("{}", json!({ "error": why, "code": USAGE }));
+        } else {
+            eprintln!("aq: {why}");
+        }
+        return ExitCode::from(USAGE);
+    }
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -418,6 +455,24 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 }
             })
             .await
+        }
+        Command::Signout { .. } => {
+            let told = app.sign_out_everywhere().await?;
+            show(
+                json,
+                json!({ "result": "signed-out", "clients_told": told }),
+                || {
+                    let told = match told {
+                        0 => String::new(),
+                        1 => " 1 website was told.".into(),
+                        n => format!(" {n} websites were told."),
+                    };
+                    format!(
+                        "Signed out everywhere: every session and refresh token of this ID has ended.{told}"
+                    )
+                },
+            );
+            Ok(())
         }
         Command::History { limit } => {
             let h = app.history(limit)?;

@@ -547,3 +547,188 @@ async fn init_refuses_plain_http_to_another_computer() {
     let out = env.run(&["id"]).await;
     assert_eq!(out.status.code(), Some(7), "no identity");
 }
+
+/// A relying party's back-channel logout endpoint on 127.0.0.1: each POST's
+/// head and body as it arrives, answered 200.
+async fn logout_endpoint() -> (
+    String,
+    tokio::sync::mpsc::UnboundedReceiver<(String, String)>,
+) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "http://{}/backchannel-logout",
+        listener.local_addr().unwrap()
+    );
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                let end = loop {
+                    if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break i + 4;
+                    }
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                };
+                let head = String::from_utf8_lossy(&got[..end]).into_owned();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .expect("a logout POST with a content-length");
+                while got.len() < end + length {
+                    match conn.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let _ = conn
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+                let body = String::from_utf8_lossy(&got[end..end + length]).into_owned();
+                let _ = tx.send((head, body));
+            });
+        }
+    });
+    (url, rx)
+}
+
+/// The header and payload of a compact JWS (its signature is not checked).
+fn jwt_parts(token: &str) -> (Value, Value) {
+    let mut parts = token.split('.');
+    let mut next = || -> Value {
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts.next().unwrap()).unwrap()).unwrap()
+    };
+    (next(), next())
+}
+
+#[tokio::test]
+async fn signout_all_ends_refresh_tokens_and_sso_sessions_and_tells_the_client() {
+    let (logout_uri, mut logouts) = logout_endpoint().await;
+    let env = start_with_backchannel(Some(logout_uri)).await;
+    env.enrol("aq-out@example.com").await;
+
+    // Signed in at the RP: tokens, and the browser's SSO session.
+    let s = start_sign_in(&env, "aq-out@example.com").await;
+    let req = the_request(&env).await;
+    env.ok(&[
+        "approve",
+        req["id"].as_str().unwrap(),
+        "--number",
+        &s.number.to_string(),
+    ])
+    .await;
+    let back = continue_to_rp(&env, &s).await;
+    let code = param(&back, "code").expect("a code");
+    let http = reqwest::Client::new();
+    let token = |form: &[(&str, &str)]| {
+        http.post(format!("{}/token", env.p.url))
+            .basic_auth("rp", Some(SECRET))
+            .form(form)
+            .send()
+    };
+    let res = token(&[
+        ("grant_type", "authorization_code"),
+        ("code", &code),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    let tokens: Value = res.json().await.unwrap();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("a refresh token")
+        .to_string();
+    let access = tokens["access_token"].as_str().unwrap().to_string();
+    let userinfo = || {
+        http.get(format!("{}/userinfo", env.p.url))
+            .bearer_auth(&access)
+            .send()
+    };
+    assert_eq!(userinfo().await.unwrap().status(), 200);
+    let (_, id_token) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    let silent = authorize_url(&env, &[("prompt", "none")]);
+    let res = s.browser.get(&silent).send().await.unwrap();
+    let loc = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(param(&loc, "code").is_some(), "signed in before: {loc}");
+    assert!(
+        logouts.try_recv().is_err(),
+        "no logout token before signing out"
+    );
+
+    // Signed out everywhere.
+    let out = env.ok(&["signout", "--all"]).await;
+    assert_eq!(out["result"], "signed-out", "{out}");
+    assert_eq!(out["clients_told"], 1, "{out}");
+
+    // The refresh token is refused; the browser's session is over.
+    let res = token(&[("grant_type", "refresh_token"), ("refresh_token", &refresh)])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 400);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["error"], "invalid_grant", "{body}");
+    assert_eq!(
+        userinfo().await.unwrap().status(),
+        401,
+        "the access token ends too"
+    );
+    let res = s.browser.get(&silent).send().await.unwrap();
+    let loc = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+    assert_eq!(
+        param(&loc, "error").as_deref(),
+        Some("login_required"),
+        "{loc}"
+    );
+
+    // The RP is told, from the provider's queue: a logout token for it.
+    let (head, body) = tokio::time::timeout(Duration::from_secs(15), logouts.recv())
+        .await
+        .expect("a logout token within 15 s")
+        .unwrap();
+    assert!(head.starts_with("POST /backchannel-logout "), "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/x-www-form-urlencoded"),
+        "{head}"
+    );
+    let logout_token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
+        .expect("a logout_token field");
+    let (header, claims) = jwt_parts(&logout_token);
+    assert_eq!(header["typ"], "logout+jwt", "{header}");
+    assert!(
+        claims["events"]
+            .get("http://schemas.openid.net/event/backchannel-logout")
+            .is_some(),
+        "{claims}"
+    );
+    assert_eq!(claims["aud"], "rp", "{claims}");
+    assert_eq!(claims["iss"], env.p.url.as_str(), "{claims}");
+    assert_eq!(claims["sub"], id_token["sub"], "the RP's own sub: {claims}");
+    assert!(claims.get("nonce").is_none(), "{claims}");
+
+    // Again: nothing is left to end, and a fresh token is accepted (its
+    // jti is new).
+    let again = env.ok(&["signout", "--all"]).await;
+    assert_eq!(again["clients_told"], 0, "{again}");
+    // Without --all: a usage error that says why.
+    let out = env.run(&["signout"]).await;
+    assert_eq!(out.status.code(), Some(2));
+    let err: Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert!(err["error"].as_str().unwrap().contains("--all"), "{err}");
+    // The ID itself stays.
+    env.ok(&["id"]).await;
+}
