@@ -85,6 +85,7 @@ pub fn run() {
             cmd::requests::deny,
             cmd::requests::open_session,
             cmd::history::history,
+            cmd::sessions::sign_out_everywhere,
             cmd::settings::get_settings,
             cmd::settings::set_settings,
         ])

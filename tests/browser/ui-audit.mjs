@@ -43,6 +43,14 @@ const SCREENS = [
   { name: "verify-email", query: "scenario=home", hash: "#/verify/email", ready: "#verify" },
   { name: "history", query: "scenario=home", hash: "#/history", ready: "#history" },
   { name: "settings", query: "scenario=home", hash: "#/settings", ready: "#settings" },
+  // "Sign out everywhere": the confirmation, and the dialog saying why it did not work.
+  { name: "settings-signout-confirm", query: "scenario=home&do=click:%23signout-everywhere", hash: "#/settings", ready: "#signout-dialog[open]" },
+  {
+    name: "settings-signout-failed",
+    query: "scenario=home&signout=fail&do=click:%23signout-everywhere;click:%23signout-confirm",
+    hash: "#/settings",
+    ready: "#signout-dialog .dialog-error:not(:empty)",
+  },
   { name: "keyring-locked", query: "scenario=locked", hash: "", ready: "#fatal-error" },
 ];
 const THEMES = ["light", "dark"];

@@ -58,6 +58,7 @@ describe('api: the commands of src/contract.md', () => {
       { settings: { server: 's', notifications: false, start_at_login: true } },
     ],
     ['revoke', () => api.revoke('secret'), { secret: 'secret' }],
+    ['sign_out_everywhere', () => api.signOutEverywhere(), undefined],
     ['unsaved_secret', () => api.unsavedSecret(), undefined],
     ['secret_saved', () => api.secretSaved(), undefined],
   ] as const)('%s', async (cmd, run, args) => {
@@ -69,6 +70,11 @@ describe('api: the commands of src/contract.md', () => {
   it('resolves with what the command returned', async () => {
     invoke.mockResolvedValue({ name: 'Authentiq', version: '1.2.3' });
     await expect(api.appInfo()).resolves.toEqual({ name: 'Authentiq', version: '1.2.3' });
+  });
+
+  it('resolves sign_out_everywhere with the clients told', async () => {
+    invoke.mockResolvedValue({ clients_told: 2 });
+    await expect(api.signOutEverywhere()).resolves.toEqual({ clients_told: 2 });
   });
 
   it('rejects with a CommandError', async () => {

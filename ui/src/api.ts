@@ -101,6 +101,11 @@ export interface Status {
   secret_unsaved: boolean;
 }
 
+export interface SignedOut {
+  /** Clients the server sent a back-channel logout token. */
+  clients_told: number;
+}
+
 export interface CreatedIdentity {
   pk: string;
   revocation_secret: string;
@@ -159,6 +164,8 @@ export const api = {
   getSettings: () => call<Settings>('get_settings'),
   setSettings: (settings: Settings) => call<void>('set_settings', { settings }),
   revoke: (secret: string) => call<void>('revoke', { secret }),
+  /** Ends every sign-in session and refresh token of the ID on the server (the ID stays). */
+  signOutEverywhere: () => call<SignedOut>('sign_out_everywhere'),
   /** The new ID's revocation secret, until `secretSaved()` (null after). */
   unsavedSecret: () => call<string | null>('unsaved_secret'),
   secretSaved: () => call<void>('secret_saved'),

@@ -6,5 +6,6 @@ pub mod app;
 pub mod history;
 pub mod identity;
 pub mod requests;
+pub mod sessions;
 pub mod settings;
 pub mod status;

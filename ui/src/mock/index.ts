@@ -11,6 +11,7 @@
 //              click:SEL  type:SEL=TEXT  wait:MS  hash:#/route  emit:navigate=ID
 //              emit:requests  emit:offline  emit:online  focus:SEL
 //   secret   = the revocation secret revoke() accepts (default: the one shown)
+//   signout  = fail: sign_out_everywhere() cannot reach the server (default: 2 clients told)
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
 import type { Claim, Decision, Grant, Profile, RequestView, Settings, Status } from '../api';
@@ -261,6 +262,11 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       await sleep(200);
       settings = a.settings as Settings;
       return null;
+    case 'sign_out_everywhere':
+      await sleep(700);
+      if (!profile) fail('no_identity', 'There is no Authentiq ID here yet: create one first.');
+      if (params.get('signout') === 'fail') fail('network', `cannot reach the server at ${SERVER}: connection refused`);
+      return { clients_told: 2 };
     case 'revoke':
       await sleep(800);
       if (a.secret !== (params.get('secret') ?? SECRET)) fail('server', 'wrong revocation secret');

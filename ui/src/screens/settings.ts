@@ -1,9 +1,12 @@
-// Settings: server (read-only), notifications, start at login, about, and
-// revoking the Authentiq ID with its revocation secret.
+// Settings: server (read-only), signing out everywhere, notifications,
+// start at login, about, and revoking the Authentiq ID with its revocation
+// secret.
 import { api, type AppInfo, type CommandError, type Settings } from '../api';
 import { generalErrorMessage } from '../request-logic';
+import { signedOutNotice, signOutFailure } from '../signout-logic';
 import { store } from '../store';
 import { copyText } from '../ui/clipboard';
+import { confirmDialog } from '../ui/dialog';
 import { busy, h, nextId, replace, spinner } from '../ui/dom';
 import { icon, type IconName } from '../ui/icons';
 import { toast } from '../ui/toast';
@@ -30,6 +33,43 @@ export function settingsScreen(opts: SettingsOptions): Screen {
   copyBtn.addEventListener('click', async () => {
     const r = await copyText(pk, idValue);
     toast(r === 'copied' ? 'Authentiq ID copied' : 'Selected — press Ctrl+C to copy', r === 'copied' ? 'ok' : 'info');
+  });
+
+  // --- Sign out everywhere ----------------------------------------------------------
+  const signOutDescId = nextId('desc');
+  const signOutResult = h('span', { class: 'row-desc', id: 'signout-result', hidden: true });
+  const signOutBtn = h(
+    'button',
+    { type: 'button', class: 'btn btn-secondary btn-sm', id: 'signout-everywhere', 'aria-describedby': signOutDescId, disabled: !profile },
+    'Sign out…',
+  );
+  signOutBtn.addEventListener('click', async () => {
+    let told = 0;
+    const done = await confirmDialog({
+      id: 'signout-dialog',
+      title: 'Sign out everywhere?',
+      icon: 'logout',
+      tone: 'danger',
+      confirmId: 'signout-confirm',
+      confirmLabel: 'Sign out everywhere',
+      busyLabel: 'Signing out…',
+      body: [
+        h('p', null, 'Every website you signed in to with your Authentiq ID ends your session, in every browser, and its saved sign-ins stop working.'),
+        h('p', { class: 'muted' }, 'Websites that support it are told at once. Your Authentiq ID stays: sign in again whenever you like.'),
+      ],
+      onConfirm: async () => {
+        try {
+          told = (await api.signOutEverywhere()).clients_told;
+        } catch (err) {
+          throw new Error(signOutFailure(err as CommandError));
+        }
+      },
+    });
+    if (!done || destroyed) return;
+    const notice = signedOutNotice(told);
+    signOutResult.textContent = notice;
+    signOutResult.hidden = false;
+    toast(notice, 'ok', 5000);
   });
 
   // --- Preferences ----------------------------------------------------------------
@@ -174,6 +214,19 @@ export function settingsScreen(opts: SettingsOptions): Screen {
         { class: 'group-body' },
         h('div', { class: 'row' }, h('span', { class: 'row-icon' }, icon('server')), h('div', { class: 'row-text' }, h('span', { class: 'row-label' }, 'Server'), server)),
         h('div', { class: 'row' }, h('span', { class: 'row-icon' }, icon('key')), h('div', { class: 'row-text' }, h('span', { class: 'row-label' }, 'Authentiq ID'), idValue), copyBtn),
+        h(
+          'div',
+          { class: 'row' },
+          h('span', { class: 'row-icon' }, icon('logout')),
+          h(
+            'div',
+            { class: 'row-text' },
+            h('span', { class: 'row-label' }, 'Sign out everywhere'),
+            h('span', { class: 'row-desc', id: signOutDescId }, 'End your sessions at every website you signed in to with this ID.'),
+            signOutResult,
+          ),
+          signOutBtn,
+        ),
       ),
     ),
     group('Preferences', prefs, prefsError),
