@@ -38,6 +38,52 @@ pub struct Config {
     /// `forwarded` (RFC 7239). Only this one is read.
     pub client_ip_header: crate::security::client_ip::ForwardedHeader,
     pub oidc: OidcConfig,
+    pub accounts: AccountsConfig,
+    /// Who may register clients at `POST /client`: `account` (the default:
+    /// with an account token; the client belongs to that account), `token`
+    /// (an initial access token from `authentiq-server client token`, or an
+    /// account token), or `open` (anyone; rate-limited per address).
+    pub registration: RegistrationMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RegistrationMode {
+    #[default]
+    Account,
+    Token,
+    Open,
+}
+
+/// Accounts (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccountsConfig {
+    /// The role of a newly registered account: `user`, or `guest` (an
+    /// admin must then make it a user before it can own clients).
+    pub default_role: crate::accounts::Role,
+    /// How long an account token lives.
+    pub token_ttl_secs: i64,
+    /// Failed logins per account, and per client address, within
+    /// `login_window_secs`, before logins are refused (429).
+    pub login_failures_per_account: u32,
+    pub login_failures_per_ip: u32,
+    pub login_window_secs: u64,
+    /// Accounts registered per client address per hour.
+    pub registrations_per_ip_per_hour: u32,
+}
+
+impl Default for AccountsConfig {
+    fn default() -> Self {
+        Self {
+            default_role: crate::accounts::Role::User,
+            token_ttl_secs: 3600,
+            login_failures_per_account: 5,
+            login_failures_per_ip: 20,
+            login_window_secs: 900,
+            registrations_per_ip_per_hour: 20,
+        }
+    }
 }
 
 /// OpenID Connect provider settings.
@@ -69,6 +115,8 @@ impl Default for Config {
             trusted_proxies: Vec::new(),
             client_ip_header: Default::default(),
             oidc: OidcConfig::default(),
+            accounts: AccountsConfig::default(),
+            registration: RegistrationMode::default(),
         }
     }
 }
@@ -170,6 +218,8 @@ pub struct RateLimits {
     pub sign_ins_per_ip_per_minute: u32,
     /// Wrong numbers picked per key per hour before its sign-ins are refused.
     pub wrong_numbers_per_key_per_hour: u32,
+    /// Client registrations (`POST /client`) per client address per hour.
+    pub registrations_per_ip_per_hour: u32,
 }
 
 impl Default for RateLimits {
@@ -181,6 +231,7 @@ impl Default for RateLimits {
             pushes_per_key_per_minute: 10,
             sign_ins_per_ip_per_minute: 30,
             wrong_numbers_per_key_per_hour: 5,
+            registrations_per_ip_per_hour: 20,
         }
     }
 }
@@ -232,6 +283,8 @@ impl fmt::Debug for Config {
             .field("trusted_proxies", &self.trusted_proxies)
             .field("client_ip_header", &self.client_ip_header)
             .field("oidc", &self.oidc)
+            .field("accounts", &self.accounts)
+            .field("registration", &self.registration)
             .finish()
     }
 }

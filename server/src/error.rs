@@ -66,6 +66,7 @@ constructors! {
     bad_request => BAD_REQUEST, "bad-request", "Bad request";
     invalid_jwt => BAD_REQUEST, "invalid-jwt", "Malformed JWT";
     auth_error => UNAUTHORIZED, "auth-error", "Authentication error";
+    forbidden => FORBIDDEN, "forbidden", "Forbidden";
     aud_error => UNAUTHORIZED, "aud-error", "Unauthorized for this audience";
     unknown_key => NOT_FOUND, "unknown-key", "Unknown key";
     unknown_job => NOT_FOUND, "unknown-job", "Job not found";

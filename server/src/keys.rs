@@ -206,7 +206,20 @@ impl IssuerKeys {
 
 /// The secret of the keyed hashes, generated on first start.
 pub fn load_or_create_hash_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
-    let path = keys_dir(data_dir)?.join(HASH_KEY_FILE);
+    load_or_create_secret(data_dir, HASH_KEY_FILE)
+}
+
+/// The key that seals secrets the server must read back (registered HS256
+/// clients' secrets), generated on first start.
+pub fn load_or_create_sealing_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
+    load_or_create_secret(data_dir, SEALING_KEY_FILE)
+}
+
+const SEALING_KEY_FILE: &str = "sealing.key";
+
+/// 32 random bytes kept in `keys/<file>` (owner-only).
+fn load_or_create_secret(data_dir: &Path, file: &str) -> anyhow::Result<[u8; 32]> {
+    let path = keys_dir(data_dir)?.join(file);
     if path.exists() {
         let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         return bytes

@@ -1,6 +1,8 @@
 //! The Authentiq server as a library: `main` parses configuration and calls
 //! [`serve`]; tests call it on a listener bound to `127.0.0.1:0`.
 
+pub mod accounts;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod delivery;

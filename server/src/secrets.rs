@@ -189,3 +189,94 @@ mod tests {
         }
     }
 }
+
+/// Seals secrets the server must read back (XChaCha20-Poly1305 with a key
+/// of its own, the record's id as associated data), for storing them.
+#[derive(Clone)]
+pub struct Sealer {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Sealer(<key hidden>)")
+    }
+}
+
+impl Sealer {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    fn cipher(&self) -> chacha20poly1305::XChaCha20Poly1305 {
+        use chacha20poly1305::KeyInit;
+        chacha20poly1305::XChaCha20Poly1305::new(&self.key.into())
+    }
+
+    /// `secret` sealed for `id`: base64url of nonce ‖ ciphertext.
+    pub fn seal(&self, secret: &str, id: &str) -> Result<String, String> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let nonce = random_bytes::<24>();
+        let sealed = self
+            .cipher()
+            .encrypt(
+                &nonce.into(),
+                Payload {
+                    msg: secret.as_bytes(),
+                    aad: id.as_bytes(),
+                },
+            )
+            .map_err(|_| "cannot seal".to_string())?;
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        Ok(URL_SAFE_NO_PAD.encode(out))
+    }
+
+    /// What [`Sealer::seal`] sealed for `id`.
+    pub fn open(&self, sealed: &str, id: &str) -> Result<String, String> {
+        use chacha20poly1305::aead::{Aead, Payload};
+        let bytes = URL_SAFE_NO_PAD
+            .decode(sealed)
+            .map_err(|_| "not base64url".to_string())?;
+        if bytes.len() < 24 {
+            return Err("too short".into());
+        }
+        let (nonce, ct) = bytes.split_at(24);
+        let nonce: [u8; 24] = nonce.try_into().map_err(|_| "bad nonce".to_string())?;
+        let plain = self
+            .cipher()
+            .decrypt(
+                &nonce.into(),
+                Payload {
+                    msg: ct,
+                    aad: id.as_bytes(),
+                },
+            )
+            .map_err(|_| "does not open (another key, or another record)".to_string())?;
+        String::from_utf8(plain).map_err(|_| "not UTF-8".to_string())
+    }
+}
+
+#[cfg(test)]
+mod sealer_tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+
+    #[test]
+    fn sealed_secrets_open_only_for_their_record_and_key() {
+        let s = Sealer::new([7; 32]);
+        let sealed = s.seal("the secret", "client-a").unwrap();
+        assert!(!sealed.contains("secret"));
+        assert_eq!(s.open(&sealed, "client-a").unwrap(), "the secret");
+        assert!(s.open(&sealed, "client-b").is_err(), "another record");
+        assert!(
+            Sealer::new([8; 32]).open(&sealed, "client-a").is_err(),
+            "another key"
+        );
+        assert_ne!(
+            sealed,
+            s.seal("the secret", "client-a").unwrap(),
+            "a fresh nonce"
+        );
+    }
+}

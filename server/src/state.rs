@@ -83,6 +83,8 @@ pub struct Inner {
     /// ID token signing keys (RS256, ES256, EdDSA = the issuer keys).
     pub oidc_keys: OidcKeys,
     pub hasher: Hasher,
+    /// Seals secrets the server reads back (registered HS256 client secrets).
+    pub sealer: crate::secrets::Sealer,
     pub delivery: Delivery,
     /// Signals "new events for this key", "this sign-in session changed".
     pub hub: Hub,
@@ -130,6 +132,8 @@ impl AppState {
         let issuer = IssuerKeys::load_or_create(&config.data_dir, clock.now())?;
         let oidc_keys = OidcKeys::load_or_create(&config.data_dir, &issuer, clock.now())?;
         let hasher = Hasher::new(crate::keys::load_or_create_hash_key(&config.data_dir)?);
+        let sealer =
+            crate::secrets::Sealer::new(crate::keys::load_or_create_sealing_key(&config.data_dir)?);
         let delivery = Delivery::from_config(&config)?;
         Ok(Self(Arc::new(Inner {
             config,
@@ -137,6 +141,7 @@ impl AppState {
             issuer,
             oidc_keys,
             hasher,
+            sealer,
             delivery,
             hub: Hub::default(),
             clock,

@@ -139,14 +139,23 @@ pub async fn authenticate(
             used_basic,
         ));
     }
-    match (client.is_public(), secret) {
-        (true, _) => Ok(client),
-        (false, Some(s)) if client.verify_secret(&s) => Ok(client),
-        (false, _) => Err(OAuthErr::invalid_client(
-            "wrong or missing client secret",
-            used_basic,
-        )),
+    let client = match (client.is_public(), secret) {
+        (true, _) => client,
+        (false, Some(s)) if client.verify_secret(&s) => client,
+        (false, _) => {
+            return Err(OAuthErr::invalid_client(
+                "wrong or missing client secret",
+                used_basic,
+            ));
+        }
+    };
+    if client.suspended {
+        return Err(OAuthErr::new(
+            authentiq_protocol::errors::OAuthErrorCode::UnauthorizedClient,
+            "the account this client belongs to is deactivated",
+        ));
     }
+    Ok(client)
 }
 
 #[cfg(test)]

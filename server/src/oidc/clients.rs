@@ -80,6 +80,33 @@ pub struct Client {
     /// `false` only for legacy confidential clients that cannot send it.
     #[serde(default = "yes")]
     pub require_pkce: bool,
+    /// Grant types it may use at `/token` (empty: any it can).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grant_types: Vec<String>,
+    /// RFC 7591 metadata shown to people or kept for the owner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contacts: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_uri: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tos_uri: Option<String>,
+    /// The account a client registered over HTTP belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// When it was registered over HTTP.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id_issued_at: Option<i64>,
+    /// Base64url SHA-256 of its RFC 7592 registration access token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token_sha256: Option<String>,
+    /// The secret itself, sealed with the server's sealing key, for
+    /// registered HS256 clients (whose ID tokens are keyed with it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_sealed: Option<String>,
+    /// Its owning account is deactivated (or a guest): it may not sign
+    /// anyone in or get tokens. Worked out when loaded, never stored.
+    #[serde(skip)]
+    pub suspended: bool,
 }
 
 fn yes() -> bool {
@@ -104,6 +131,15 @@ impl Default for Client {
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             require_pkce: true,
+            grant_types: Vec::new(),
+            contacts: Vec::new(),
+            policy_uri: None,
+            tos_uri: None,
+            owner: None,
+            client_id_issued_at: None,
+            registration_access_token_sha256: None,
+            client_secret_sealed: None,
+            suspended: false,
         }
     }
 }
@@ -134,6 +170,11 @@ impl Client {
     /// Exact string comparison (RFC 9700 §2.1): no prefix, no wildcards.
     pub fn has_redirect_uri(&self, uri: &str) -> bool {
         self.redirect_uris.iter().any(|r| r == uri)
+    }
+
+    /// Whether it may use `grant_type` at `/token`.
+    pub fn allows_grant_type(&self, grant_type: &str) -> bool {
+        self.grant_types.is_empty() || self.grant_types.iter().any(|g| g == grant_type)
     }
 
     /// Exact match, as for redirect URIs.
@@ -273,24 +314,60 @@ pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, A
         return Ok(Some(c.clone()));
     }
     let id = client_id.to_string();
-    match state.db.call(move |s| s.get_client(&id)).await {
-        Ok(data) => serde_json::from_str(&data).map(Some).map_err(|e| {
-            tracing::error!(error = %e, "a stored client does not parse");
-            ApiError::internal("corrupt client record")
-        }),
-        Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e.into()),
+    let data = match state.db.call(move |s| s.get_client(&id)).await {
+        Ok(data) => data,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    Ok(Some(loaded(state, &data).await?))
+}
+
+/// A stored client, made ready: its sealed secret opened, and suspended
+/// when its owner may no longer own clients.
+async fn loaded(state: &AppState, data: &str) -> Result<Client, ApiError> {
+    let mut client: Client = serde_json::from_str(data).map_err(|e| {
+        tracing::error!(error = %e, "a stored client does not parse");
+        ApiError::internal("corrupt client record")
+    })?;
+    if let Some(sealed) = &client.client_secret_sealed {
+        client.client_secret = Some(state.sealer.open(sealed, &client.client_id).map_err(|e| {
+            tracing::error!(error = %e, client = %client.client_id, "cannot open a sealed client secret");
+            ApiError::internal("cannot open the client secret")
+        })?);
     }
+    if let Some(owner) = client.owner.clone() {
+        client.suspended = match state.db.call(move |s| s.get_account(&owner)).await {
+            Ok(a) => {
+                a.deactivated_at.is_some()
+                    || !crate::accounts::Role::parse(&a.role).is_some_and(|r| r.may_own_clients())
+            }
+            Err(StoreError::NotFound) => true,
+            Err(e) => return Err(e.into()),
+        };
+    }
+    Ok(client)
 }
 
 /// Every client: the configuration's, then the database's.
 pub async fn all(state: &AppState) -> Result<Vec<Client>, ApiError> {
     let mut out = state.config.clients.clone();
-    for (_, data) in state.db.call(|s| s.list_clients()).await? {
-        match serde_json::from_str::<Client>(&data) {
-            Ok(c) => out.push(c),
-            Err(e) => tracing::error!(error = %e, "a stored client does not parse"),
-        }
+    out.extend(stored(state, None).await?);
+    Ok(out)
+}
+
+/// The stored clients (those `owner` registered, or all).
+pub async fn stored(state: &AppState, owner: Option<&str>) -> Result<Vec<Client>, ApiError> {
+    let owner = owner.map(str::to_string);
+    let rows = state
+        .db
+        .call(move |s| match owner {
+            Some(o) => s.list_clients_of(&o),
+            None => s.list_clients(),
+        })
+        .await?;
+    let mut out = Vec::new();
+    for (_, data) in rows {
+        out.push(loaded(state, &data).await?);
     }
     Ok(out)
 }

@@ -92,6 +92,7 @@ pub fn metadata(base: &str) -> Value {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        "registration_endpoint": format!("{base}/client"),
         "end_session_endpoint": format!("{base}/logout"),
         "check_session_iframe": format!("{base}/check-session"),
         "frontchannel_logout_supported": false,

@@ -14,6 +14,7 @@ pub mod keys;
 pub mod logout;
 pub mod page;
 pub mod records;
+pub mod registration;
 pub mod response;
 pub mod revocation;
 pub mod session;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/introspect", post(introspection::introspect))
         .route("/check-session", get(session_iframe::for_any))
         .route("/{client_id}/iframe", get(session_iframe::for_client))
+        .merge(registration::router())
         .merge(page::assets_router())
 }
 

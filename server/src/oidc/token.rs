@@ -33,6 +33,12 @@ pub async fn token(State(state): State<AppState>, headers: HeaderMap, body: Byte
 async fn handle(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, OAuthErr> {
     let grant_type = form.require("grant_type")?;
     let client = authenticate(state, headers, form).await?;
+    if !client.allows_grant_type(grant_type) {
+        return Err(OAuthErr::new(
+            OAuthErrorCode::UnauthorizedClient,
+            format!("this client may not use grant_type {grant_type}"),
+        ));
+    }
     match grant_type {
         "authorization_code" => code_grant(state, &client, form).await,
         "refresh_token" => refresh_grant(state, &client, form).await,

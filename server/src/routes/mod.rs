@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::oidc::discovery::router())
         .merge(openapi::router())
         .merge(crate::oidc::router())
+        .merge(crate::accounts::routes::router())
         .merge(demo)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -192,6 +192,33 @@ pub struct ClientSession {
     pub sid: Option<String>,
 }
 
+/// An account of someone who owns clients or runs the server (seed 004).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Account {
+    pub id: String,
+    /// Normalized (trimmed, lowercase).
+    pub email: String,
+    /// PHC string (Argon2id with its parameters).
+    pub password_hash: String,
+    /// `admin`, `user` or `guest`.
+    pub role: String,
+    pub deactivated_at: Option<i64>,
+    /// A linked Authentiq ID (passwordless dashboard sign-in).
+    pub authentiq_pk: Option<String>,
+    pub created_at: i64,
+}
+
+impl std::fmt::Debug for Account {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Account")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("role", &self.role)
+            .field("deactivated_at", &self.deactivated_at)
+            .finish_non_exhaustive()
+    }
+}
+
 /// One entry of the security event log.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SecurityEvent {
@@ -282,6 +309,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Records a JWT ID; `Conflict` when it was already used.
     fn use_jti(&self, id: &str, expires_at: i64) -> StoreResult<()>;
 
+    /// Takes back one hit counted by [`Store::rate_hit`] (the attempt it
+    /// counted turned out fine).
+    fn rate_refund(&self, bucket: &str) -> StoreResult<()>;
     /// Counts a hit in a fixed window of `window` seconds, atomically.
     fn rate_hit(
         &self,
@@ -303,11 +333,59 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Unexpired events of a key with an id above `after`, oldest first.
     fn events_after(&self, pk: &str, after: i64, now: i64) -> StoreResult<Vec<StoredEvent>>;
 
-    /// `Conflict` if a client with this id exists.
-    fn insert_client(&self, client_id: &str, data: &str, now: i64) -> StoreResult<()>;
+    /// `Conflict` if a client with this id exists. `owner`: the account
+    /// it belongs to.
+    fn insert_client(
+        &self,
+        client_id: &str,
+        data: &str,
+        owner: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()>;
     fn get_client(&self, client_id: &str) -> StoreResult<String>;
+    /// Replaces a client's data; `NotFound` if there is no such client.
+    fn update_client(&self, client_id: &str, data: &str) -> StoreResult<()>;
     fn delete_client(&self, client_id: &str) -> StoreResult<()>;
     fn list_clients(&self) -> StoreResult<Vec<(String, String)>>;
+    /// The clients `owner` registered.
+    fn list_clients_of(&self, owner: &str) -> StoreResult<Vec<(String, String)>>;
+
+    /// `Conflict("duplicate-email")` when the email has an account.
+    fn insert_account(&self, account: &Account) -> StoreResult<()>;
+    fn get_account(&self, id: &str) -> StoreResult<Account>;
+    fn find_account_by_email(&self, email: &str) -> StoreResult<Account>;
+    fn find_account_by_pk(&self, pk: &str) -> StoreResult<Account>;
+    fn list_accounts(&self) -> StoreResult<Vec<Account>>;
+    /// Writes an account's role, deactivation, password hash and linked ID,
+    /// in one transaction that refuses (`Conflict("last-admin")`) to leave
+    /// the server without an active admin; `Conflict("duplicate-pk")` when
+    /// the Authentiq ID is linked to another account.
+    fn update_account(&self, account: &Account) -> StoreResult<()>;
+    /// Deletes an account with its sessions and clients (`Conflict("last-admin")`
+    /// for the last active admin).
+    fn delete_account(&self, id: &str) -> StoreResult<()>;
+    fn insert_account_session(
+        &self,
+        id: &str,
+        account_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// The account of a live session; `NotFound` if it ended.
+    fn account_session(&self, id: &str, now: i64) -> StoreResult<String>;
+    fn delete_account_session(&self, id: &str) -> StoreResult<()>;
+    /// Ends every session of the account, but `except`.
+    fn delete_account_sessions(&self, account_id: &str, except: Option<&str>) -> StoreResult<()>;
+
+    fn insert_initial_access_token(
+        &self,
+        id: &str,
+        uses: u32,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()>;
+    /// Spends one use, atomically; `NotFound` when none is left or it expired.
+    fn use_initial_access_token(&self, id: &str, now: i64) -> StoreResult<()>;
 
     /// Inserts or replaces a record.
     fn put_record(&self, r: &Record) -> StoreResult<()>;

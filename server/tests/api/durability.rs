@@ -227,7 +227,7 @@ async fn sigkill_under_refresh_load_spends_no_token_without_storing_its_successo
             )
             .unwrap();
         let client = serde_json::to_string(&test_client("rp")).unwrap();
-        store.insert_client("rp", &client, now()).unwrap();
+        store.insert_client("rp", &client, None, now()).unwrap();
         (0..32).map(|_| seed_refresh(&store, "rp", &d.pk)).collect()
     };
     let grace = [("AUTHENTIQ_OIDC__REFRESH_REUSE_GRACE_SECS", "600")];
@@ -378,7 +378,7 @@ async fn a_back_channel_logout_survives_a_restart_of_the_server() {
         let mut client = test_client("rp");
         client.backchannel_logout_uri = Some(format!("http://127.0.0.1:{client_port}/logout"));
         store
-            .insert_client("rp", &serde_json::to_string(&client).unwrap(), now())
+            .insert_client("rp", &serde_json::to_string(&client).unwrap(), None, now())
             .unwrap();
         seed_refresh(&store, "rp", &d.pk);
     }

@@ -5,6 +5,7 @@
 
 mod common;
 
+mod accounts;
 mod channel;
 mod deployment;
 mod durability;

@@ -96,6 +96,13 @@ async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthPar
         )
     };
 
+    if client.suspended {
+        return fail(
+            OAuthErrorCode::UnauthorizedClient,
+            "the account this client belongs to is deactivated",
+        );
+    }
+
     // 2. Silent answer from the SSO session.
     let now = state.now();
     let fresh_enough = |s: &SsoData| request.max_age.is_none_or(|m| now - s.auth_time <= m);

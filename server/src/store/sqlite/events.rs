@@ -97,6 +97,15 @@ pub(super) fn rate_hit(
     Ok(decision)
 }
 
+pub(super) fn rate_refund(c: &Connection, bucket: &str) -> StoreResult<()> {
+    c.execute(
+        "UPDATE rate_buckets SET count = max(count - 1, 0) WHERE bucket = ?1",
+        [bucket],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 pub(super) fn insert_security_event(c: &Connection, e: &SecurityEvent) -> StoreResult<i64> {
     c.prepare_cached(
         "INSERT INTO security_events (at, kind, pk, client_id, ip, detail)

@@ -4,6 +4,7 @@
 //! This file holds the connections, the migrations and the dispatch of the
 //! [`Store`] trait; the SQL lives in one module per area.
 
+mod accounts;
 mod events;
 mod keys;
 mod records;
@@ -17,8 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
 
 use super::{
-    ClientSession, EventCount, EventFilter, GrantRecord, Job, KeyRecord, Outgoing, RateDecision,
-    Record, RevokeCode, SecurityEvent, Store, StoreError, StoreResult, StoredEvent,
+    Account, ClientSession, EventCount, EventFilter, GrantRecord, Job, KeyRecord, Outgoing,
+    RateDecision, Record, RevokeCode, SecurityEvent, Store, StoreError, StoreResult, StoredEvent,
 };
 
 /// Numbered migrations, embedded; `PRAGMA user_version` records the last applied.
@@ -27,6 +28,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("migrations/0002_oidc.sql")),
     (3, include_str!("migrations/0003_hardening.sql")),
     (4, include_str!("migrations/0004_sessions.sql")),
+    (5, include_str!("migrations/0005_accounts.sql")),
 ];
 
 const READERS: usize = 4;
@@ -238,8 +240,74 @@ impl Store for SqliteStore {
     fn events_after(&self, pk: &str, after: i64, now: i64) -> StoreResult<Vec<StoredEvent>> {
         self.read(|c| events::events_after(c, pk, after, now))
     }
-    fn insert_client(&self, client_id: &str, data: &str, now: i64) -> StoreResult<()> {
-        self.write(|c| records::insert_client(c, client_id, data, now))
+    fn insert_client(
+        &self,
+        client_id: &str,
+        data: &str,
+        owner: Option<&str>,
+        now: i64,
+    ) -> StoreResult<()> {
+        self.write(|c| records::insert_client(c, client_id, data, owner, now))
+    }
+    fn update_client(&self, client_id: &str, data: &str) -> StoreResult<()> {
+        self.write(|c| records::update_client(c, client_id, data))
+    }
+    fn list_clients_of(&self, owner: &str) -> StoreResult<Vec<(String, String)>> {
+        self.read(|c| records::list_clients_of(c, owner))
+    }
+    fn insert_account(&self, account: &Account) -> StoreResult<()> {
+        self.write(|c| accounts::insert(c, account))
+    }
+    fn get_account(&self, id: &str) -> StoreResult<Account> {
+        self.read(|c| accounts::get(c, id))
+    }
+    fn find_account_by_email(&self, email: &str) -> StoreResult<Account> {
+        self.read(|c| accounts::by_email(c, email))
+    }
+    fn find_account_by_pk(&self, pk: &str) -> StoreResult<Account> {
+        self.read(|c| accounts::by_pk(c, pk))
+    }
+    fn list_accounts(&self) -> StoreResult<Vec<Account>> {
+        self.read(accounts::list)
+    }
+    fn update_account(&self, account: &Account) -> StoreResult<()> {
+        self.in_tx(|c| accounts::update(c, account))
+    }
+    fn delete_account(&self, id: &str) -> StoreResult<()> {
+        self.in_tx(|c| accounts::delete(c, id))
+    }
+    fn insert_account_session(
+        &self,
+        id: &str,
+        account_id: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        self.write(|c| accounts::insert_session(c, id, account_id, now, expires_at))
+    }
+    fn account_session(&self, id: &str, now: i64) -> StoreResult<String> {
+        self.read(|c| accounts::session(c, id, now))
+    }
+    fn delete_account_session(&self, id: &str) -> StoreResult<()> {
+        self.write(|c| accounts::delete_session(c, id))
+    }
+    fn delete_account_sessions(&self, account_id: &str, except: Option<&str>) -> StoreResult<()> {
+        self.write(|c| accounts::delete_sessions(c, account_id, except))
+    }
+    fn insert_initial_access_token(
+        &self,
+        id: &str,
+        uses: u32,
+        now: i64,
+        expires_at: i64,
+    ) -> StoreResult<()> {
+        self.write(|c| accounts::insert_initial_access_token(c, id, uses, now, expires_at))
+    }
+    fn use_initial_access_token(&self, id: &str, now: i64) -> StoreResult<()> {
+        self.write(|c| accounts::use_initial_access_token(c, id, now))
+    }
+    fn rate_refund(&self, bucket: &str) -> StoreResult<()> {
+        self.write(|c| events::rate_refund(c, bucket))
     }
     fn get_client(&self, client_id: &str) -> StoreResult<String> {
         self.read(|c| records::get_client(c, client_id))
@@ -322,6 +390,8 @@ impl Store for SqliteStore {
                  DELETE FROM grants WHERE expires_at <= {now};
                  DELETE FROM rate_buckets WHERE expires_at <= {now};
                  DELETE FROM outgoing WHERE expires_at <= {now};
+                 DELETE FROM account_sessions WHERE expires_at <= {now};
+                 DELETE FROM initial_access_tokens WHERE expires_at <= {now};
                  DELETE FROM security_events WHERE at <= {old_events};"
             ))
             .map_err(backend)

@@ -28,11 +28,12 @@ pub(super) fn insert_client(
     c: &Connection,
     client_id: &str,
     data: &str,
+    owner: Option<&str>,
     now: i64,
 ) -> StoreResult<()> {
     c.execute(
-        "INSERT INTO clients (client_id, data, created_at) VALUES (?1, ?2, ?3)",
-        params![client_id, data, now],
+        "INSERT INTO clients (client_id, data, created_at, owner) VALUES (?1, ?2, ?3, ?4)",
+        params![client_id, data, now, owner],
     )
     .map_err(conflict_or_backend("duplicate-client"))?;
     Ok(())
@@ -43,6 +44,29 @@ pub(super) fn get_client(c: &Connection, client_id: &str) -> StoreResult<String>
         .and_then(|mut s| s.query_row([client_id], |r| r.get(0)).optional())
         .map_err(backend)?
         .ok_or(StoreError::NotFound)
+}
+
+pub(super) fn update_client(c: &Connection, client_id: &str, data: &str) -> StoreResult<()> {
+    match c
+        .execute(
+            "UPDATE clients SET data = ?2 WHERE client_id = ?1",
+            params![client_id, data],
+        )
+        .map_err(backend)?
+    {
+        0 => Err(StoreError::NotFound),
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn list_clients_of(c: &Connection, owner: &str) -> StoreResult<Vec<(String, String)>> {
+    let mut stmt = c
+        .prepare("SELECT client_id, data FROM clients WHERE owner = ?1 ORDER BY created_at")
+        .map_err(backend)?;
+    let rows = stmt
+        .query_map([owner], |r| Ok((r.get(0)?, r.get(1)?)))
+        .map_err(backend)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
 
 pub(super) fn delete_client(c: &Connection, client_id: &str) -> StoreResult<()> {

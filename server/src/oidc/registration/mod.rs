@@ -1,0 +1,401 @@
+//! Client registration over HTTP (seed 000's `/client`): OpenID Connect
+//! Dynamic Client Registration 1.0 / RFC 7591 at `POST /client`, RFC 7592
+//! read, update and delete at `/client/{client_id}`, and `GET /client` to
+//! list the caller's clients. Metadata in and out is in [`metadata`];
+//! errors are RFC 7591's `{error, error_description}`.
+//!
+//! Who may register is `registration` in the configuration: `account` (an
+//! account token; the client belongs to that account), `token` (an initial
+//! access token from `authentiq-server client token`, or an account token)
+//! or `open`. A client is then managed with its registration access token,
+//! or by its owner's or an admin's account token.
+
+pub mod metadata;
+
+use authentiq_protocol::errors::OAuthErrorCode;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use self::metadata::{Invalid, Metadata};
+use super::clients::{self, Client};
+use super::error::OAuthErr;
+use crate::accounts::{Caller, Role, session};
+use crate::config::RegistrationMode;
+use crate::security::ClientIp;
+use crate::store::StoreError;
+use crate::{ApiError, AppState};
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new()
+        .route("/client", get(list).post(register))
+        .route("/client/{client_id}", get(read).put(update).delete(remove))
+}
+
+impl From<Invalid> for OAuthErr {
+    fn from(e: Invalid) -> Self {
+        match e {
+            Invalid::RedirectUri(d) => OAuthErr::new(OAuthErrorCode::InvalidRedirectUri, d),
+            Invalid::Metadata(d) => OAuthErr::new(OAuthErrorCode::InvalidClientMetadata, d),
+        }
+    }
+}
+
+fn bearer(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(|t| t.trim().to_string())
+}
+
+/// An account token, if `token` is one.
+async fn as_account(state: &AppState, token: &str) -> Result<Option<Caller>, OAuthErr> {
+    match session::verify(state, token).await {
+        Ok(c) => Ok(Some(c)),
+        Err(e) if e.status.is_server_error() => Err(e.into()),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Who registers: the owning account, if any.
+async fn registrar(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, OAuthErr> {
+    let token = bearer(headers);
+    let caller = match &token {
+        Some(t) => as_account(state, t).await?,
+        None => None,
+    };
+    let mode = state.config.registration;
+    let allowed = match (&caller, &token, mode) {
+        (Some(_), _, _) => true,
+        (None, None, RegistrationMode::Open) => true,
+        (None, Some(t), RegistrationMode::Token) => {
+            let (id, now) = (crate::secrets::hash_secret_b64(t), state.now());
+            match state
+                .db
+                .call(move |s| s.use_initial_access_token(&id, now))
+                .await
+            {
+                Ok(()) => true,
+                Err(StoreError::NotFound) => false,
+                Err(e) => return Err(ApiError::from(e).into()),
+            }
+        }
+        _ => false,
+    };
+    if !allowed {
+        let what = match mode {
+            RegistrationMode::Account => "an account token",
+            RegistrationMode::Token => "an initial access token or an account token",
+            RegistrationMode::Open => "no token, or a valid account token",
+        };
+        return Err(OAuthErr::invalid_token(format!(
+            "registering a client needs {what}"
+        )));
+    }
+    if let Some(c) = &caller
+        && !c.role().may_own_clients()
+    {
+        return Err(OAuthErr::new(
+            OAuthErrorCode::AccessDenied,
+            "a guest account cannot own clients; an admin can make it a user",
+        ));
+    }
+    Ok(caller)
+}
+
+fn parse(body: &Bytes) -> Result<Metadata, OAuthErr> {
+    serde_json::from_slice(body).map_err(|e| {
+        OAuthErr::new(
+            OAuthErrorCode::InvalidClientMetadata,
+            format!("not client metadata: {e}"),
+        )
+    })
+}
+
+fn answer(status: StatusCode, body: Value) -> Response {
+    let mut res = (status, Json(body)).into_response();
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    res
+}
+
+fn result(r: Result<Response, OAuthErr>) -> Response {
+    r.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Gives `client` a new secret (when confidential): the hash to check it,
+/// sealed for HS256 clients, whose ID tokens are keyed with it.
+fn new_secret(state: &AppState, client: &mut Client) -> Result<Option<String>, OAuthErr> {
+    client.client_secret = None;
+    client.client_secret_sealed = None;
+    if client.is_public() {
+        client.client_secret_sha256 = None;
+        return Ok(None);
+    }
+    let secret = crate::secrets::new_secret();
+    client.client_secret_sha256 = Some(crate::secrets::hash_secret_b64(&secret));
+    if client.id_token_signed_response_alg == "HS256" {
+        client.client_secret_sealed = Some(
+            state
+                .sealer
+                .seal(&secret, &client.client_id)
+                .map_err(|e| OAuthErr::from(ApiError::internal(e)))?,
+        );
+    }
+    Ok(Some(secret))
+}
+
+/// The shared client validation (the configuration's), with the secret in
+/// hand for the HS256 rule.
+fn check(client: &Client, secret: Option<&str>) -> Result<(), OAuthErr> {
+    let mut probe = client.clone();
+    probe.client_secret = secret
+        .map(str::to_string)
+        .or_else(|| probe.client_secret.clone());
+    probe
+        .validate()
+        .map_err(|e| OAuthErr::new(OAuthErrorCode::InvalidClientMetadata, e))
+}
+
+fn stored_json(client: &Client) -> Result<String, OAuthErr> {
+    let mut c = client.clone();
+    c.client_secret = None;
+    serde_json::to_string(&c).map_err(|e| ApiError::internal(e.to_string()).into())
+}
+
+/// Register a client (RFC 7591).
+pub async fn register(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    result(async {
+        state
+            .rate_limit(
+                format!("client-register:{ip}"),
+                state.config.rate.registrations_per_ip_per_hour,
+                3600,
+                "client registrations from this address",
+            )
+            .await?;
+        let owner = registrar(&state, &headers).await?;
+        let meta = parse(&body)?;
+        let now = state.now();
+        let base = Client {
+            client_id: crate::secrets::new_job_id(),
+            owner: owner.as_ref().map(|c| c.account.id.clone()),
+            client_id_issued_at: Some(now),
+            ..Client::default()
+        };
+        let mut client = metadata::to_client(&meta, base)?;
+        let secret = new_secret(&state, &mut client)?;
+        check(&client, secret.as_deref())?;
+        let registration_token = crate::secrets::new_secret();
+        client.registration_access_token_sha256 =
+            Some(crate::secrets::hash_secret_b64(&registration_token));
+        let data = stored_json(&client)?;
+        let (id, owner_id) = (client.client_id.clone(), client.owner.clone());
+        state
+            .db
+            .call(move |s| s.insert_client(&id, &data, owner_id.as_deref(), now))
+            .await
+            .map_err(ApiError::from)?;
+        tracing::info!(client = %client.client_id, owner = ?client.owner, "registered a client");
+        let mut body = metadata::show(&client, state.config.base_url()).0;
+        if let Some(s) = secret {
+            body.insert("client_secret".into(), json!(s));
+        }
+        body.insert("registration_access_token".into(), json!(registration_token));
+        Ok(answer(StatusCode::CREATED, Value::Object(body)))
+    }
+    .await)
+}
+
+/// The caller's clients (an admin's: every stored client).
+pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    result(
+        async {
+            let token = bearer(&headers).ok_or_else(|| {
+                OAuthErr::invalid_token("send an account token as Authorization: Bearer")
+            })?;
+            let caller = as_account(&state, &token).await?.ok_or_else(|| {
+                OAuthErr::invalid_token("the account token is invalid or expired")
+            })?;
+            let owner = (caller.role() != Role::Admin).then(|| caller.account.id.clone());
+            let clients = clients::stored(&state, owner.as_deref()).await?;
+            let base = state.config.base_url();
+            let shown: Vec<Value> = clients
+                .iter()
+                .map(|c| Value::Object(metadata::show(c, base).0))
+                .collect();
+            Ok(answer(StatusCode::OK, Value::Array(shown)))
+        }
+        .await,
+    )
+}
+
+/// A stored client the request may manage: with its registration access
+/// token, or its owner's or an admin's account token. Anything else — an
+/// unknown client included (RFC 7592 §2.1) — is 401.
+async fn managed(
+    state: &AppState,
+    headers: &HeaderMap,
+    client_id: &str,
+) -> Result<Client, OAuthErr> {
+    let refused = || OAuthErr::invalid_token("the token does not manage this client");
+    let token = bearer(headers).ok_or_else(refused)?;
+    let in_config = state
+        .config
+        .clients
+        .iter()
+        .any(|c| c.client_id == client_id);
+    let client = match clients::find(state, client_id).await? {
+        Some(c) if !in_config => c,
+        _ => return Err(refused()),
+    };
+    if let Some(h) = &client.registration_access_token_sha256
+        && bool::from(
+            crate::secrets::hash_secret_b64(&token)
+                .as_bytes()
+                .ct_eq(h.as_bytes()),
+        )
+    {
+        return Ok(client);
+    }
+    match as_account(state, &token).await? {
+        Some(c)
+            if c.role() == Role::Admin
+                || client.owner.as_deref() == Some(c.account.id.as_str()) =>
+        {
+            Ok(client)
+        }
+        _ => Err(refused()),
+    }
+}
+
+/// Read a client (RFC 7592 §2.1).
+pub async fn read(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    result(
+        async {
+            let client = managed(&state, &headers, &id).await?;
+            Ok(answer(
+                StatusCode::OK,
+                Value::Object(metadata::show(&client, state.config.base_url()).0),
+            ))
+        }
+        .await,
+    )
+}
+
+/// Replace a client's metadata (RFC 7592 §2.2); `"rotate_secret": true`
+/// issues a new secret.
+pub async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    result(
+        async {
+            let current = managed(&state, &headers, &id).await?;
+            let meta = parse(&body)?;
+            if meta.client_id.as_deref() != Some(id.as_str()) {
+                return Err(OAuthErr::new(
+                    OAuthErrorCode::InvalidClientMetadata,
+                    "the body must name this client_id",
+                ));
+            }
+            if let Some(s) = &meta.client_secret
+                && !current.verify_secret(s)
+            {
+                return Err(OAuthErr::new(
+                    OAuthErrorCode::InvalidClientMetadata,
+                    "client_secret is not this client's secret",
+                ));
+            }
+            let mut client = metadata::to_client(&meta, current.clone())?;
+            let was_public = current.is_public();
+            let needs_secret = !client.is_public()
+                && (was_public
+                    || (client.id_token_signed_response_alg == "HS256"
+                        && current.client_secret_sealed.is_none()));
+            let mut secret = None;
+            if meta.rotate_secret == Some(true) || client.is_public() != was_public || needs_secret
+            {
+                if needs_secret && meta.rotate_secret != Some(true) && meta.client_secret.is_some()
+                {
+                    // Keep the secret the client sent (it proved it), sealed now.
+                    if let Some(s) = &meta.client_secret {
+                        client.client_secret_sealed = Some(
+                            state
+                                .sealer
+                                .seal(s, &client.client_id)
+                                .map_err(|e| OAuthErr::from(ApiError::internal(e)))?,
+                        );
+                    }
+                } else {
+                    secret = new_secret(&state, &mut client)?;
+                }
+            } else if client.id_token_signed_response_alg != "HS256" {
+                client.client_secret_sealed = None;
+            }
+            check(
+                &client,
+                secret
+                    .as_deref()
+                    .or(meta.client_secret.as_deref())
+                    .or(current.client_secret.as_deref()),
+            )?;
+            let data = stored_json(&client)?;
+            let owned = client.client_id.clone();
+            state
+                .db
+                .call(move |s| s.update_client(&owned, &data))
+                .await
+                .map_err(ApiError::from)?;
+            let mut body = metadata::show(&client, state.config.base_url()).0;
+            if let Some(s) = secret {
+                body.insert("client_secret".into(), json!(s));
+            }
+            Ok(answer(StatusCode::OK, Value::Object(body)))
+        }
+        .await,
+    )
+}
+
+/// Delete a client (RFC 7592 §2.3): its tokens stop working with it.
+pub async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    result(
+        async {
+            let client = managed(&state, &headers, &id).await?;
+            let owned = client.client_id.clone();
+            state
+                .db
+                .call(move |s| s.delete_client(&owned))
+                .await
+                .map_err(ApiError::from)?;
+            tracing::info!(client = %client.client_id, "deleted a client");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+        .await,
+    )
+}
