@@ -14,5 +14,6 @@ mod key;
 mod limits;
 mod login;
 mod oidc_discovery;
+mod registration;
 mod schemathesis;
 mod scope;
