@@ -273,3 +273,16 @@ pub fn code_form<'a>(code: &'a str, verifier: &'a str) -> Vec<(&'a str, &'a str)
         ("code_verifier", verifier),
     ]
 }
+
+/// npm `openid-client` (panva's certified relying-party library), one
+/// command of `tests/interop/openid-client.mjs`; its JSON answer.
+pub async fn openid_client(args: &[&str]) -> Value {
+    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        authentiq_tests::node_json("openid-client.mjs", &args)
+    })
+    .await
+    .unwrap()
+    .unwrap_or_else(|e| panic!("openid-client: {e}"))
+}

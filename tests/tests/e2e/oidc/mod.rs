@@ -8,5 +8,6 @@ mod flow;
 mod interop;
 mod modes;
 mod negative;
+mod registration;
 mod revocation;
 mod sessions;

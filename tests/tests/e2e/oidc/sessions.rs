@@ -384,19 +384,9 @@ fn jwt_claims(token: &str) -> Value {
     .unwrap()
 }
 
-/// `openid-client` (npm, panva's certified RP library) revoking a token.
+/// `openid-client` revoking a token.
 async fn openid_client_revokes(p: &Provider, client_id: &str, token: &str, hint: &str) {
-    let args: Vec<String> = ["revoke", &p.url, client_id, SECRET, token, hint]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-    let out = tokio::task::spawn_blocking(move || {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        authentiq_tests::node_json("openid-client.mjs", &args)
-    })
-    .await
-    .unwrap()
-    .unwrap();
+    let out = openid_client(&["revoke", &p.url, client_id, SECRET, token, hint]).await;
     assert_eq!(out["revoked"], true);
 }
 
