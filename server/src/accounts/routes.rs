@@ -239,7 +239,7 @@ pub struct ValidBody {
         (status = 200, description = "Valid", body = ValidBody),
         (status = 400, description = "Malformed token", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Invalid, expired or signed out", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn validate(caller: Caller) -> Json<ValidBody> {
     Json(ValidBody {
         id: caller.account.id.clone(),
@@ -264,7 +264,7 @@ pub struct PasswordChange {
         (status = 200, description = "Changed", body = OkBody),
         (status = 400, description = "Invalid parameters", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Invalid credentials", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn change_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -291,7 +291,7 @@ pub async fn change_password(
         (status = 200, description = "The accounts", body = [AccountBody]),
         (status = 401, description = "Invalid credentials", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -306,7 +306,7 @@ pub async fn list(
     responses(
         (status = 200, description = "The account", body = AccountBody),
         (status = 401, description = "Invalid token", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn get_role(caller: Caller) -> Json<AccountBody> {
     Json(AccountBody::from(&caller.account))
 }
@@ -327,7 +327,7 @@ pub struct RoleChange {
         (status = 403, description = "Not an admin", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No account has the email", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "It is the last active admin", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn set_role(
     State(state): State<AppState>,
     caller: Caller,
@@ -360,7 +360,7 @@ pub struct ActiveChange {
         (status = 403, description = "Not an admin", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "No account has the email", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "It is the last active admin", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn set_active(
     State(state): State<AppState>,
     caller: Caller,
@@ -388,7 +388,7 @@ pub async fn set_active(
     responses(
         (status = 200, description = "Signed out", body = OkBody),
         (status = 401, description = "Invalid credentials", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn logout(
     State(state): State<AppState>,
     caller: Caller,
@@ -414,7 +414,7 @@ pub struct DeleteBody {
         (status = 400, description = "Invalid parameters", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 401, description = "Invalid credentials", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "It is the last active admin", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-    ), security(("account" = [])))]
+    ), security(("bearer" = [])))]
 pub async fn delete_account(
     State(state): State<AppState>,
     caller: Caller,

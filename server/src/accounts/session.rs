@@ -77,7 +77,11 @@ impl Caller {
 /// Checks an account token (see [`Caller`]).
 pub async fn verify(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     let invalid = || ApiError::auth_error("the token is invalid, expired or signed out");
-    let kid = jwt::peek_kid(token, state.config.limits.jwt_bytes)?.ok_or_else(invalid)?;
+    // Anything that is not our valid token is bad credentials (401).
+    let kid = jwt::peek_kid(token, state.config.limits.jwt_bytes)
+        .ok()
+        .flatten()
+        .ok_or_else(invalid)?;
     let key = *state.issuer.find(&kid).ok_or_else(invalid)?;
     let v = state.validation().typ(TYP).audience(AUDIENCE);
     let claims = jwt::verify::<AccountToken>(token, &key, Some(&kid), &v).map_err(|_| invalid())?;

@@ -14,6 +14,8 @@ pub struct OAuthErr {
     pub code: OAuthErrorCode,
     pub description: String,
     pub www_authenticate: Option<String>,
+    /// Seconds, for 429.
+    pub retry_after: Option<u64>,
 }
 
 impl OAuthErr {
@@ -34,6 +36,7 @@ impl OAuthErr {
             code,
             description: description.into(),
             www_authenticate: None,
+            retry_after: None,
         }
     }
 
@@ -74,7 +77,11 @@ impl From<ApiError> for OAuthErr {
                 "the server could not complete the request",
             )
         } else if e.status == StatusCode::TOO_MANY_REQUESTS {
-            OAuthErr::new(OAuthErrorCode::TemporarilyUnavailable, e.detail)
+            // Not a failure of ours: 429, with when to come back.
+            let mut o = OAuthErr::new(OAuthErrorCode::TemporarilyUnavailable, e.detail);
+            o.status = StatusCode::TOO_MANY_REQUESTS;
+            o.retry_after = e.retry_after;
+            o
         } else {
             OAuthErr::invalid_request(e.detail)
         }
@@ -88,6 +95,9 @@ impl IntoResponse for OAuthErr {
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(secs) = self.retry_after {
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if let Some(v) = self
             .www_authenticate
             .and_then(|v| HeaderValue::from_str(&v).ok())

@@ -9,13 +9,15 @@ use utoipa::{Modify, OpenApi};
 
 use super::{channel, health, jwks, key, login, scope};
 use crate::AppState;
+use crate::accounts::routes as accounts;
+use crate::oidc::registration;
 
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(
         title = "Authentiq API",
         version = "6",
-        description = "Strong authentication, without the passwords: the issuer API of a self-hosted Authentiq server, plus its device channel.",
+        description = "Strong authentication, without the passwords: the issuer API of a self-hosted Authentiq server, its device channel, the accounts API and client registration.",
         license(name = "Apache 2.0", identifier = "Apache-2.0"),
     ),
     paths(
@@ -24,10 +26,17 @@ use crate::AppState;
         login::push_login,
         scope::create, scope::retrieve, scope::confirm, scope::authority_sign, scope::delete,
         channel::open, jwks::jwks, jwks::public_keys, health::healthz,
+        accounts::heartbeat, accounts::register, accounts::login, accounts::validate,
+        accounts::change_password, accounts::list, accounts::get_role, accounts::set_role,
+        accounts::set_active, accounts::logout, accounts::delete_account,
+        registration::register, registration::list, registration::read, registration::update,
+        registration::remove,
     ),
     components(schemas(crate::error::ProblemBody)),
-    modifiers(&DefaultErrorResponse),
+    modifiers(&DefaultErrorResponse, &BearerAuth),
     tags(
+        (name = "accounts", description = "Accounts of the people who own clients and run the server (seed 004)"),
+        (name = "clients", description = "Client registration (OpenID Connect Registration, RFC 7591, RFC 7592)"),
         (name = "key", description = "Authentiq IDs"),
         (name = "scope", description = "Verifying claims"),
         (name = "login", description = "Push sign-in"),
@@ -70,6 +79,23 @@ impl Modify for DefaultErrorResponse {
                     .or_insert_with(|| response.clone().into());
             }
         }
+    }
+}
+
+/// `bearer`: an account token (from `/authentiq/v1/user/login`), or for
+/// client registration an initial access token or a registration access
+/// token.
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
     }
 }
 

@@ -361,7 +361,8 @@ async fn roles_lists_and_the_last_admin() {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let list: Vec<Value> = res.json().await.unwrap();
-    let emails: Vec<&str> = list.iter().map(|a| a["email"].as_str().unwrap()).collect();
+    let mut emails: Vec<&str> = list.iter().map(|a| a["email"].as_str().unwrap()).collect();
+    emails.sort_unstable();
     assert_eq!(emails, ["root@example.com", "user@example.com"]);
     assert!(
         list.iter()

@@ -31,6 +31,63 @@ use crate::security::ClientIp;
 use crate::store::StoreError;
 use crate::{ApiError, AppState};
 
+/// Client metadata (OpenID Connect Registration / RFC 7591), for the
+/// OpenAPI document; unknown members are ignored.
+#[derive(Debug, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientMetadataDoc {
+    pub redirect_uris: Vec<String>,
+    pub client_name: Option<String>,
+    pub client_uri: Option<String>,
+    pub logo_uri: Option<String>,
+    pub policy_uri: Option<String>,
+    pub tos_uri: Option<String>,
+    pub contacts: Option<Vec<String>>,
+    /// `client_secret_basic` (default), `client_secret_post` or `none`.
+    pub token_endpoint_auth_method: Option<String>,
+    /// `authorization_code`, `refresh_token`, `implicit`.
+    pub grant_types: Option<Vec<String>>,
+    pub response_types: Option<Vec<String>>,
+    /// `RS256` (default), `ES256`, `EdDSA`, `HS256`.
+    pub id_token_signed_response_alg: Option<String>,
+    /// `pairwise` (default) or `public`.
+    pub subject_type: Option<String>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
+    /// Updates (RFC 7592): the client's id, and optionally its secret.
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Updates: `true` issues a new client secret.
+    pub rotate_secret: Option<bool>,
+}
+
+/// A registered client as the server describes it (RFC 7591 §3.2.1).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ClientInfoDoc {
+    pub client_id: String,
+    /// Only when it is issued (registration, rotation).
+    pub client_secret: Option<String>,
+    pub client_id_issued_at: Option<i64>,
+    pub client_secret_expires_at: Option<i64>,
+    /// Only at registration.
+    pub registration_access_token: Option<String>,
+    pub registration_client_uri: String,
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub response_types: Vec<String>,
+    pub id_token_signed_response_alg: String,
+    pub subject_type: String,
+}
+
+/// `{error, error_description}` (RFC 6749 §5.2, RFC 7591 §3.2.2).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct OAuthErrorDoc {
+    /// e.g. `invalid_redirect_uri`, `invalid_client_metadata`, `invalid_token`.
+    pub error: String,
+    pub error_description: Option<String>,
+}
+
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new()
         .route("/client", get(list).post(register))
@@ -174,6 +231,15 @@ fn stored_json(client: &Client) -> Result<String, OAuthErr> {
 }
 
 /// Register a client (RFC 7591).
+#[utoipa::path(post, path = "/client", tag = "clients", operation_id = "client_register",
+    request_body = ClientMetadataDoc,
+    responses(
+        (status = 201, description = "Registered: the secret and the registration access token are shown this once", body = ClientInfoDoc),
+        (status = 400, description = "`invalid_redirect_uri` or `invalid_client_metadata`", body = OAuthErrorDoc),
+        (status = 401, description = "`invalid_token`: registering needs a token (see `registration`)", body = OAuthErrorDoc),
+        (status = 403, description = "`access_denied`: a guest account cannot own clients", body = OAuthErrorDoc),
+        (status = 429, description = "`temporarily_unavailable`: too many registrations from this address (`Retry-After`)", body = OAuthErrorDoc),
+    ), security((), ("bearer" = [])))]
 pub async fn register(
     State(state): State<AppState>,
     ip: ClientIp,
@@ -223,6 +289,11 @@ pub async fn register(
 }
 
 /// The caller's clients (an admin's: every stored client).
+#[utoipa::path(get, path = "/client", tag = "clients", operation_id = "client_list",
+    responses(
+        (status = 200, description = "The clients", body = [ClientInfoDoc]),
+        (status = 401, description = "`invalid_token`", body = OAuthErrorDoc),
+    ), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, headers: HeaderMap) -> Response {
     result(
         async {
@@ -285,6 +356,12 @@ async fn managed(
 }
 
 /// Read a client (RFC 7592 §2.1).
+#[utoipa::path(get, path = "/client/{client_id}", tag = "clients", operation_id = "client_read",
+    params(("client_id" = String, Path)),
+    responses(
+        (status = 200, description = "The client", body = ClientInfoDoc),
+        (status = 401, description = "`invalid_token` (also for an unknown client)", body = OAuthErrorDoc),
+    ), security(("bearer" = [])))]
 pub async fn read(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -304,6 +381,14 @@ pub async fn read(
 
 /// Replace a client's metadata (RFC 7592 §2.2); `"rotate_secret": true`
 /// issues a new secret.
+#[utoipa::path(put, path = "/client/{client_id}", tag = "clients", operation_id = "client_update",
+    params(("client_id" = String, Path)),
+    request_body = ClientMetadataDoc,
+    responses(
+        (status = 200, description = "Updated", body = ClientInfoDoc),
+        (status = 400, description = "`invalid_redirect_uri` or `invalid_client_metadata`", body = OAuthErrorDoc),
+        (status = 401, description = "`invalid_token`", body = OAuthErrorDoc),
+    ), security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -379,6 +464,12 @@ pub async fn update(
 }
 
 /// Delete a client (RFC 7592 §2.3): its tokens stop working with it.
+#[utoipa::path(delete, path = "/client/{client_id}", tag = "clients", operation_id = "client_delete",
+    params(("client_id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`invalid_token`", body = OAuthErrorDoc),
+    ), security(("bearer" = [])))]
 pub async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,

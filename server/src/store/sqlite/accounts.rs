@@ -61,7 +61,7 @@ pub(super) fn by_pk(c: &Connection, pk: &str) -> StoreResult<Account> {
 pub(super) fn list(c: &Connection) -> StoreResult<Vec<Account>> {
     let mut stmt = c
         .prepare(&format!(
-            "SELECT {COLUMNS} FROM accounts ORDER BY created_at, id"
+            "SELECT {COLUMNS} FROM accounts ORDER BY created_at, email"
         ))
         .map_err(backend)?;
     let rows = stmt.query_map([], from_row).map_err(backend)?;
