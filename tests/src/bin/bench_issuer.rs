@@ -20,6 +20,7 @@ mod device;
 mod load;
 #[path = "bench_issuer/push.rs"]
 mod push;
+#[allow(dead_code)] // shared with bench-oidc and bench-accounts (CpuMark is theirs)
 #[path = "bench_issuer/report.rs"]
 mod report;
 #[path = "bench_issuer/server.rs"]

@@ -55,7 +55,7 @@ use reqwest::StatusCode;
 use channel::Channel;
 use device::{Approvers, Device, Outbox};
 use flow::{Browsers, Flow, REDIRECT_URI, Rp, Wait};
-use report::Phase;
+use report::{CpuMark, Phase};
 use server::{ProcStat, Server, expect_status, interrupted, loadavg, request_error};
 use summary::{Approvals, Mem, Report, SignIns, Tokens};
 
@@ -108,29 +108,6 @@ struct Args {
     /// Keep the server's data directory and log after the run.
     #[arg(long)]
     keep_data: bool,
-}
-
-/// CPU seconds of (server, client) since `new`.
-struct CpuMark {
-    pid: u32,
-    server: f64,
-    client: f64,
-}
-
-impl CpuMark {
-    fn new(pid: u32) -> Self {
-        let read = |p| ProcStat::read(p).map(|s| s.cpu_secs).unwrap_or(0.0);
-        Self {
-            pid,
-            server: read(pid),
-            client: read(std::process::id()),
-        }
-    }
-
-    fn since(&self) -> (f64, f64) {
-        let now = Self::new(self.pid);
-        (now.server - self.server, now.client - self.client)
-    }
 }
 
 /// Bytes of the SQLite files in `dir` (`*.db`, `*-wal`, `*-shm`, …).

@@ -227,3 +227,30 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
     }
     println!("{line}");
 }
+
+/// CPU seconds of (server, client) since `new`.
+pub struct CpuMark {
+    pid: u32,
+    server: f64,
+    client: f64,
+}
+
+impl CpuMark {
+    pub fn new(pid: u32) -> Self {
+        let read = |p| {
+            crate::server::ProcStat::read(p)
+                .map(|s| s.cpu_secs)
+                .unwrap_or(0.0)
+        };
+        Self {
+            pid,
+            server: read(pid),
+            client: read(std::process::id()),
+        }
+    }
+
+    pub fn since(&self) -> (f64, f64) {
+        let now = Self::new(self.pid);
+        (now.server - self.server, now.client - self.client)
+    }
+}
