@@ -147,6 +147,30 @@ pub struct SignInRequest {
     pub requester: Requester,
     /// Three candidates; the sign-in page shows one of them.
     pub numbers: [u16; 3],
+    /// What the answer is for (a sign-in unless said otherwise).
+    #[serde(default, skip_serializing_if = "Purpose::is_sign_in")]
+    pub purpose: Purpose,
+}
+
+/// What a request pushed to the device is for: the app words it so.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Purpose {
+    /// Sign in to the client ("Sign in to X").
+    #[default]
+    SignIn,
+    /// Share verified details with the client ("Verify your details for X"),
+    /// started by the client's backend with an SDK token.
+    Verification,
+    /// Confirm to a client that already knows the user that it is them
+    /// ("Confirm it's you for X").
+    Reauthentication,
+}
+
+impl Purpose {
+    pub fn is_sign_in(&self) -> bool {
+        *self == Purpose::SignIn
+    }
 }
 
 /// A claim-verification job changed state.
@@ -270,6 +294,7 @@ mod tests {
     fn sign_in_round_trip() {
         let k = SigningKey::from_bytes(&[5; 32]);
         let req = SignInRequest {
+            purpose: Purpose::default(),
             session: "https://id.example/sign-in/abc".into(),
             nonce: "n-1".into(),
             client: ClientInfo {

@@ -39,6 +39,7 @@ pub struct Config {
     pub client_ip_header: crate::security::client_ip::ForwardedHeader,
     pub oidc: OidcConfig,
     pub accounts: AccountsConfig,
+    pub sdk: SdkConfig,
     /// Who may register clients at `POST /client`: `account` (the default:
     /// with an account token; the client belongs to that account), `token`
     /// (an initial access token from `authentiq-server client token`, or an
@@ -53,6 +54,25 @@ pub enum RegistrationMode {
     Account,
     Token,
     Open,
+}
+
+/// SDK tokens (seed 003).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SdkConfig {
+    /// How long a minted token may be used.
+    pub token_ttl_secs: i64,
+    /// Tokens one client may mint per minute.
+    pub mints_per_client_per_minute: u32,
+}
+
+impl Default for SdkConfig {
+    fn default() -> Self {
+        Self {
+            token_ttl_secs: 600,
+            mints_per_client_per_minute: 60,
+        }
+    }
 }
 
 /// Accounts (seed 004).
@@ -116,6 +136,7 @@ impl Default for Config {
             client_ip_header: Default::default(),
             oidc: OidcConfig::default(),
             accounts: AccountsConfig::default(),
+            sdk: SdkConfig::default(),
             registration: RegistrationMode::default(),
         }
     }
@@ -284,6 +305,7 @@ impl fmt::Debug for Config {
             .field("client_ip_header", &self.client_ip_header)
             .field("oidc", &self.oidc)
             .field("accounts", &self.accounts)
+            .field("sdk", &self.sdk)
             .field("registration", &self.registration)
             .finish()
     }

@@ -27,12 +27,23 @@ pub async fn enqueue_form(
     url: &str,
     body: String,
 ) -> Result<(), ApiError> {
+    enqueue(state, kind, url, "application/x-www-form-urlencoded", body).await
+}
+
+/// Queues a POST of `body` (of `content_type`) to `url`, and wakes the worker.
+pub async fn enqueue(
+    state: &AppState,
+    kind: &str,
+    url: &str,
+    content_type: &str,
+    body: String,
+) -> Result<(), ApiError> {
     let now = state.now();
     let item = Outgoing {
         id: 0,
         kind: kind.to_string(),
         url: url.to_string(),
-        content_type: "application/x-www-form-urlencoded".into(),
+        content_type: content_type.into(),
         body,
         attempts: 0,
         next_at: now,

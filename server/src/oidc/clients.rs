@@ -103,10 +103,25 @@ pub struct Client {
     /// registered HS256 clients (whose ID tokens are keyed with it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_sealed: Option<String>,
+    /// SDK verification flows: named sets of claims its backend may ask a
+    /// user's app for with an SDK token (seed 003).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sdk_flows: Vec<SdkFlow>,
+    /// Where SDK results are POSTed (besides being fetched once).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sdk_webhook_uri: Option<String>,
     /// Its owning account is deactivated (or a guest): it may not sign
     /// anyone in or get tokens. Worked out when loaded, never stored.
     #[serde(skip)]
     pub suspended: bool,
+}
+
+/// An SDK verification flow: e.g. slug `kyc`, scope `email~rs phone~rs`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SdkFlow {
+    pub slug: String,
+    pub scope: String,
 }
 
 fn yes() -> bool {
@@ -139,6 +154,8 @@ impl Default for Client {
             client_id_issued_at: None,
             registration_access_token_sha256: None,
             client_secret_sealed: None,
+            sdk_flows: Vec::new(),
+            sdk_webhook_uri: None,
             suspended: false,
         }
     }
@@ -257,6 +274,27 @@ impl Client {
                     self.client_id
                 ));
             }
+        }
+        for flow in &self.sdk_flows {
+            if flow.slug.trim().is_empty()
+                || flow
+                    .scope
+                    .parse::<authentiq_protocol::scope::Scope>()
+                    .is_err()
+            {
+                return Err(format!(
+                    "client {}: SDK flow {:?} needs a slug and a valid scope",
+                    self.client_id, flow.slug
+                ));
+            }
+        }
+        if let Some(w) = &self.sdk_webhook_uri
+            && !url::Url::parse(w).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
+        {
+            return Err(format!(
+                "client {}: sdk_webhook_uri must be an http(s) URL",
+                self.client_id
+            ));
         }
         if self.is_public() && !self.require_pkce {
             return Err(format!(

@@ -17,6 +17,7 @@ pub mod records;
 pub mod registration;
 pub mod response;
 pub mod revocation;
+pub mod sdk;
 pub mod session;
 pub mod session_iframe;
 pub mod signin;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .route("/check-session", get(session_iframe::for_any))
         .route("/{client_id}/iframe", get(session_iframe::for_client))
         .merge(registration::router())
+        .merge(sdk::router())
         .merge(page::assets_router())
 }
 

@@ -81,6 +81,53 @@ pub struct SessionData {
     pub wrong_numbers: u32,
     #[serde(default)]
     pub reported: bool,
+    /// What the answer is for: a sign-in, or an SDK operation.
+    #[serde(default)]
+    pub purpose: authentiq_protocol::payloads::Purpose,
+    /// Only this key may answer (a re-authentication of a known user).
+    #[serde(default)]
+    pub expected_pk: Option<String>,
+    /// The SDK token that started it (its record id).
+    #[serde(default)]
+    pub sdk_token: Option<String>,
+}
+
+impl SessionData {
+    /// A new session waiting for the user: fresh numbers (one of them to
+    /// show), nonce and CSRF token; bound to the browser holding `binding`.
+    pub fn pending(
+        request: AuthRequest,
+        requester: authentiq_protocol::payloads::Requester,
+        binding: &str,
+        now: i64,
+    ) -> Self {
+        let numbers = crate::routes::login::candidate_numbers();
+        let shown = numbers[usize::from(crate::secrets::random_bytes::<1>()[0]) % 3];
+        Self {
+            request,
+            push_nonce: super::records::new_token(),
+            numbers,
+            shown,
+            status: Status::Pending,
+            browser: super::records::token_id(binding),
+            csrf: super::records::new_token(),
+            ip: requester.ip,
+            user_agent: requester.user_agent,
+            created_at: now,
+            expires_at: now + SESSION_TTL,
+            pk: None,
+            claims: Map::new(),
+            granted_scope: String::new(),
+            auth_time: None,
+            push_token: None,
+            pushed: false,
+            wrong_numbers: 0,
+            reported: false,
+            purpose: Default::default(),
+            expected_pk: None,
+            sdk_token: None,
+        }
+    }
 }
 
 /// The SSO session behind the provider's session cookie.

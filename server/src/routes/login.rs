@@ -127,6 +127,7 @@ pub async fn push_login(
         .and_then(|u| u.host_str().map(str::to_string))
         .unwrap_or_else(|| origin.clone());
     let request = SignInRequest {
+        purpose: Default::default(),
         session: q.callback.clone(),
         nonce: jwt::random_jti().map_err(|_| ApiError::internal("no randomness"))?,
         client: ClientInfo {

@@ -17,3 +17,4 @@ mod oidc_discovery;
 mod registration;
 mod schemathesis;
 mod scope;
+mod sdk;

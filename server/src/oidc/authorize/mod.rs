@@ -13,7 +13,7 @@ use super::clients::{self, Client};
 use super::page;
 use super::records::{self, SESSION};
 use super::response::{self, Outcome};
-use super::session::{AuthRequest, SESSION_TTL, SessionData, SsoData, Status};
+use super::session::{AuthRequest, SESSION_TTL, SessionData, SsoData};
 use super::{cookies, signin};
 use crate::security::ClientIp;
 use crate::{ApiError, AppState};
@@ -208,30 +208,8 @@ async fn start_session(
     let now = state.now();
     let sid = crate::secrets::new_job_id();
     let binding = records::new_token();
-    let numbers = crate::routes::login::candidate_numbers();
-    let shown = numbers[usize::from(crate::secrets::random_bytes::<1>()[0]) % 3];
     let requester = crate::routes::login::requester(headers, &ip);
-    let data = SessionData {
-        request,
-        push_nonce: records::new_token(),
-        numbers,
-        shown,
-        status: Status::Pending,
-        browser: records::token_id(&binding),
-        csrf: records::new_token(),
-        ip: requester.ip,
-        user_agent: requester.user_agent,
-        created_at: now,
-        expires_at: now + SESSION_TTL,
-        pk: None,
-        claims: Default::default(),
-        granted_scope: String::new(),
-        auth_time: None,
-        push_token: None,
-        pushed: false,
-        wrong_numbers: 0,
-        reported: false,
-    };
+    let data = SessionData::pending(request, requester, &binding, now);
     // Stored before anything is pushed: a device may answer at once.
     let record = records::new(SESSION, &sid, &sid, None, &data, now + SESSION_TTL)?;
     records::put(state, record).await?;

@@ -22,7 +22,7 @@ use serde::Serialize;
 pub use assets::assets_router;
 use assets::{ASSET_URLS, AssetUrls};
 pub use headers::{form_post_security_headers, iframe_security_headers, security_headers};
-pub use sign_in::{ClaimView, SignInView, render_sign_in};
+pub use sign_in::{ClaimView, SignInView, qr_svg, render_sign_in};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StatusEvent {
@@ -70,11 +70,12 @@ impl MessageKind {
 
 /// An HTML error page (no redirect).
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
-    let mut res = (
-        status,
-        Html(render_message(title, message, MessageKind::Error)),
-    )
-        .into_response();
+    message_page(status, title, message, MessageKind::Error)
+}
+
+/// A message page of any kind (with the pages' security headers).
+pub fn message_page(status: StatusCode, title: &str, message: &str, kind: MessageKind) -> Response {
+    let mut res = (status, Html(render_message(title, message, kind))).into_response();
     security_headers(res.headers_mut());
     res
 }

@@ -125,7 +125,7 @@ pub fn render_sign_in(view: &SignInView, now: i64) -> Result<String, PageError> 
 
 /// The QR code of `data` as inline SVG markup: presentation attributes only
 /// (no `style`), so the page's CSP lets it render.
-pub(super) fn qr_svg(data: &str) -> Result<String, PageError> {
+pub fn qr_svg(data: &str) -> Result<String, PageError> {
     let code = QrCode::with_error_correction_level(data.as_bytes(), EcLevel::M)?;
     let svg = code
         .render::<qrcode::render::svg::Color<'_>>()

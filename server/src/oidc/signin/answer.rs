@@ -24,6 +24,24 @@ pub(super) async fn answer(
     Path(sid): Path<String>,
     JwtBody(token): JwtBody,
 ) -> Result<Json<Value>, ApiError> {
+    let outcome = decide(&state, &sid, &token).await;
+    // The answer was taken (approved, denied, or denied for a wrong
+    // number): an SDK operation's result is ready for its backend.
+    let decided = match &outcome {
+        Ok(_) => true,
+        Err(e) => e.kind == "wrong-number",
+    };
+    if decided
+        && let Some((data, _)) = load(&state, &sid).await?
+        && !data.purpose.is_sign_in()
+    {
+        crate::oidc::sdk::result::finished(&state, &sid, &data).await?;
+    }
+    outcome
+}
+
+async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>, ApiError> {
+    let (state, sid, token) = (state.clone(), sid.to_string(), token.to_string());
     let uri = session_uri(&state, &sid);
     let v = state.action_validation().audience(uri);
     let (id, claims) = state.verify_action::<SignInResponse>(&token, &v).await?;
@@ -34,6 +52,11 @@ pub(super) async fn answer(
         ));
     };
     state.active_key(&pk).await?;
+    if data.expected_pk.as_deref().is_some_and(|want| want != pk) {
+        return Err(ApiError::auth_error(
+            "this request is for another Authentiq ID",
+        ));
+    }
     let body = claims.body;
     if !bool::from(body.nonce.as_bytes().ct_eq(data.push_nonce.as_bytes())) {
         return Err(ApiError::auth_error(

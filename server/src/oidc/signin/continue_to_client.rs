@@ -38,6 +38,15 @@ pub(super) async fn continue_to_client(
             "This sign-in was started in another browser. Continue there, or start again here.",
         );
     }
+    if !data.purpose.is_sign_in() {
+        // An SDK operation: its result goes to the client's backend.
+        return crate::oidc::page::message_page(
+            StatusCode::OK,
+            "Done",
+            "Your answer was sent. Go back to the application.",
+            crate::oidc::page::MessageKind::Info,
+        );
+    }
     let req = &data.request;
     match data.status {
         Status::Pending => {

@@ -77,7 +77,16 @@ async fn client_or_page(state: &AppState, client_id: &str) -> Result<Client, Res
     }
 }
 
-fn session_uri(state: &AppState, sid: &str) -> String {
+/// The deep link that opens the session in the app.
+pub fn deep_link(session_uri: &str) -> String {
+    format!(
+        "authentiq://sign-in?session={}",
+        url::form_urlencoded::byte_serialize(session_uri.as_bytes()).collect::<String>()
+    )
+}
+
+/// Where the app fetches a sign-in session and posts its answer.
+pub fn session_uri(state: &AppState, sid: &str) -> String {
     format!("{}/sign-in/{sid}", state.config.base_url())
 }
 
@@ -101,6 +110,7 @@ fn sign_in_request(
     data: &SessionData,
 ) -> SignInRequest {
     SignInRequest {
+        purpose: data.purpose,
         session: session_uri(state, sid),
         nonce: data.push_nonce.clone(),
         client: ClientInfo {

@@ -108,10 +108,7 @@ fn render_page(state: &AppState, client: &Client, sid: &str, data: &SessionData)
         })
         .collect();
     let uri = session_uri(state, sid);
-    let deep_link = format!(
-        "authentiq://sign-in?session={}",
-        url::form_urlencoded::byte_serialize(uri.as_bytes()).collect::<String>()
-    );
+    let deep_link = super::deep_link(&uri);
     let view = SignInView {
         session_uri: uri,
         deep_link,

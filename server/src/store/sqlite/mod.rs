@@ -29,6 +29,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("migrations/0003_hardening.sql")),
     (4, include_str!("migrations/0004_sessions.sql")),
     (5, include_str!("migrations/0005_accounts.sql")),
+    (6, include_str!("migrations/0006_sdk.sql")),
 ];
 
 const READERS: usize = 4;
@@ -293,6 +294,12 @@ impl Store for SqliteStore {
     }
     fn delete_account_sessions(&self, account_id: &str, except: Option<&str>) -> StoreResult<()> {
         self.write(|c| accounts::delete_sessions(c, account_id, except))
+    }
+    fn remember_subject(&self, client_id: &str, sub: &str, pk: &str, now: i64) -> StoreResult<()> {
+        self.write(|c| records::remember_subject(c, client_id, sub, pk, now))
+    }
+    fn find_subject(&self, client_id: &str, sub: &str) -> StoreResult<String> {
+        self.read(|c| records::find_subject(c, client_id, sub))
     }
     fn insert_initial_access_token(
         &self,

@@ -235,3 +235,29 @@ pub(super) fn key_sessions(c: &Connection, pk: &str, now: i64) -> StoreResult<Ve
         .map_err(backend)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(backend)
 }
+
+pub(super) fn remember_subject(
+    c: &Connection,
+    client_id: &str,
+    sub: &str,
+    pk: &str,
+    now: i64,
+) -> StoreResult<()> {
+    c.prepare_cached(
+        "INSERT INTO client_subjects (client_id, sub, pk, seen_at) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (client_id, sub) DO UPDATE SET seen_at = ?4",
+    )
+    .and_then(|mut s| s.execute(params![client_id, sub, pk, now]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub(super) fn find_subject(c: &Connection, client_id: &str, sub: &str) -> StoreResult<String> {
+    c.prepare_cached("SELECT pk FROM client_subjects WHERE client_id = ?1 AND sub = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![client_id, sub], |r| r.get(0))
+                .optional()
+        })
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)
+}
