@@ -10,7 +10,7 @@ use utoipa::{Modify, OpenApi};
 use super::{channel, health, jwks, key, login, scope};
 use crate::AppState;
 use crate::accounts::routes as accounts;
-use crate::oidc::registration;
+use crate::oidc::{registration, sdk};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -31,12 +31,15 @@ use crate::oidc::registration;
         accounts::set_active, accounts::logout, accounts::delete_account,
         registration::register, registration::list, registration::read, registration::update,
         registration::remove,
+        sdk::mint::verification, sdk::mint::deprecated, sdk::mint::face, sdk::session::start,
+        sdk::session::status, sdk::result::fetch,
     ),
     components(schemas(crate::error::ProblemBody)),
     modifiers(&DefaultErrorResponse, &BearerAuth),
     tags(
         (name = "accounts", description = "Accounts of the people who own clients and run the server (seed 004)"),
         (name = "clients", description = "Client registration (OpenID Connect Registration, RFC 7591, RFC 7592)"),
+        (name = "sdk", description = "Single-use SDK tokens for a client's backend (seed 003)"),
         (name = "key", description = "Authentiq IDs"),
         (name = "scope", description = "Verifying claims"),
         (name = "login", description = "Push sign-in"),
@@ -95,6 +98,11 @@ impl Modify for BearerAuth {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        // A client's id and secret (the SDK token endpoints).
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Basic).build()),
         );
     }
 }

@@ -303,8 +303,8 @@ async fn sigkill_under_refresh_load_spends_no_token_without_storing_its_successo
     p.child.wait().unwrap();
 }
 
-/// Listens on `port` and hands over the first back-channel logout token.
-async fn logout_listener(port: u16) -> tokio::sync::mpsc::Receiver<String> {
+/// Listens on `port` and hands over the body of each POST.
+async fn post_listener(port: u16) -> tokio::sync::mpsc::Receiver<String> {
     let (tx, rx) = tokio::sync::mpsc::channel(4);
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -332,15 +332,11 @@ async fn logout_listener(port: u16) -> tokio::sync::mpsc::Receiver<String> {
                         })
                         .unwrap_or(0);
                     if buf.len() >= i + 4 + len {
-                        let body = &text[i + 4..];
-                        let token = url::form_urlencoded::parse(body.as_bytes())
-                            .find(|(k, _)| k == "logout_token")
-                            .map(|(_, v)| v.into_owned())
-                            .unwrap_or_default();
+                        let body = text[i + 4..].to_string();
                         let _ = sock
                             .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                             .await;
-                        let _ = tx.send(token).await;
+                        let _ = tx.send(body).await;
                         break;
                     }
                 }
@@ -413,16 +409,131 @@ async fn a_back_channel_logout_survives_a_restart_of_the_server() {
     p.child.kill().unwrap();
     p.child.wait().unwrap();
     // The client comes back, and so does the server: the token arrives.
-    let mut received = logout_listener(client_port).await;
+    let mut received = post_listener(client_port).await;
     let mut p = spawn(dir.path(), port).await;
-    let token = tokio::time::timeout(Duration::from_secs(30), received.recv())
+    let body = tokio::time::timeout(Duration::from_secs(30), received.recv())
         .await
         .expect("the logout token within 30 s of the restart")
+        .unwrap();
+    let token = url::form_urlencoded::parse(body.as_bytes())
+        .find(|(k, _)| k == "logout_token")
+        .map(|(_, v)| v.into_owned())
         .unwrap();
     let claims = jwt_payload(&token);
     assert_eq!(claims["aud"], "rp");
     assert!(claims["events"]["http://schemas.openid.net/event/backchannel-logout"].is_object());
     assert!(claims["sub"].is_string());
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_sdk_result_reaches_the_webhook_after_a_restart_of_the_server() {
+    use authentiq_protocol::jwt::Claims;
+    use authentiq_protocol::payloads::{Decision, SignInResponse};
+    use authentiq_server::store::{SqliteStore, Store};
+
+    let dir = tempfile::tempdir().unwrap();
+    let hook_port = free_port();
+    {
+        let store = SqliteStore::open(&dir.path().join("authentiq.sqlite3")).unwrap();
+        let mut client = test_client("sdk");
+        client.sdk_webhook_uri = Some(format!("http://127.0.0.1:{hook_port}/hook"));
+        store
+            .insert_client("sdk", &serde_json::to_string(&client).unwrap(), None, now())
+            .unwrap();
+    }
+    let port = free_port();
+    let mut p = spawn(dir.path(), port).await;
+    let http = reqwest::Client::new();
+    let d = Device::new();
+    let res = http
+        .post(format!("{}/key", p.url))
+        .header("content-type", "application/jwt")
+        .body(d.registration())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let token: Value = http
+        .get(format!("{}/mobile-sdk/verification-token", p.url))
+        .basic_auth("sdk", Some(CLIENT_SECRET))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let started: Value = http
+        .post(format!("{}/mobile-sdk/sessions", p.url))
+        .bearer_auth(token["accessToken"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let uri = started["sessionUri"].as_str().unwrap();
+    let req = jwt_payload(
+        &http
+            .get(uri)
+            .header("accept", "application/jwt")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+    );
+    // Denied (no claims to verify): a result all the same.
+    let answer = d.sign(
+        Claims::new(SignInResponse {
+            decision: Decision::Deny,
+            nonce: req["nonce"].as_str().unwrap().into(),
+            number: None,
+            scope: String::new(),
+            claims: Default::default(),
+            grants: vec![],
+            push_token: None,
+            report: false,
+        })
+        .audience(uri)
+        .valid_for(now(), 60),
+    );
+    let res = http
+        .post(uri)
+        .header("content-type", "application/jwt")
+        .body(answer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    // The webhook is down; the first delivery fails; the server dies.
+    let db_file = dir.path().join("authentiq.sqlite3");
+    let tried = || {
+        rusqlite::Connection::open(&db_file)
+            .unwrap()
+            .query_row("SELECT attempts FROM outgoing", [], |r| r.get::<_, i64>(0))
+            .unwrap_or(0)
+    };
+    for _ in 0..100 {
+        if tried() > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(tried() > 0);
+    p.child.kill().unwrap();
+    p.child.wait().unwrap();
+    let mut received = post_listener(hook_port).await;
+    let mut p = spawn(dir.path(), port).await;
+    let body = tokio::time::timeout(Duration::from_secs(30), received.recv())
+        .await
+        .expect("the result within 30 s of the restart")
+        .unwrap();
+    let result: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(result["status"], "denied");
+    assert_eq!(result["sessionId"], started["sessionId"]);
     p.child.kill().unwrap();
     p.child.wait().unwrap();
 }

@@ -8,6 +8,16 @@ use serde_json::json;
 
 use crate::ApiError;
 
+/// `{errorCode, errorMessage}`, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SdkErrorDoc {
+    /// e.g. `API_KEYS_MISSING`, `INVALID_API_KEYS`, `ACCOUNT_DEACTIVATED`,
+    /// `FLOW_NOT_FOUND`, `RATE_LIMITED`, `TOKEN_EXPIRED`, `TOKEN_ALREADY_USED`.
+    pub error_code: String,
+    pub error_message: String,
+}
+
 #[derive(Debug)]
 pub struct SdkError {
     pub status: StatusCode,

@@ -130,6 +130,27 @@ fn with_openid(scope: &str) -> String {
     }
 }
 
+/// `{"accessToken"}`, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AccessTokenDoc {
+    /// Good for one operation within 10 minutes (a UUID).
+    pub access_token: String,
+}
+
+/// Mint a token for one verification (the claims of a flow).
+#[utoipa::path(get, path = "/mobile-sdk/verification-token", tag = "sdk", operation_id = "sdk_verification_token",
+    params(
+        ("AQ-Flow-Slug" = Option<String>, Header, description = "Which of the client's verification flows (default: its `default` flow, or `email~rs`)"),
+        ("AQ-Multi-Document-Flow" = Option<String>, Header, description = "Deprecated: accepted and ignored"),
+    ),
+    responses(
+        (status = 200, description = "A token", body = AccessTokenDoc),
+        (status = 401, description = "`API_KEYS_MISSING` or `INVALID_API_KEYS`", body = super::error::SdkErrorDoc),
+        (status = 403, description = "`ACCOUNT_DEACTIVATED`", body = super::error::SdkErrorDoc),
+        (status = 404, description = "`FLOW_NOT_FOUND`", body = super::error::SdkErrorDoc),
+        (status = 429, description = "`RATE_LIMITED`", body = super::error::SdkErrorDoc),
+    ), security(("basic" = [])))]
 pub async fn verification(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let r = async {
         let client = client(&state, &headers).await?;
@@ -141,6 +162,15 @@ pub async fn verification(State(state): State<AppState>, headers: HeaderMap) -> 
 }
 
 /// The deprecated `GET /mobile-sdk/token`: a verification token, saying so.
+#[utoipa::path(get, path = "/mobile-sdk/token", tag = "sdk", operation_id = "sdk_token_deprecated",
+    responses(
+        (status = 200, description = "A verification token (with `Deprecation`)", body = AccessTokenDoc),
+        (status = 401, description = "`API_KEYS_MISSING` or `INVALID_API_KEYS`", body = super::error::SdkErrorDoc),
+        (status = 403, description = "`ACCOUNT_DEACTIVATED`", body = super::error::SdkErrorDoc),
+        (status = 404, description = "`FLOW_NOT_FOUND`", body = super::error::SdkErrorDoc),
+        (status = 429, description = "`RATE_LIMITED`", body = super::error::SdkErrorDoc),
+    ), security(("basic" = [])))]
+#[deprecated = "use /mobile-sdk/verification-token"]
 pub async fn deprecated(state: State<AppState>, headers: HeaderMap) -> Response {
     let mut res = verification(state, headers).await;
     let h = res.headers_mut();
@@ -152,12 +182,23 @@ pub async fn deprecated(state: State<AppState>, headers: HeaderMap) -> Response 
     res
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 pub struct FaceQuery {
     /// The user, by the `sub` this client got for them.
     pub sub: Option<String>,
 }
 
+/// Mint a token for one re-authentication of a user the client knows.
+#[utoipa::path(get, path = "/mobile-sdk/face-authentication-token", tag = "sdk", operation_id = "sdk_face_authentication_token",
+    params(FaceQuery),
+    responses(
+        (status = 200, description = "A token", body = AccessTokenDoc),
+        (status = 400, description = "`SUB_REQUIRED`", body = super::error::SdkErrorDoc),
+        (status = 401, description = "`API_KEYS_MISSING` or `INVALID_API_KEYS`", body = super::error::SdkErrorDoc),
+        (status = 403, description = "`ACCOUNT_DEACTIVATED`", body = super::error::SdkErrorDoc),
+        (status = 404, description = "`SUBJECT_NOT_FOUND`", body = super::error::SdkErrorDoc),
+        (status = 429, description = "`RATE_LIMITED`", body = super::error::SdkErrorDoc),
+    ), security(("basic" = [])))]
 pub async fn face(
     State(state): State<AppState>,
     headers: HeaderMap,

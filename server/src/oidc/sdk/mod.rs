@@ -25,7 +25,13 @@ pub const RESULT: &str = "sdk-result";
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/mobile-sdk/verification-token", get(mint::verification))
-        .route("/mobile-sdk/token", get(mint::deprecated))
+        .route(
+            "/mobile-sdk/token",
+            get(
+                #[allow(deprecated)]
+                mint::deprecated,
+            ),
+        )
         .route("/mobile-sdk/face-authentication-token", get(mint::face))
         .route("/mobile-sdk/sessions", post(session::start))
         .route("/mobile-sdk/sessions/{id}", get(session::status))

@@ -85,6 +85,16 @@ pub async fn finished(state: &AppState, sid: &str, data: &SessionData) -> Result
 }
 
 /// The result, for the client that minted the token, once.
+#[utoipa::path(get, path = "/mobile-sdk/sessions/{id}/result", tag = "sdk", operation_id = "sdk_session_result",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "`{sessionId, clientId, status, result?}`: `result` the signed JWT when approved", body = Object),
+        (status = 202, description = "Not answered yet", body = Object),
+        (status = 401, description = "`API_KEYS_MISSING` or `INVALID_API_KEYS`", body = super::error::SdkErrorDoc),
+        (status = 403, description = "`ACCOUNT_DEACTIVATED`", body = super::error::SdkErrorDoc),
+        (status = 404, description = "`RESULT_NOT_FOUND`", body = super::error::SdkErrorDoc),
+        (status = 410, description = "`RESULT_ALREADY_FETCHED`", body = super::error::SdkErrorDoc),
+    ), security(("basic" = [])))]
 pub async fn fetch(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -75,6 +75,35 @@ async fn spend(state: &AppState, token: &str) -> Result<(String, SdkToken), SdkE
     }
 }
 
+/// A started SDK operation, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StartedDoc {
+    pub session_id: String,
+    /// `verification` or `face-authentication`.
+    pub operation: String,
+    /// What the user's app opens (its `authentiq://` link and QR code below).
+    pub session_uri: String,
+    pub deep_link: String,
+    pub qr_code_svg: String,
+    /// The number to show the user, who picks it in the app.
+    pub number: u16,
+    pub expires_at: i64,
+    pub status_url: String,
+    /// Server-Sent Events of the status, as the sign-in page uses.
+    pub events_url: String,
+}
+
+/// Spend an SDK token on its operation.
+#[utoipa::path(post, path = "/mobile-sdk/sessions", tag = "sdk", operation_id = "sdk_session_start",
+    responses(
+        (status = 201, description = "Started", body = StartedDoc),
+        (status = 401, description = "`TOKEN_MISSING` or `INVALID_TOKEN`", body = super::error::SdkErrorDoc),
+        (status = 403, description = "`ACCOUNT_DEACTIVATED`", body = super::error::SdkErrorDoc),
+        (status = 409, description = "`TOKEN_ALREADY_USED`", body = super::error::SdkErrorDoc),
+        (status = 410, description = "`TOKEN_EXPIRED`", body = super::error::SdkErrorDoc),
+        (status = 429, description = "`RATE_LIMITED` (pushes to the user)", body = super::error::SdkErrorDoc),
+    ), security(("bearer" = [])))]
 pub async fn start(State(state): State<AppState>, ip: ClientIp, headers: HeaderMap) -> Response {
     let r = async {
         let token = bearer(&headers).ok_or_else(|| {
@@ -153,6 +182,13 @@ pub async fn start(State(state): State<AppState>, ip: ClientIp, headers: HeaderM
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
+/// The status of an SDK session.
+#[utoipa::path(get, path = "/mobile-sdk/sessions/{id}", tag = "sdk", operation_id = "sdk_session_status",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, description = "`pending`, `approved`, `denied` or `expired`", body = Object),
+        (status = 404, description = "`SESSION_NOT_FOUND`", body = super::error::SdkErrorDoc),
+    ))]
 pub async fn status(State(state): State<AppState>, Path(id): Path<String>) -> Response {
     let r = async {
         let not_found = || {
