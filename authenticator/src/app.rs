@@ -534,6 +534,7 @@ impl Authenticator {
         )?;
         local.record(&Decision {
             request_id: r.id.clone(),
+            purpose: r.purpose,
             client_id: r.client_id.clone(),
             client_name: r.client_name.clone(),
             ip: r.ip.clone(),
@@ -547,13 +548,14 @@ impl Authenticator {
 
     /// Approves with the number the user picked. Required claims are always
     /// shared (with their grants); optional ones only if named in `share`.
+    /// Returns the request answered (what it was for, to say so).
     pub async fn approve(
         &self,
         id: &str,
         number: u16,
         share: &[String],
         remember: bool,
-    ) -> Result<(), AppError> {
+    ) -> Result<Request, AppError> {
         let r = self.pending_request(id)?;
         if !r.numbers.contains(&number) {
             let shown = r
@@ -624,7 +626,7 @@ impl Authenticator {
         };
         let token = identity.sign_in_response(now(), &r.session, body)?;
         match self.client.answer(&r.session, token).await {
-            Ok(_) => self.record(&r, "approved", None),
+            Ok(_) => self.record(&r, "approved", None).map(|()| r),
             Err(e) => {
                 self.record(&r, "refused", Some(e.to_string()))?;
                 Err(e.into())
@@ -633,7 +635,8 @@ impl Authenticator {
     }
 
     /// Denies; with `report`, tells the server this was not the user.
-    pub async fn deny(&self, id: &str, report: bool) -> Result<(), AppError> {
+    /// Returns the request answered.
+    pub async fn deny(&self, id: &str, report: bool) -> Result<Request, AppError> {
         let r = self.pending_request(id)?;
         let body = SignInResponse {
             decision: Answer::Deny,
@@ -647,7 +650,8 @@ impl Authenticator {
         };
         let token = self.identity()?.sign_in_response(now(), &r.session, body)?;
         self.client.answer(&r.session, token).await?;
-        self.record(&r, if report { "reported" } else { "denied" }, None)
+        self.record(&r, if report { "reported" } else { "denied" }, None)?;
+        Ok(r)
     }
 
     pub fn history(&self, limit: u32) -> Result<Vec<Decision>, AppError> {
@@ -694,6 +698,35 @@ impl Authenticator {
     }
 }
 
+/// The session URI a sign-in link names: `authentiq://sign-in?session=URI`
+/// (the sign-in page's button and QR code, and an SDK session's
+/// `deepLink`) gives the URI it carries; anything else is taken to be the
+/// session URI itself.
+pub fn session_of_link(link: &str) -> Result<String, AppError> {
+    let link = link.trim();
+    let Ok(url) = url::Url::parse(link) else {
+        return Ok(link.to_string());
+    };
+    if url.scheme() != "authentiq" {
+        return Ok(link.to_string());
+    }
+    let invalid = |why: &str| AppError::Io(format!("not an Authentiq sign-in link: {why}"));
+    // `authentiq://sign-in?…` names the action as its host, `authentiq:sign-in?…` as its path.
+    let action = url
+        .host_str()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| url.path())
+        .trim_matches('/');
+    if action != "sign-in" {
+        return Err(invalid("it is not a sign-in"));
+    }
+    url.query_pairs()
+        .find(|(k, _)| k == "session")
+        .map(|(_, v)| v.into_owned())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| invalid("it names no session"))
+}
+
 fn keys_find(jwks: &Value, kid: &str) -> Option<authentiq_protocol::AuthentiqId> {
     jwks["keys"]
         .as_array()?
@@ -707,6 +740,7 @@ fn inbox_entry(req: &SignInRequest, token: &str, iat: i64, exp: i64) -> Request 
     Request {
         id: String::new(),
         session: req.session.clone(),
+        purpose: req.purpose,
         event: token.to_string(),
         client_id: req.client.client_id.clone(),
         client_name: req.client.name.clone(),
@@ -727,7 +761,7 @@ mod tests {
     use super::*;
     use crate::client::test_http::{http, serve_one};
     use crate::keystore::MemoryKeyStore;
-    use authentiq_protocol::payloads::SignOut;
+    use authentiq_protocol::payloads::{Purpose, SignOut};
 
     /// A profile on `server` whose key is in a memory key store.
     fn profile_on(home: &Path, server: &str, keystore: &Arc<MemoryKeyStore>) -> Identity {
@@ -749,6 +783,134 @@ mod tests {
         )
         .unwrap();
         identity
+    }
+
+    /// What the server pushes, signed by issuer key `kid`.
+    fn event(issuer: &ed25519_dalek::SigningKey, aud: &str, req: SignInRequest) -> String {
+        let claims = Claims::new(DeviceEvent::SignIn(req))
+            .audience(aud)
+            .valid_for(now(), 300);
+        jwt::sign_typed(&claims, issuer, "srv", DeviceEvent::TYP).unwrap()
+    }
+
+    /// A request as the server pushes it (read from JSON, as the app reads
+    /// it: fields the app does not know of yet stay at their defaults).
+    fn sign_in_request(session: &str, purpose: Purpose) -> SignInRequest {
+        let mut req = json!({
+            "session": session,
+            "nonce": "n",
+            "client": { "client_id": "shop", "name": "Test Shop" },
+            "scope": "openid email~rs",
+            "requester": { "ip": "192.0.2.1" },
+            "numbers": [12, 47, 83],
+        });
+        if !purpose.is_sign_in() {
+            req["purpose"] = serde_json::to_value(purpose).unwrap();
+        }
+        serde_json::from_value(req).unwrap()
+    }
+
+    #[test]
+    fn a_sign_in_link_gives_its_session_and_a_uri_is_itself() {
+        let session = "http://127.0.0.1:8080/sign-in/abc?x=1";
+        let link = format!(
+            "authentiq://sign-in?session={}",
+            url::form_urlencoded::byte_serialize(session.as_bytes()).collect::<String>()
+        );
+        assert_eq!(session_of_link(&link).unwrap(), session);
+        assert_eq!(
+            session_of_link(&format!(" {} ", link.replace("://", ":"))).unwrap(),
+            session
+        );
+        assert_eq!(session_of_link(session).unwrap(), session);
+        assert_eq!(session_of_link("not a url").unwrap(), "not a url");
+        for bad in [
+            "authentiq://revoke?session=x",
+            "authentiq://sign-in?other=1",
+            "authentiq://sign-in?session=",
+        ] {
+            assert!(
+                matches!(session_of_link(bad), Err(AppError::Io(_))),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_pushed_request_keeps_its_purpose_and_one_without_is_a_sign_in() {
+        let home = tempfile::tempdir().unwrap();
+        let keystore = Arc::new(MemoryKeyStore::default());
+        let identity = profile_on(home.path(), "http://127.0.0.1:9", &keystore);
+        let app = Authenticator::open(home.path(), "default", keystore).unwrap();
+        let issuer = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let x = authentiq_protocol::AuthentiqId::from_verifying_key(issuer.verifying_key())
+            .unwrap()
+            .to_string();
+        let keys = ServerKeys::from_jwks(
+            &json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "srv", "x": x }] }),
+        );
+        let pk = identity.id().to_string();
+        let mut labels = Vec::new();
+        for (i, purpose) in [
+            Purpose::Verification,
+            Purpose::Reauthentication,
+            // Sent without the field, as servers from before purposes do.
+            Purpose::SignIn,
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let token = event(&issuer, &pk, sign_in_request(&format!("s{i}"), purpose));
+            if purpose == Purpose::SignIn {
+                let payload = token.split('.').nth(1).unwrap();
+                let payload = base64::Engine::decode(
+                    &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                    payload,
+                )
+                .unwrap();
+                assert!(!String::from_utf8(payload).unwrap().contains("purpose"));
+            }
+            let Some(Incoming::Request(r)) = app.accept(&keys, i as i64 + 1, &token).unwrap()
+            else {
+                panic!("no request for {purpose:?}");
+            };
+            assert_eq!(r.purpose, purpose);
+            labels.push(r.label());
+        }
+        assert_eq!(
+            labels,
+            [
+                "Verify your details for Test Shop",
+                "Confirm it's you for Test Shop",
+                "Sign in to Test Shop"
+            ]
+        );
+        let mut inbox: Vec<(String, Purpose)> = app
+            .inbox()
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.id, r.purpose))
+            .collect();
+        inbox.sort_by(|a, b| a.0.cmp(&b.0));
+        assert_eq!(
+            inbox,
+            [
+                ("1".into(), Purpose::Verification),
+                ("2".into(), Purpose::Reauthentication),
+                ("3".into(), Purpose::SignIn)
+            ]
+        );
+        // The history records what it was.
+        let r = app.pending_request("1").unwrap();
+        app.record(&r, "denied", None).unwrap();
+        let d = &app.history(1).unwrap()[0];
+        assert_eq!(
+            (d.purpose, d.label()),
+            (
+                Purpose::Verification,
+                "Verify your details for Test Shop".to_string()
+            )
+        );
     }
 
     #[tokio::test]

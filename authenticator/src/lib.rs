@@ -8,6 +8,7 @@ pub mod identity;
 pub mod keystore;
 pub mod local;
 pub mod notifier;
+pub mod purpose;
 pub mod sse;
 
 pub use app::Authenticator;

@@ -8,6 +8,8 @@ use std::path::Path;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 
+use crate::purpose::{self, Purpose};
+
 /// How long a request stays in the inbox after it expires, answered or
 /// not: longer than the clock skew ([`authentiq_protocol::Validation`]'s
 /// leeway, 60 s) with which an event still verifies after its expiry, so
@@ -64,6 +66,21 @@ CREATE TABLE IF NOT EXISTS grants (
 ) STRICT;
 ";
 
+/// The changes to [`SCHEMA`] since, in order: a database at
+/// `PRAGMA user_version` *n* gets `MIGRATIONS[n..]`, each in the one
+/// transaction that also sets the version (so a profile is never half
+/// migrated, and two processes opening it at once migrate it once). A
+/// profile from before the migrations is at version 0, as is a new one
+/// after [`SCHEMA`]. Only additions: an older `aq` or app on a migrated
+/// profile keeps working (it names the columns it writes).
+const MIGRATIONS: &[&str] = &[
+    // 1: what a request is for (`sign-in`, `verification`,
+    // `reauthentication`), in the inbox and in the history; the rows from
+    // before were all sign-ins.
+    "ALTER TABLE requests ADD COLUMN purpose TEXT NOT NULL DEFAULT 'sign-in';
+     ALTER TABLE history ADD COLUMN purpose TEXT NOT NULL DEFAULT 'sign-in';",
+];
+
 /// A sign-in request as the inbox keeps it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -71,6 +88,10 @@ pub struct Request {
     /// ([`Local::add_request`]): a number, never reused in a profile.
     pub id: String,
     pub session: String,
+    /// What it is for: a sign-in, a verification or a re-authentication
+    /// (answered alike; worded by [`Request::label`]).
+    #[serde(default)]
+    pub purpose: Purpose,
     /// The issuer-signed event it came in (kept to prove its origin).
     #[serde(skip)]
     pub event: String,
@@ -88,10 +109,21 @@ pub struct Request {
     pub state: String,
 }
 
+impl Request {
+    /// "Sign in to X", "Verify your details for X", "Confirm it's you for X".
+    pub fn label(&self) -> String {
+        purpose::label(self.purpose, &self.client_name)
+    }
+}
+
 /// One decision, for `aq history` and the app's history screen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
     pub request_id: String,
+    /// What the request decided on was for (decisions from before purposes
+    /// were kept read as sign-ins).
+    #[serde(default)]
+    pub purpose: Purpose,
     pub client_id: String,
     pub client_name: String,
     pub ip: String,
@@ -100,6 +132,13 @@ pub struct Decision {
     /// `approved`, `denied`, `reported`, or `refused` (the server said no).
     pub result: String,
     pub detail: Option<String>,
+}
+
+impl Decision {
+    /// The request's heading, as [`Request::label`] words it.
+    pub fn label(&self) -> String {
+        purpose::label(self.purpose, &self.client_name)
+    }
 }
 
 /// A verified claim with the issuer's grant.
@@ -125,7 +164,34 @@ impl Local {
         )
         .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
+        Self::migrate(&conn)?;
         Ok(Self { conn })
+    }
+
+    /// Brings the schema up to date ([`MIGRATIONS`]). A profile a newer
+    /// version migrated further is left as it is.
+    fn migrate(conn: &Connection) -> Result<(), LocalError> {
+        let version = |c: &Connection| -> Result<usize, LocalError> {
+            let v: i64 = c
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(db)?;
+            Ok(usize::try_from(v).unwrap_or(0))
+        };
+        if version(conn)? >= MIGRATIONS.len() {
+            return Ok(());
+        }
+        // IMMEDIATE, and the version read again inside: another process
+        // may have migrated it in between.
+        let tx = Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(db)?;
+        let from = version(&tx)?;
+        for step in MIGRATIONS.iter().skip(from) {
+            tx.execute_batch(step).map_err(db)?;
+        }
+        if from < MIGRATIONS.len() {
+            tx.execute_batch(&format!("PRAGMA user_version = {}", MIGRATIONS.len()))
+                .map_err(db)?;
+        }
+        tx.commit().map_err(db)
     }
 
     pub fn get_meta(&self, key: &str) -> Result<Option<String>, LocalError> {
@@ -174,8 +240,8 @@ impl Local {
         let id = Self::next_id(&tx)?;
         tx.execute(
             "INSERT INTO requests (id, session, event, client_id, client_name, client_uri,
-                scope, ip, user_agent, numbers, nonce, received_at, expires_at, state)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                scope, ip, user_agent, numbers, nonce, received_at, expires_at, state, purpose)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
             params![
                 id,
                 r.session,
@@ -190,7 +256,8 @@ impl Local {
                 r.nonce,
                 r.received_at,
                 r.expires_at,
-                r.state
+                r.state,
+                purpose::as_str(r.purpose)
             ],
         )
         .map_err(db)?;
@@ -255,9 +322,11 @@ impl Local {
 
     fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Request> {
         let numbers: String = r.get(9)?;
+        let purpose: String = r.get(14)?;
         Ok(Request {
             id: r.get(0)?,
             session: r.get(1)?,
+            purpose: purpose::parse(&purpose),
             event: r.get(2)?,
             client_id: r.get(3)?,
             client_name: r.get(4)?,
@@ -275,7 +344,7 @@ impl Local {
 
     const REQUEST_COLUMNS: &'static str =
         "id, session, event, client_id, client_name, client_uri, scope, ip,
-        user_agent, numbers, nonce, received_at, expires_at, state";
+        user_agent, numbers, nonce, received_at, expires_at, state, purpose";
 
     /// Pending, unexpired requests, oldest first. Expired ones are never offered.
     pub fn pending(&self, now: i64) -> Result<Vec<Request>, LocalError> {
@@ -317,9 +386,9 @@ impl Local {
     pub fn record(&self, d: &Decision) -> Result<(), LocalError> {
         self.conn
             .execute(
-                "INSERT INTO history (request_id, client_id, client_name, ip, user_agent, decided_at, result, detail)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![d.request_id, d.client_id, d.client_name, d.ip, d.user_agent, d.decided_at, d.result, d.detail],
+                "INSERT INTO history (request_id, client_id, client_name, ip, user_agent, decided_at, result, detail, purpose)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![d.request_id, d.client_id, d.client_name, d.ip, d.user_agent, d.decided_at, d.result, d.detail, purpose::as_str(d.purpose)],
             )
             .map(|_| ())
             .map_err(db)
@@ -330,14 +399,16 @@ impl Local {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT request_id, client_id, client_name, ip, user_agent, decided_at, result, detail
+                "SELECT request_id, client_id, client_name, ip, user_agent, decided_at, result, detail, purpose
                  FROM history ORDER BY id DESC LIMIT ?1",
             )
             .map_err(db)?;
         let rows = stmt
             .query_map([limit], |r| {
+                let purpose: String = r.get(8)?;
                 Ok(Decision {
                     request_id: r.get(0)?,
+                    purpose: purpose::parse(&purpose),
                     client_id: r.get(1)?,
                     client_name: r.get(2)?,
                     ip: r.get(3)?,
@@ -403,6 +474,7 @@ mod tests {
         Request {
             id: id.into(),
             session: session.into(),
+            purpose: Purpose::SignIn,
             event: "jwt".into(),
             client_id: "c".into(),
             client_name: "C".into(),
@@ -445,6 +517,149 @@ mod tests {
         assert!(l.request(&a.id).unwrap().is_some());
         assert_eq!(l.purge(101 + KEEP_AFTER_EXPIRY).unwrap(), 1, "a");
         assert_eq!(l.request(&a.id).unwrap(), None);
+    }
+
+    #[test]
+    fn the_inbox_and_the_history_keep_what_a_request_is_for() {
+        let l = Local::open(Path::new(":memory:")).unwrap();
+        for (session, p) in [
+            ("s1", Purpose::SignIn),
+            ("s2", Purpose::Verification),
+            ("s3", Purpose::Reauthentication),
+        ] {
+            let mut r = req("", session, 100);
+            r.purpose = p;
+            l.add_request(&mut r, 0).unwrap();
+            let kept = l.request(&r.id).unwrap().unwrap();
+            assert_eq!(kept.purpose, p, "{session}");
+            l.record(&Decision {
+                request_id: r.id.clone(),
+                purpose: kept.purpose,
+                client_id: "c".into(),
+                client_name: "C".into(),
+                ip: "1.2.3.4".into(),
+                user_agent: None,
+                decided_at: 1,
+                result: "approved".into(),
+                detail: None,
+            })
+            .unwrap();
+        }
+        let pending: Vec<_> = l.pending(0).unwrap().iter().map(Request::label).collect();
+        assert_eq!(
+            pending,
+            [
+                "Sign in to C",
+                "Verify your details for C",
+                "Confirm it's you for C"
+            ]
+        );
+        let history: Vec<_> = l.history(10).unwrap().iter().map(|d| d.purpose).collect();
+        assert_eq!(
+            history,
+            [
+                Purpose::Reauthentication,
+                Purpose::Verification,
+                Purpose::SignIn
+            ]
+        );
+        // The CLI's JSON spells it as the protocol does.
+        let json = serde_json::to_value(&l.pending(0).unwrap()[1]).unwrap();
+        assert_eq!(json["purpose"], "verification");
+    }
+
+    /// A profile from before purposes were kept: its rows read as sign-ins,
+    /// new rows keep their purpose, and an older `aq` (naming only the
+    /// columns it knows) still writes to it.
+    #[test]
+    fn an_existing_profile_is_migrated_and_its_rows_read_as_sign_ins() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        {
+            // The schema and the writes of the versions before.
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(SCHEMA).unwrap();
+            old.execute(
+                "INSERT INTO requests (id, session, event, client_id, client_name, scope, ip,
+                    numbers, nonce, received_at, expires_at, state)
+                 VALUES ('1', 'old-s', 'jwt', 'c', 'Old Shop', 'openid', '1.2.3.4', '[4,5,6]',
+                    'n', 1, 100, 'pending')",
+                [],
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO history (request_id, client_id, client_name, ip, decided_at, result)
+                 VALUES ('0', 'c', 'Old Shop', '1.2.3.4', 1, 'approved')",
+                [],
+            )
+            .unwrap();
+            old.execute(
+                "INSERT INTO meta (key, value) VALUES ('request_seq', '1')",
+                [],
+            )
+            .unwrap();
+        }
+        let version = |l: &Local| -> i64 {
+            l.conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .unwrap()
+        };
+        let l = Local::open(&path).unwrap();
+        assert_eq!(version(&l), MIGRATIONS.len() as i64);
+        let old = l
+            .request("1")
+            .unwrap()
+            .expect("the old request is still there");
+        assert_eq!(old.purpose, Purpose::SignIn);
+        assert_eq!(old.label(), "Sign in to Old Shop");
+        assert_eq!(old.numbers, [4, 5, 6]);
+        assert_eq!(l.pending(0).unwrap().len(), 1);
+        assert_eq!(l.history(10).unwrap()[0].purpose, Purpose::SignIn);
+        let mut new = req("", "new-s", 100);
+        new.purpose = Purpose::Verification;
+        assert!(l.add_request(&mut new, 0).unwrap());
+        assert_eq!(new.id, "2", "the counter carries on");
+        assert_eq!(
+            l.request("2").unwrap().unwrap().purpose,
+            Purpose::Verification
+        );
+        // An older version on the migrated profile.
+        l.conn
+            .execute(
+                "INSERT INTO requests (id, session, event, client_id, client_name, scope, ip,
+                    numbers, nonce, received_at, expires_at, state)
+                 VALUES ('9', 'older-s', 'jwt', 'c', 'C', 'openid', '1.2.3.4', '[1,2,3]',
+                    'n', 1, 100, 'pending')",
+                [],
+            )
+            .unwrap();
+        assert_eq!(l.request("9").unwrap().unwrap().purpose, Purpose::SignIn);
+        drop(l);
+        // Opened again, twice (the app and `aq` on one profile): nothing to do.
+        let (a, b) = (Local::open(&path).unwrap(), Local::open(&path).unwrap());
+        assert_eq!((version(&a), version(&b)), (1, 1));
+        assert_eq!(a.pending(0).unwrap().len(), 3);
+        // A profile a newer version migrated further is left alone.
+        a.conn.execute_batch("PRAGMA user_version = 7").unwrap();
+        drop((a, b));
+        let l = Local::open(&path).unwrap();
+        assert_eq!(version(&l), 7);
+        assert_eq!(l.pending(0).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn a_new_profile_starts_migrated() {
+        let dir = tempfile::tempdir().unwrap();
+        let l = Local::open(&dir.path().join("l.sqlite3")).unwrap();
+        let v: i64 = l
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, MIGRATIONS.len() as i64);
+        let mut r = req("", "s", 100);
+        r.purpose = Purpose::Reauthentication;
+        l.add_request(&mut r, 0).unwrap();
+        assert_eq!(l.pending(0).unwrap()[0].purpose, Purpose::Reauthentication);
     }
 
     #[test]
@@ -638,6 +853,7 @@ mod tests {
         .unwrap();
         l.record(&Decision {
             request_id: "a".into(),
+            purpose: Purpose::SignIn,
             client_id: "c".into(),
             client_name: "C".into(),
             ip: "1.2.3.4".into(),
@@ -661,6 +877,7 @@ mod tests {
         for (i, result) in ["approved", "denied"].iter().enumerate() {
             l.record(&Decision {
                 request_id: format!("r{i}"),
+                purpose: Purpose::SignIn,
                 client_id: "c".into(),
                 client_name: "C".into(),
                 ip: "1.2.3.4".into(),

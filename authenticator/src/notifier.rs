@@ -13,6 +13,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt as _;
 use notify_rust::{Hint, Notification, NotificationHandle, Timeout, Urgency};
 
+use crate::purpose::{self, Purpose};
+
 /// The application name notifications are sent with.
 pub const APP_NAME: &str = "Authentiq";
 /// The hint that carries the request id, for the app to match an action to it.
@@ -27,6 +29,9 @@ pub struct Notice {
     pub id: String,
     /// The relying party the person is signing in to.
     pub client_name: String,
+    /// What the request is for: the title says so ("Sign in to X?",
+    /// "Verify your details for X?", "Confirm it's you for X?").
+    pub purpose: Purpose,
     /// Where the sign-in came from.
     pub requester_ip: String,
     pub user_agent: Option<String>,
@@ -74,7 +79,7 @@ impl DesktopNotifier {
         let mut notification = Notification::new();
         notification
             .appname(&self.app_name)
-            .summary(&format!("Sign in to {}?", clip(&n.client_name, 80)))
+            .summary(&summary(n))
             .body(&body(n))
             .icon("dialog-password")
             .action("default", "Open Authentiq")
@@ -262,6 +267,11 @@ pub fn notify_or_log(n: &dyn Notifier, notice: &Notice) -> bool {
     }
 }
 
+/// The title: what the request is for, and from whom.
+fn summary(n: &Notice) -> String {
+    format!("{}?", purpose::label(n.purpose, &clip(&n.client_name, 80)))
+}
+
 /// The body: where the request comes from, and what to do. Servers may
 /// interpret a subset of HTML in bodies, so the requester's strings are
 /// escaped (and clipped: a user agent is whatever the requester sent).
@@ -333,6 +343,7 @@ mod tests {
         Notice {
             id: "job-1".into(),
             client_name: "Example <Shop>".into(),
+            purpose: Purpose::SignIn,
             requester_ip: "203.0.113.7".into(),
             user_agent: Some("Mozilla/5.0 <b>x</b> & co".into()),
             expires_at: 1_800_000_120,
@@ -349,6 +360,34 @@ mod tests {
             ..notice()
         });
         assert!(no_ua.starts_with("From 203.0.113.7\n"), "{no_ua}");
+    }
+
+    #[test]
+    fn the_title_says_what_the_request_is_for() {
+        let with = |purpose| {
+            summary(&Notice {
+                purpose,
+                ..notice()
+            })
+        };
+        assert_eq!(with(Purpose::SignIn), "Sign in to Example <Shop>?");
+        assert_eq!(
+            with(Purpose::Verification),
+            "Verify your details for Example <Shop>?"
+        );
+        assert_eq!(
+            with(Purpose::Reauthentication),
+            "Confirm it's you for Example <Shop>?"
+        );
+        let long = Notice {
+            client_name: "x".repeat(200),
+            purpose: Purpose::Verification,
+            ..notice()
+        };
+        assert_eq!(
+            summary(&long),
+            format!("Verify your details for {}…?", "x".repeat(80))
+        );
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use authentiq_authenticator::notifier::{
     DesktopNotifier, Notice, Notifier as _, NotifyError, OnScreen, notify_or_log,
 };
+use authentiq_authenticator::purpose::Purpose;
 use support::{Activation, Bus, Home, Probe, probe_command, run_probe, this_binary, tool};
 
 const PROBE_ENV: &str = "AQ_NOTIFY_PROBE";
@@ -44,6 +45,7 @@ fn notifier_probe_entry_point() {
     let notice = |id: &str| Notice {
         id: id.to_owned(),
         client_name: "Example Shop".to_owned(),
+        purpose: Purpose::SignIn,
         requester_ip: "203.0.113.7".to_owned(),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".to_owned()),
         expires_at: i64::try_from(now).expect("time") + 120,
@@ -55,6 +57,22 @@ fn notifier_probe_entry_point() {
             Err(e @ NotifyError::NoDaemon(_)) => (format!("error NoDaemon: {e}"), 20),
             Err(e @ NotifyError::Failed(_)) => (format!("error Failed: {e}"), 21),
         },
+        // A verification and a re-authentication request.
+        ["send-purposes", id] => {
+            let sent = [Purpose::Verification, Purpose::Reauthentication]
+                .into_iter()
+                .map(|purpose| {
+                    notifier.sign_in_request(&Notice {
+                        purpose,
+                        ..notice(id)
+                    })
+                })
+                .collect::<Result<Vec<()>, _>>();
+            match sent {
+                Ok(_) => ("sent".to_owned(), 0),
+                Err(e) => (format!("error {e}"), 21),
+            }
+        }
         // From async code on a single-threaded tokio runtime, as `aq watch`
         // does: the blocking send must neither panic nor deadlock there.
         ["send-in-tokio", id] => {
@@ -223,6 +241,32 @@ fn sign_in_request_reaches_the_notification_daemon() {
     let calls = notify_calls(&log, 3);
     assert_eq!(calls.len(), 3, "{calls:#?}");
     assert!(calls[2].contains("\"x-authentiq-request\": \"job-44\""));
+}
+
+#[test]
+fn the_title_says_what_the_request_is_for() {
+    let home = Home::new();
+    let mut bus = Bus::start(&home, Activation::Off);
+    let log = home.path().join("notify.log");
+    mock_daemon(&mut bus, &home, &log);
+    let p = probe(
+        bus.command(&home, this_binary()),
+        &["send-purposes", "job-5"],
+    );
+    assert_eq!((p.code, p.line.as_str()), (Some(0), "sent"));
+    let calls = notify_calls(&log, 2);
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for (call, title) in calls.iter().zip([
+        "Verify your details for Example Shop?",
+        "Confirm it's you for Example Shop?",
+    ]) {
+        let part = format!("\"dialog-password\" \"{title}\"");
+        assert!(call.contains(&part), "no {part:?} in {call}");
+        assert!(
+            call.contains("\"x-authentiq-request\": \"job-5\""),
+            "{call}"
+        );
+    }
 }
 
 /// The mock's log records of `method`.

@@ -188,6 +188,7 @@ fn announce(app: &AppHandle, r: &Request) {
     let notice = Notice {
         id: r.id.clone(),
         client_name: r.client_name.clone(),
+        purpose: r.purpose,
         requester_ip: r.ip.clone(),
         user_agent: r.user_agent.clone(),
         expires_at: r.expires_at,
@@ -211,6 +212,7 @@ mod tests {
         RequestView {
             id: "a".into(),
             session: "s".into(),
+            purpose: Default::default(),
             client_id: "c".into(),
             client_name: "C".into(),
             client_uri: None,

@@ -3,6 +3,7 @@
 
 use authentiq_authenticator::app::Profile;
 use authentiq_authenticator::local::{Request, StoredGrant};
+use authentiq_authenticator::purpose::Purpose;
 use authentiq_protocol::scope::{Scope, ScopeName};
 use serde::Serialize;
 
@@ -63,6 +64,9 @@ pub struct Claim {
 pub struct RequestView {
     pub id: String,
     pub session: String,
+    /// What it is for (`sign-in`, `verification`, `reauthentication`): the
+    /// UI words the request by it.
+    pub purpose: Purpose,
     pub client_id: String,
     pub client_name: String,
     pub client_uri: Option<String>,
@@ -83,6 +87,7 @@ impl RequestView {
         Self {
             id: r.id.clone(),
             session: r.session.clone(),
+            purpose: r.purpose,
             client_id: r.client_id.clone(),
             client_name: r.client_name.clone(),
             client_uri: r.client_uri.clone(),
@@ -176,6 +181,7 @@ mod tests {
         Request {
             id: "3fa2c1".into(),
             session: "http://127.0.0.1:8080/sign-in/abc".into(),
+            purpose: Purpose::SignIn,
             event: "event.jwt.here".into(),
             client_id: "shop".into(),
             client_name: "My Shop".into(),
@@ -281,6 +287,7 @@ mod tests {
                 "id",
                 "ip",
                 "numbers",
+                "purpose",
                 "received_at",
                 "scope",
                 "session",
@@ -289,6 +296,11 @@ mod tests {
             ]
         );
         assert_eq!(json["numbers"], serde_json::json!([12, 47, 83]));
+        assert_eq!(json["purpose"], "sign-in");
+        let mut verification = request("openid email~rs");
+        verification.purpose = Purpose::Verification;
+        let other = serde_json::to_value(RequestView::new(&verification, &[])).unwrap();
+        assert_eq!(other["purpose"], "verification");
         assert_eq!(json["client_uri"], serde_json::Value::Null);
         assert_eq!(
             json["claims"][0],

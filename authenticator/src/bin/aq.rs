@@ -10,7 +10,7 @@ use authentiq_authenticator::local::Request;
 use authentiq_authenticator::notifier::{DesktopNotifier, Notice, notify_or_log};
 use authentiq_protocol::payloads::ClaimScope;
 use clap::{Parser, Subcommand};
-use serde_json::json;
+use serde_json::{Value, json};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -61,9 +61,10 @@ enum Command {
         #[command(subcommand)]
         what: Verify,
     },
-    /// List pending sign-in requests (after catching up with the server).
+    /// List pending requests — sign-ins, verifications, re-authentications —
+    /// after catching up with the server.
     Inbox,
-    /// Approve a sign-in request with the number shown on the sign-in page.
+    /// Approve a request with the number shown on the sign-in page.
     Approve {
         id: String,
         #[arg(long)]
@@ -75,14 +76,15 @@ enum Command {
         #[arg(long)]
         remember: bool,
     },
-    /// Deny a sign-in request.
+    /// Deny a request.
     Deny {
         id: String,
         /// Report it: this wasn't me.
         #[arg(long)]
         report: bool,
     },
-    /// Open a sign-in from its QR code / deep link (the session URI).
+    /// Open a request from its QR code or link: the session URI, or an
+    /// `authentiq://sign-in?session=…` link.
     Open { session: String },
     /// Stay connected and show requests as they arrive (with a notification).
     Watch,
@@ -229,11 +231,26 @@ fn when(t: i64) -> String {
     }
 }
 
+/// A request as `--json` shows it: the inbox's record, with its `label`
+/// ("Sign in to X", "Verify your details for X", "Confirm it's you for X").
+fn request_json(r: &Request) -> Value {
+    let mut v = json!(r);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("label".into(), json!(r.label()));
+    }
+    v
+}
+
+/// What `aq approve` / `aq deny` did, as `--json` shows it.
+fn answered_json(r: &Request, result: &str) -> Value {
+    json!({ "id": r.id, "result": result, "purpose": r.purpose, "label": r.label() })
+}
+
 fn describe(r: &Request) -> String {
     format!(
         "{}  {}{}\n        from {} ({})\n        asks for: {}\n        numbers: {} {} {}   {}",
         r.id,
-        r.client_name,
+        r.label(),
         r.client_uri
             .as_deref()
             .map(|u| format!(" <{u}>"))
@@ -368,9 +385,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         Command::Inbox => {
             app.sync().await?;
             let pending = app.inbox()?;
-            show(json, json!(pending), || {
+            let list: Vec<Value> = pending.iter().map(request_json).collect();
+            show(json, json!(list), || {
                 if pending.is_empty() {
-                    "No pending sign-in requests.".into()
+                    "No pending requests.".into()
                 } else {
                     pending
                         .iter()
@@ -388,31 +406,31 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             remember,
         } => {
             app.sync().await?;
-            app.approve(&id, number, &share, remember).await?;
-            show(json, json!({ "id": id, "result": "approved" }), || {
-                format!("Approved {id}.")
+            let r = app.approve(&id, number, &share, remember).await?;
+            show(json, answered_json(&r, "approved"), || {
+                format!("Approved {id}: {}.", r.label())
             });
             Ok(())
         }
         Command::Deny { id, report } => {
             app.sync().await?;
-            app.deny(&id, report).await?;
+            let r = app.deny(&id, report).await?;
             show(
                 json,
-                json!({ "id": id, "result": if report { "reported" } else { "denied" } }),
+                answered_json(&r, if report { "reported" } else { "denied" }),
                 || {
                     if report {
-                        format!("Denied {id} and reported it.")
+                        format!("Denied {id} ({}) and reported it.", r.label())
                     } else {
-                        format!("Denied {id}.")
+                        format!("Denied {id}: {}.", r.label())
                     }
                 },
             );
             Ok(())
         }
         Command::Open { session } => {
-            let r = app.open_session(&session).await?;
-            show(json, json!(r), || describe(&r));
+            let r = app.open_session(&app::session_of_link(&session)?).await?;
+            show(json, request_json(&r), || describe(&r));
             Ok(())
         }
         Command::Watch => {
@@ -432,14 +450,17 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         &Notice {
                             id: r.id.clone(),
                             client_name: r.client_name.clone(),
+                            purpose: r.purpose,
                             requester_ip: r.ip.clone(),
                             user_agent: r.user_agent.clone(),
                             expires_at: r.expires_at,
                         },
                     );
-                    show(json, json!({ "event": "sign-in", "request": r }), || {
-                        format!("\n{}", describe(&r))
-                    });
+                    show(
+                        json,
+                        json!({ "event": "sign-in", "request": request_json(&r) }),
+                        || format!("\n{}", describe(&r)),
+                    );
                 }
                 Incoming::ScopeJob { job, status } => {
                     show(
@@ -476,7 +497,17 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         }
         Command::History { limit } => {
             let h = app.history(limit)?;
-            show(json, json!(h), || {
+            let list: Vec<Value> = h
+                .iter()
+                .map(|d| {
+                    let mut v = json!(d);
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("label".into(), json!(d.label()));
+                    }
+                    v
+                })
+                .collect();
+            show(json, json!(list), || {
                 if h.is_empty() {
                     return "No decisions yet.".into();
                 }
@@ -484,7 +515,10 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     .map(|d| {
                         format!(
                             "{}  {:<9} {}  from {}",
-                            d.decided_at, d.result, d.client_name, d.ip
+                            d.decided_at,
+                            d.result,
+                            d.label(),
+                            d.ip
                         )
                     })
                     .collect::<Vec<_>>()

@@ -34,6 +34,7 @@ pub async fn approve(
         identity
             .approve(&id, number, &share, remember)
             .await
+            .map(drop)
             .map_err(session_error)
     })
     .await;
@@ -46,11 +47,14 @@ pub async fn approve(
 #[tauri::command]
 pub async fn deny(id: String, report: bool, state: State<'_, AppState>) -> CmdResult<()> {
     let identity = state.authenticator()?;
-    let result =
-        blocking_async(
-            move || async move { identity.deny(&id, report).await.map_err(session_error) },
-        )
-        .await;
+    let result = blocking_async(move || async move {
+        identity
+            .deny(&id, report)
+            .await
+            .map(drop)
+            .map_err(session_error)
+    })
+    .await;
     state.refresh();
     result
 }

@@ -379,6 +379,8 @@ async fn requests_made_while_offline_arrive_on_reconnect_and_expired_ones_never(
     let ev: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(ev["event"], "sign-in");
     assert!(ev["request"]["session"].as_str().unwrap().ends_with(&s.sid));
+    assert_eq!(ev["request"]["purpose"], "sign-in", "{ev}");
+    assert_eq!(ev["request"]["label"], "Sign in to Test Shop", "{ev}");
     // Only the fresh request is offered.
     let inbox = env.ok(&["inbox"]).await;
     let list = inbox.as_array().unwrap();
@@ -731,4 +733,145 @@ async fn signout_all_ends_refresh_tokens_and_sso_sessions_and_tells_the_client()
     assert!(err["error"].as_str().unwrap().contains("--all"), "{err}");
     // The ID itself stays.
     env.ok(&["id"]).await;
+}
+
+/// The client's backend: an SDK token minted with its credentials (`GET
+/// path`, HTTP Basic), spent at once on a session (`POST
+/// /mobile-sdk/sessions`, Bearer). The session's JSON.
+async fn sdk_session(env: &Env, path: &str) -> Value {
+    let http = reqwest::Client::new();
+    let res = http
+        .get(format!("{}{path}", env.p.url))
+        .basic_auth("rp", Some(SECRET))
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "GET {path}: {body}");
+    let token = body["accessToken"].as_str().expect("an accessToken");
+    let res = http
+        .post(format!("{}/mobile-sdk/sessions", env.p.url))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let session: Value = res.json().await.unwrap();
+    assert_eq!(status, 201, "POST /mobile-sdk/sessions: {session}");
+    session
+}
+
+/// The SDK session's status, as the client's front end polls it.
+async fn sdk_status(env: &Env, session: &Value) -> String {
+    let id = session["sessionId"].as_str().unwrap();
+    let v: Value = reqwest::get(format!("{}/mobile-sdk/sessions/{id}", env.p.url))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    v["status"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn a_verification_opened_from_its_link_is_labelled_so_and_approved_like_a_sign_in() {
+    let env = start().await;
+    env.enrol("aq-verify@example.com").await;
+    let session = sdk_session(&env, "/mobile-sdk/verification-token").await;
+    let link = session["deepLink"].as_str().expect("a deepLink");
+    assert!(link.starts_with("authentiq://sign-in?session="), "{link}");
+    let number = session["number"].as_u64().expect("a number") as u16;
+
+    // The link, as pasted: the request is fetched into the inbox.
+    let opened = env.ok(&["open", link]).await;
+    assert_eq!(opened["purpose"], "verification", "{opened}");
+    assert_eq!(opened["label"], "Verify your details for Test Shop");
+    assert_eq!(opened["session"], session["sessionUri"]);
+    let req = the_request(&env).await;
+    assert_eq!(req["id"], opened["id"], "{req}");
+    assert_eq!(req["purpose"], "verification", "{req}");
+    assert_eq!(req["label"], "Verify your details for Test Shop");
+    let numbers: Vec<u16> = serde_json::from_value(req["numbers"].clone()).unwrap();
+    assert!(numbers.contains(&number), "{numbers:?} {number}");
+    // The text output says it too.
+    let mut inbox = env.aq(&["inbox"]);
+    let out = tokio::task::spawn_blocking(move || inbox.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Verify your details for Test Shop"), "{text}");
+
+    // Answered as a sign-in is: the number, the required verified email.
+    let id = req["id"].as_str().unwrap();
+    let approved = env
+        .ok(&["approve", id, "--number", &number.to_string()])
+        .await;
+    assert_eq!(approved["result"], "approved", "{approved}");
+    assert_eq!(approved["purpose"], "verification", "{approved}");
+    assert_eq!(approved["label"], "Verify your details for Test Shop");
+    assert_eq!(sdk_status(&env, &session).await, "approved");
+    let history = env.ok(&["history"]).await;
+    assert_eq!(history[0]["purpose"], "verification", "{history}");
+    assert_eq!(history[0]["label"], "Verify your details for Test Shop");
+    assert_eq!(history[0]["result"], "approved");
+}
+
+#[tokio::test]
+async fn a_reauthentication_is_pushed_to_the_known_user_and_labelled_so() {
+    let env = start().await;
+    env.enrol("aq-again@example.com").await;
+    // Signed in once: the client knows the user by its sub.
+    let s = start_sign_in(&env, "aq-again@example.com").await;
+    let req = the_request(&env).await;
+    assert_eq!(req["purpose"], "sign-in", "{req}");
+    assert_eq!(req["label"], "Sign in to Test Shop");
+    let approved = env
+        .ok(&[
+            "approve",
+            req["id"].as_str().unwrap(),
+            "--number",
+            &s.number.to_string(),
+        ])
+        .await;
+    assert_eq!(approved["purpose"], "sign-in", "{approved}");
+    let back = continue_to_rp(&env, &s).await;
+    let code = param(&back, "code").expect("a code");
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/token", env.p.url))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, id_token) = jwt_parts(tokens["id_token"].as_str().expect("an ID token"));
+    let sub = id_token["sub"].as_str().unwrap();
+
+    // "Confirm it's you": pushed to the user's device at once.
+    let q: String = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("sub", sub)
+        .finish();
+    let session = sdk_session(&env, &format!("/mobile-sdk/face-authentication-token?{q}")).await;
+    let number = session["number"].as_u64().expect("a number") as u16;
+    let req = the_request(&env).await;
+    assert_eq!(req["purpose"], "reauthentication", "{req}");
+    assert_eq!(req["label"], "Confirm it's you for Test Shop");
+    assert_eq!(req["session"], session["sessionUri"]);
+    let numbers: Vec<u16> = serde_json::from_value(req["numbers"].clone()).unwrap();
+    assert!(numbers.contains(&number), "{numbers:?} {number}");
+    let denied = env.ok(&["deny", req["id"].as_str().unwrap()]).await;
+    assert_eq!(denied["result"], "denied", "{denied}");
+    assert_eq!(denied["purpose"], "reauthentication", "{denied}");
+    assert_eq!(sdk_status(&env, &session).await, "denied");
+    let history = env.ok(&["history"]).await;
+    assert_eq!(history[0]["purpose"], "reauthentication", "{history}");
+    assert_eq!(history[1]["purpose"], "sign-in", "{history}");
 }
