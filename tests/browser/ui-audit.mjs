@@ -40,6 +40,20 @@ const SCREENS = [
   { name: "home-keyring-locked", query: "scenario=keyring", hash: "#/home", ready: "#channel-problem:not([hidden])" },
   { name: "request", query: "scenario=home", hash: "#/request/3fa2c1", ready: "#request" },
   { name: "request-missing-claim", query: "scenario=missing", hash: "#/request/3fa2c1", ready: "#request" },
+  // Requests for another purpose than a sign-in: a verification of the
+  // user's details, and a re-authentication ("confirm it's you").
+  {
+    name: "request-verification",
+    query: "scenario=verification",
+    hash: "#/request/3fa2c1",
+    ready: "#request[data-purpose=\"verification\"]",
+  },
+  {
+    name: "request-reauthentication",
+    query: "scenario=reauthentication",
+    hash: "#/request/3fa2c1",
+    ready: "#request[data-purpose=\"reauthentication\"]",
+  },
   { name: "verify-email", query: "scenario=home", hash: "#/verify/email", ready: "#verify" },
   { name: "history", query: "scenario=home", hash: "#/history", ready: "#history" },
   { name: "settings", query: "scenario=home", hash: "#/settings", ready: "#settings" },

@@ -55,9 +55,19 @@ export interface Claim {
   value: string | null;
 }
 
+/**
+ * What a request is for; every purpose is answered alike (the number, then
+ * Approve or Deny), only the wording differs (see `purposeTitle`).
+ * - `sign-in`: "Sign in to X";
+ * - `verification`: a client's backend asks for verified details, "Verify your details for X";
+ * - `reauthentication`: a client that knows the user asks them to confirm it, "Confirm it's you for X".
+ */
+export type Purpose = 'sign-in' | 'verification' | 'reauthentication';
+
 export interface RequestView {
   id: string;
   session: string;
+  purpose: Purpose;
   client_id: string;
   client_name: string;
   client_uri: string | null;
@@ -75,6 +85,8 @@ export type DecisionResult = 'approved' | 'denied' | 'reported' | 'refused';
 
 export interface Decision {
   request_id: string;
+  /** What the request decided on was for. */
+  purpose: Purpose;
   client_id: string;
   client_name: string;
   ip: string;

@@ -18,8 +18,14 @@ import {
   isToggleable,
   isWrongNumber,
   joinList,
+  knownPurpose,
   missingRequired,
+  numbersQuestion,
+  purposeAsk,
+  purposeKind,
+  purposeTitle,
   requestErrorMessage,
+  resultText,
   unavailableNote,
   secondsLeft,
   sharedClaims,
@@ -305,5 +311,48 @@ describe('error messages', () => {
     expect(joinList(['a'])).toBe('a');
     expect(joinList(['a', 'b'])).toBe('a and b');
     expect(joinList(['a', 'b', 'c'])).toBe('a, b and c');
+  });
+});
+
+describe('what a request is for: sign-in, verification, re-authentication', () => {
+  it('heads the request by its purpose', () => {
+    expect(purposeTitle('sign-in', 'Acme Shop')).toBe('Sign in to Acme Shop');
+    expect(purposeTitle('verification', 'Acme Shop')).toBe('Verify your details for Acme Shop');
+    expect(purposeTitle('reauthentication', 'Acme Shop')).toBe("Confirm it's you for Acme Shop");
+  });
+
+  it('reads a missing or unknown purpose as a sign-in', () => {
+    expect(purposeTitle(undefined, 'Acme')).toBe('Sign in to Acme');
+    expect(knownPurpose('something-newer')).toBe('sign-in');
+    expect(knownPurpose(null)).toBe('sign-in');
+    expect(knownPurpose('verification')).toBe('verification');
+  });
+
+  it('says what the client asks and where the number is', () => {
+    expect(purposeAsk('sign-in')).toBe('wants you to sign in');
+    expect(purposeAsk('verification')).toBe('asks you to verify your details');
+    expect(purposeAsk('reauthentication')).toBe("asks you to confirm it's you");
+    expect(numbersQuestion('sign-in', 'Acme')).toBe('Which number is on the sign-in page?');
+    expect(numbersQuestion('verification', 'Acme')).toBe('Which number does Acme show?');
+    expect(approveHint('pick-number', 'Acme', CLAIMS, 'reauthentication')).toBe('Pick the number Acme shows to approve.');
+    expect(approveHint('pick-number', 'Acme', CLAIMS, 'sign-in')).toMatch(/sign-in page/);
+  });
+
+  it('names the kind in History only when it is not a sign-in', () => {
+    expect(purposeKind('sign-in')).toBeNull();
+    expect(purposeKind(undefined)).toBeNull();
+    expect(purposeKind('verification')).toBe('Verification');
+    expect(purposeKind('reauthentication')).toBe('Identity confirmation');
+  });
+
+  it('words the result by purpose', () => {
+    expect(resultText('approved', 'sign-in', 'Acme')[0]).toBe('You’re signed in to Acme');
+    expect(resultText('approved', 'verification', 'Acme')[0]).toBe('Your details were shared with Acme');
+    expect(resultText('approved', 'reauthentication', 'Acme')[0]).toBe("You confirmed it's you to Acme");
+    expect(resultText('denied', 'sign-in', 'Acme')).toEqual(['Sign-in denied', 'Nothing was shared with Acme.']);
+    expect(resultText('denied', 'verification', 'Acme')[0]).toBe('Verification denied');
+    expect(resultText('denied', 'reauthentication', 'Acme')[0]).toBe('Confirmation denied');
+    expect(resultText('reported', 'sign-in', 'Acme')[1]).toMatch(/this sign-in wasn’t you/);
+    expect(resultText('reported', 'verification', 'Acme')[1]).toMatch(/told it wasn’t you/);
   });
 });

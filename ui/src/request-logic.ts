@@ -1,7 +1,78 @@
 // The sign-in request screen's decisions, as pure functions (no DOM, no IPC):
 // what is shared, when Approve is allowed, the countdown, and what to tell
 // the user when something fails. Tested in request-logic.test.ts.
-import type { Claim, CommandError } from './api';
+import type { Claim, CommandError, Purpose } from './api';
+
+/** A purpose this version knows; anything else (a newer app's) reads as a sign-in. */
+export function knownPurpose(p: string | null | undefined): Purpose {
+  return p === 'verification' || p === 'reauthentication' ? p : 'sign-in';
+}
+
+/** The request's heading (screen and window title, Home's list): "Sign in to X", … */
+export function purposeTitle(purpose: Purpose | undefined, clientName: string): string {
+  switch (knownPurpose(purpose)) {
+    case 'verification':
+      return `Verify your details for ${clientName}`;
+    case 'reauthentication':
+      return `Confirm it's you for ${clientName}`;
+    default:
+      return `Sign in to ${clientName}`;
+  }
+}
+
+/** What the client asks, under its name on the request screen. */
+export function purposeAsk(purpose: Purpose | undefined): string {
+  switch (knownPurpose(purpose)) {
+    case 'verification':
+      return 'asks you to verify your details';
+    case 'reauthentication':
+      return "asks you to confirm it's you";
+    default:
+      return 'wants you to sign in';
+  }
+}
+
+/** A short name of the kind of request, for History (`null` for a plain sign-in). */
+export function purposeKind(purpose: Purpose | undefined): string | null {
+  switch (knownPurpose(purpose)) {
+    case 'verification':
+      return 'Verification';
+    case 'reauthentication':
+      return 'Identity confirmation';
+    default:
+      return null;
+  }
+}
+
+/** Where the number to pick is shown. */
+export function numbersQuestion(purpose: Purpose | undefined, clientName: string): string {
+  return knownPurpose(purpose) === 'sign-in' ? 'Which number is on the sign-in page?' : `Which number does ${clientName} show?`;
+}
+
+/** The result once answered: its title and the line under it. */
+export function resultText(
+  kind: 'approved' | 'denied' | 'reported',
+  purpose: Purpose | undefined,
+  clientName: string,
+): [string, string] {
+  const p = knownPurpose(purpose);
+  if (kind === 'reported') {
+    const what = p === 'sign-in' ? 'this sign-in' : 'it';
+    return ['Denied and reported', `Nothing was shared. Your Authentiq server was told ${what} wasn’t you.`];
+  }
+  if (kind === 'denied') {
+    const what = p === 'verification' ? 'Verification' : p === 'reauthentication' ? 'Confirmation' : 'Sign-in';
+    return [`${what} denied`, `Nothing was shared with ${clientName}.`];
+  }
+  switch (p) {
+    case 'verification':
+      return [`Your details were shared with ${clientName}`, `Go back to ${clientName} — it continues by itself.`];
+    case 'reauthentication':
+      return [`You confirmed it's you to ${clientName}`, `Go back to ${clientName} — it continues by itself.`];
+    default:
+      return [`You’re signed in to ${clientName}`, 'Go back to your browser — it continues by itself.'];
+  }
+}
 
 /**
  * Scopes that are not claims the user shares: `openid` is implied, and
@@ -137,10 +208,13 @@ export function approveHint(
   blocker: ApproveBlocker | null,
   clientName: string,
   claims: readonly Claim[],
+  purpose: Purpose = 'sign-in',
 ): string {
   switch (blocker) {
     case 'pick-number':
-      return 'Pick the number shown on the sign-in page to approve.';
+      return knownPurpose(purpose) === 'sign-in'
+        ? 'Pick the number shown on the sign-in page to approve.'
+        : `Pick the number ${clientName} shows to approve.`;
     case 'missing-required': {
       const missing = missingRequired(claims);
       const verifiable = missing.filter(canBeVerified).map((c) => lowerFirst(c.label));

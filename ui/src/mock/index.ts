@@ -7,6 +7,8 @@
 //   scenario = fresh | home (default) | empty | full | missing | offline | locked
 //              | unsaved (an ID whose revocation secret was not confirmed saved)
 //              | keyring (the channel stopped: the keyring is locked)
+//              | verification (request 3fa2c1 asks to verify your details)
+//              | reauthentication (request 3fa2c1 asks to confirm it's you)
 //   do       = a script run after start, steps separated by ";":
 //              click:SEL  type:SEL=TEXT  wait:MS  hash:#/route  emit:navigate=ID
 //              emit:requests  emit:offline  emit:online  focus:SEL
@@ -14,7 +16,7 @@
 //   signout  = fail: sign_out_everywhere() cannot reach the server (default: 2 clients told)
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
-import type { Claim, Decision, Grant, Profile, RequestView, Settings, Status } from '../api';
+import type { Claim, Decision, Grant, Profile, Purpose, RequestView, Settings, Status } from '../api';
 
 const params = new URLSearchParams(location.search);
 const scenario = params.get('scenario') ?? 'home';
@@ -51,6 +53,7 @@ function makeRequests(): RequestView[] {
   const acme: RequestView = {
     id: '3fa2c1',
     session: 'sess-3fa2c1',
+    purpose: 'sign-in',
     client_id: 'acme-shop',
     client_name: 'Acme Shop',
     client_uri: 'https://shop.acme.example',
@@ -73,9 +76,23 @@ function makeRequests(): RequestView[] {
     acme.claims = [claim('email', 'Email address', true, true), claim('phone', 'Phone number', true, true)];
     return [acme];
   }
+  if (scenario === 'verification') {
+    // A client's backend asks for verified details (an SDK verification flow).
+    Object.assign(acme, {
+      purpose: 'verification',
+      scope: 'openid email~rs phone~s',
+      claims: [claim('email', 'Email address', true, true), claim('phone', 'Phone number', false, true)],
+      wants_push: false,
+    });
+  }
+  if (scenario === 'reauthentication') {
+    // A client that knows the user asks them to confirm it is them.
+    Object.assign(acme, { purpose: 'reauthentication', scope: 'openid', claims: [], wants_push: false });
+  }
   const forum: RequestView = {
     id: '9b41e7',
     session: 'sess-9b41e7',
+    purpose: 'sign-in',
     client_id: 'northwind',
     client_name: 'Northwind Forum',
     client_uri: 'https://forum.northwind.example',
@@ -105,6 +122,8 @@ let history: Decision[] =
         dec('a3', 'Contoso Mail', '192.0.2.77', T0 - day - 1200, 'reported', null, 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'),
         dec('a4', 'Acme Shop', '203.0.113.24', T0 - day - 7000, 'refused', 'the number does not match the one on the sign-in page; the sign-in is denied', 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'),
         dec('a5', 'Fabrikam Cloud', '203.0.113.90', T0 - 6 * day, 'approved', null, 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'),
+        dec('a6', 'Contoso Bank', '192.0.2.15', T0 - 6 * day - 600, 'approved', null, null, 'verification'),
+        dec('a7', 'Contoso Bank', '192.0.2.15', T0 - 6 * day - 900, 'approved', null, null, 'reauthentication'),
       ];
 
 function dec(
@@ -115,8 +134,19 @@ function dec(
   result: Decision['result'],
   detail: string | null,
   ua: string | null,
+  purpose: Purpose = 'sign-in',
 ): Decision {
-  return { request_id: id, client_id: client.toLowerCase().replace(/\s+/g, '-'), client_name: client, ip, user_agent: ua, decided_at: at, result, detail };
+  return {
+    request_id: id,
+    purpose,
+    client_id: client.toLowerCase().replace(/\s+/g, '-'),
+    client_name: client,
+    ip,
+    user_agent: ua,
+    decided_at: at,
+    result,
+    detail,
+  };
 }
 
 function sleep(ms: number): Promise<void> {
@@ -138,7 +168,7 @@ function status(): Status {
 }
 
 function record(r: RequestView, result: Decision['result'], detail: string | null = null): void {
-  history = [dec(r.id, r.client_name, r.ip, now(), result, detail, r.user_agent), ...history];
+  history = [dec(r.id, r.client_name, r.ip, now(), result, detail, r.user_agent, r.purpose), ...history];
   pending = pending.filter((p) => p.id !== r.id);
   void emit('requests-changed', live());
 }
@@ -235,6 +265,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       const r: RequestView = {
         id: 'c0ffee',
         session: uri,
+        purpose: 'sign-in',
         client_id: 'demo',
         client_name: 'Authentiq Demo',
         client_uri: 'http://127.0.0.1:8080/demo',

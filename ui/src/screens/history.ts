@@ -1,7 +1,7 @@
 // History: every decision on this device, newest first, grouped by day.
 import { api, type CommandError, type Decision, type DecisionResult } from '../api';
 import { clockTime, describeUserAgent, fullDateTime, groupByDay, isoTime } from '../format';
-import { decisionDetail, generalErrorMessage } from '../request-logic';
+import { decisionDetail, generalErrorMessage, knownPurpose, purposeKind } from '../request-logic';
 import { store } from '../store';
 import { h, metaLine, replace, spinner } from '../ui/dom';
 import { icon, type IconName } from '../ui/icons';
@@ -34,13 +34,13 @@ export function historyScreen(): Screen {
     const ua = describeUserAgent(d.user_agent);
     return h(
       'li',
-      { class: `history-row hist-${d.result}`, 'data-result': d.result, 'data-request-id': d.request_id },
+      { class: `history-row hist-${d.result}`, 'data-result': d.result, 'data-request-id': d.request_id, 'data-purpose': knownPurpose(d.purpose) },
       h('span', { class: 'history-icon' }, icon(r.icon)),
       h(
         'span',
         { class: 'history-main' },
         h('span', { class: 'history-client' }, d.client_name),
-        h('span', { class: 'history-meta' }, metaLine([d.ip, ua])),
+        h('span', { class: 'history-meta' }, metaLine([purposeKind(d.purpose), d.ip, ua])),
         d.detail ? h('span', { class: 'history-detail' }, decisionDetail(d.detail)) : null,
       ),
       h(

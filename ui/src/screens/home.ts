@@ -2,7 +2,15 @@
 // claims, and opening a sign-in link by hand.
 import { api, type CommandError, type Grant, type GrantScope, type RequestView } from '../api';
 import { avatarSlot, describeUserAgent, hostOf, initials, shortId } from '../format';
-import { countdownLabel, countdownUrgency, formatCountdown, generalErrorMessage, secondsLeft } from '../request-logic';
+import {
+  countdownLabel,
+  countdownUrgency,
+  formatCountdown,
+  generalErrorMessage,
+  knownPurpose,
+  purposeTitle,
+  secondsLeft,
+} from '../request-logic';
 import { go, hashOf } from '../router';
 import { store } from '../store';
 import { copyText } from '../ui/clipboard';
@@ -123,12 +131,12 @@ export function homeScreen(): Screen {
     const ua = describeUserAgent(r.user_agent);
     const link = h(
       'a',
-      { class: 'request-item', href: hashOf({ name: 'request', id: r.id }), 'data-request-id': r.id },
+      { class: 'request-item', href: hashOf({ name: 'request', id: r.id }), 'data-request-id': r.id, 'data-purpose': knownPurpose(r.purpose) },
       avatar(r.client_name),
       h(
         'span',
         { class: 'request-item-body' },
-        h('span', { class: 'request-item-title' }, r.client_name),
+        h('span', { class: 'request-item-title' }, purposeTitle(r.purpose, r.client_name)),
         h('span', { class: 'request-item-meta' }, metaLine([r.ip, ua])),
       ),
       pill,

@@ -13,7 +13,12 @@ import {
   isChecked,
   isToggleable,
   isWrongNumber,
+  knownPurpose,
+  numbersQuestion,
+  purposeAsk,
+  purposeTitle,
   requestErrorMessage,
+  resultText,
   secondsLeft,
   sharedClaims,
   toggleClaim,
@@ -56,7 +61,7 @@ export function requestScreen(id: string): Screen {
 
   return {
     el,
-    title: found ? `Sign in to ${found.client_name}` : 'Sign-in request',
+    title: found ? purposeTitle(found.purpose, found.client_name) : 'Sign-in request',
     get focusTarget() {
       return el.querySelector<HTMLElement>('h1') ?? title;
     },
@@ -95,6 +100,9 @@ function renderMissing(el: HTMLElement, id: string): () => void {
 
 function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): () => void {
   el.removeAttribute('aria-busy');
+  el.dataset.purpose = knownPurpose(r.purpose);
+  // A request found only after loading: the window title follows.
+  document.title = `${purposeTitle(r.purpose, r.client_name)} — Authentiq`;
   const claims = displayedClaims(r.claims);
   let phase: Phase = 'pending';
   let picked: number | null = null;
@@ -111,7 +119,7 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
     'h1',
     { class: 'client-title', tabindex: '-1' },
     h('span', { id: 'client-name' }, r.client_name),
-    h('span', { class: 'client-sub' }, 'wants you to sign in'),
+    h('span', { class: 'client-sub' }, purposeAsk(r.purpose)),
   );
   const origin = r.client_uri
     ? h('p', { class: 'client-origin', title: r.client_uri }, icon('globe'), h('span', null, hostOf(r.client_uri)))
@@ -202,7 +210,7 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
   const numbersSection = h(
     'section',
     { class: 'section numbers-section', 'aria-labelledby': 'numbers-title' },
-    h('h2', { id: 'numbers-title', class: 'section-title' }, 'Which number is on the sign-in page?'),
+    h('h2', { id: 'numbers-title', class: 'section-title' }, numbersQuestion(r.purpose, r.client_name)),
     h('div', { class: 'numbers', role: 'group', 'aria-labelledby': 'numbers-title' }, numberButtons),
   );
 
@@ -256,7 +264,7 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
     if (!approveBtn.hasAttribute('aria-busy')) approveBtn.disabled = blocker !== null;
     if (!denyBtn.hasAttribute('aria-busy')) denyBtn.disabled = !canDeny(phase);
     reportBtn.disabled = !canDeny(phase);
-    hint.textContent = approveHint(blocker, r.client_name, r.claims);
+    hint.textContent = approveHint(blocker, r.client_name, r.claims, r.purpose);
     hint.hidden = hint.textContent === '';
     el.dataset.phase = phase;
   }
@@ -285,12 +293,9 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
   function finish(kind: 'approved' | 'denied' | 'reported'): void {
     phase = 'done';
     update();
-    const text: Record<typeof kind, [IconName, string, string]> = {
-      approved: ['check', `You’re signed in to ${r.client_name}`, 'Go back to your browser — it continues by itself.'],
-      denied: ['x', 'Sign-in denied', `Nothing was shared with ${r.client_name}.`],
-      reported: ['flag', 'Denied and reported', 'Nothing was shared. Your Authentiq server was told this sign-in wasn’t you.'],
-    };
-    const [ic, t, d] = text[kind];
+    const icons: Record<typeof kind, IconName> = { approved: 'check', denied: 'x', reported: 'flag' };
+    const ic = icons[kind];
+    const [t, d] = resultText(kind, r.purpose, r.client_name);
     const done = h('a', { class: 'btn btn-secondary', href: hashOf({ name: 'home' }) }, 'Done');
     replace(
       result,
@@ -349,14 +354,21 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
 
   reportBtn.addEventListener('click', async () => {
     if (!canDeny(phase)) return;
+    const signIn = knownPurpose(r.purpose) === 'sign-in';
     const ok = await confirmDialog({
-      title: 'Report this sign-in?',
+      title: signIn ? 'Report this sign-in?' : 'Report this request?',
       icon: 'flag',
       tone: 'danger',
       confirmId: 'report-confirm',
       confirmLabel: 'Deny and report',
       body: [
-        h('p', null, `The sign-in to ${r.client_name} from ${r.ip} is denied and your Authentiq server is told it wasn’t you.`),
+        h(
+          'p',
+          null,
+          signIn
+            ? `The sign-in to ${r.client_name} from ${r.ip} is denied and your Authentiq server is told it wasn’t you.`
+            : `“${purposeTitle(r.purpose, r.client_name)}” from ${r.ip} is denied and your Authentiq server is told it wasn’t you.`,
+        ),
         h('p', { class: 'muted' }, 'If you keep getting requests you didn’t start, someone may know which account is yours. Nothing is shared with the website.'),
       ],
     });
