@@ -20,6 +20,7 @@ use crate::events::ServerKeys;
 use crate::identity::{Identity, IdentityError};
 use crate::keystore::{KeyStore, KeyStoreError};
 use crate::local::{Decision, Local, LocalError, Request, StoredGrant};
+use crate::purpose;
 use crate::sse::SseParser;
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,15 @@ pub enum AppError {
     Expired(String),
     #[error("{0} is not one of the numbers of this request ({1})")]
     NotACandidate(u16, String),
+    /// A request matched by number, approved without one.
+    #[error("request {0} needs the number shown on the sign-in page: pick one of {1} (--number)")]
+    NumberRequired(String, String),
+    /// A backchannel request (no page, no number), approved with a number.
+    #[error(
+        "request {0} has no number to match: {1}'s backend started it, with no sign-in page; \
+         check its message and approve it without a number"
+    )]
+    NoNumberToMatch(String, String),
     #[error("the server sent something that does not verify: {0}")]
     Untrusted(String),
     #[error("{0}")]
@@ -535,6 +545,8 @@ impl Authenticator {
         local.record(&Decision {
             request_id: r.id.clone(),
             purpose: r.purpose,
+            backchannel: r.backchannel,
+            binding_message: r.binding_message.clone(),
             client_id: r.client_id.clone(),
             client_name: r.client_name.clone(),
             ip: r.ip.clone(),
@@ -546,26 +558,42 @@ impl Authenticator {
         Ok(())
     }
 
-    /// Approves with the number the user picked. Required claims are always
-    /// shared (with their grants); optional ones only if named in `share`.
+    /// Approves with the number the user picked — or, for a backchannel
+    /// request (CIBA: no sign-in page shows a number), with none: the user
+    /// checked its binding message instead, and the answer carries no
+    /// number. A number for a backchannel request, or none for another, is
+    /// refused before anything is sent. Required claims are always shared
+    /// (with their grants); optional ones only if named in `share`.
     /// Returns the request answered (what it was for, to say so).
     pub async fn approve(
         &self,
         id: &str,
-        number: u16,
+        number: Option<u16>,
         share: &[String],
         remember: bool,
     ) -> Result<Request, AppError> {
         let r = self.pending_request(id)?;
-        if !r.numbers.contains(&number) {
-            let shown = r
-                .numbers
+        let shown = || {
+            r.numbers
                 .iter()
                 .map(u16::to_string)
                 .collect::<Vec<_>>()
-                .join(", ");
-            return Err(AppError::NotACandidate(number, shown));
-        }
+                .join(", ")
+        };
+        let number = match (r.backchannel, number) {
+            (true, None) => None,
+            (true, Some(_)) => {
+                return Err(AppError::NoNumberToMatch(
+                    r.id.clone(),
+                    r.client_name.clone(),
+                ));
+            }
+            (false, None) => return Err(AppError::NumberRequired(r.id.clone(), shown())),
+            (false, Some(n)) if !r.numbers.contains(&n) => {
+                return Err(AppError::NotACandidate(n, shown()));
+            }
+            (false, Some(n)) => Some(n),
+        };
         let requested: Scope = r.scope.parse().unwrap_or_default();
         let grants = self.grants()?;
         let mut shared = vec!["openid".to_string()];
@@ -617,7 +645,7 @@ impl Authenticator {
         let body = SignInResponse {
             decision: Answer::Approve,
             nonce: r.nonce.clone(),
-            number: Some(number),
+            number,
             scope: shared.join(" "),
             claims,
             grants: attached,
@@ -736,11 +764,19 @@ fn keys_find(jwks: &Value, kid: &str) -> Option<authentiq_protocol::AuthentiqId>
 }
 
 /// The inbox entry for a verified request (its id is the inbox's to give).
+/// The binding message is the client's text: kept as plain text, cleaned
+/// ([`purpose::clean_binding_message`]), and only with `backchannel` (a
+/// request matched by number has none to check).
 fn inbox_entry(req: &SignInRequest, token: &str, iat: i64, exp: i64) -> Request {
     Request {
         id: String::new(),
         session: req.session.clone(),
         purpose: req.purpose,
+        backchannel: req.backchannel,
+        binding_message: req
+            .backchannel
+            .then(|| purpose::clean_binding_message(req.binding_message.as_deref()))
+            .flatten(),
         event: token.to_string(),
         client_id: req.client.client_id.clone(),
         client_name: req.client.name.clone(),
@@ -911,6 +947,167 @@ mod tests {
                 "Verify your details for Test Shop".to_string()
             )
         );
+    }
+
+    /// A profile on `server`, the issuer key its events verify with, and
+    /// its ID (the events' audience).
+    fn app_with_issuer(
+        home: &Path,
+        server: &str,
+    ) -> (
+        Authenticator,
+        ServerKeys,
+        ed25519_dalek::SigningKey,
+        Identity,
+    ) {
+        let keystore = Arc::new(MemoryKeyStore::default());
+        let identity = profile_on(home, server, &keystore);
+        let app = Authenticator::open(home, "default", keystore).unwrap();
+        let issuer = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
+        let x = authentiq_protocol::AuthentiqId::from_verifying_key(issuer.verifying_key())
+            .unwrap()
+            .to_string();
+        let keys = ServerKeys::from_jwks(
+            &json!({ "keys": [{ "kty": "OKP", "crv": "Ed25519", "kid": "srv", "x": x }] }),
+        );
+        (app, keys, issuer, identity)
+    }
+
+    /// A CIBA request as the server pushes it: `backchannel`, and the
+    /// client's message if any.
+    fn backchannel_request(session: &str, message: Option<&str>) -> SignInRequest {
+        let mut req = sign_in_request(session, Purpose::SignIn);
+        req.scope = "openid".into();
+        req.backchannel = true;
+        req.binding_message = message.map(str::to_owned);
+        req
+    }
+
+    #[test]
+    fn a_backchannel_request_keeps_its_message_as_plain_text() {
+        let home = tempfile::tempdir().unwrap();
+        let (app, keys, issuer, identity) = app_with_issuer(home.path(), "http://127.0.0.1:9");
+        let pk = identity.id().to_string();
+        let sent = [
+            backchannel_request("s1", Some(" Order\u{202E} 1234\n\u{1b}[2J")),
+            backchannel_request("s2", None),
+            backchannel_request("s3", Some("\n\t")),
+            // Only a backchannel request has a message to check.
+            SignInRequest {
+                binding_message: Some("ignored".into()),
+                ..sign_in_request("s4", Purpose::SignIn)
+            },
+        ];
+        let mut got = Vec::new();
+        for (i, req) in sent.into_iter().enumerate() {
+            let token = event(&issuer, &pk, req);
+            let Some(Incoming::Request(r)) = app.accept(&keys, i as i64 + 1, &token).unwrap()
+            else {
+                panic!("no request {i}");
+            };
+            got.push((r.backchannel, r.binding_message.clone(), r.label()));
+        }
+        let ciba = |m: Option<&str>| {
+            (
+                true,
+                m.map(str::to_owned),
+                "Sign-in requested by Test Shop".to_string(),
+            )
+        };
+        assert_eq!(
+            got,
+            [
+                ciba(Some("Order 1234 [2J")),
+                ciba(None),
+                ciba(None),
+                (false, None, "Sign in to Test Shop".into()),
+            ]
+        );
+        // Kept so in the inbox, as `aq inbox` and the app read it.
+        let inbox = app.inbox().unwrap();
+        assert_eq!(inbox[0].binding_message.as_deref(), Some("Order 1234 [2J"));
+        assert_eq!(
+            inbox[0].binding_check().as_deref(),
+            Some("Check that Test Shop shows: Order 1234 [2J")
+        );
+        assert!(inbox[0].backchannel && !inbox[3].backchannel);
+    }
+
+    #[tokio::test]
+    async fn a_backchannel_request_is_approved_without_a_number() {
+        let home = tempfile::tempdir().unwrap();
+        let (url, server) = serve_one(http(
+            "200 OK",
+            "application/json",
+            r#"{"status":"approved"}"#,
+        ))
+        .await;
+        let (app, keys, issuer, identity) = app_with_issuer(home.path(), &url);
+        let session = format!("{url}/sign-in/ciba");
+        let token = event(
+            &issuer,
+            &identity.id().to_string(),
+            backchannel_request(&session, Some("Order 1234")),
+        );
+        let Some(Incoming::Request(r)) = app.accept(&keys, 1, &token).unwrap() else {
+            panic!("no request");
+        };
+        // A number is refused before anything is sent.
+        let err = app.approve(&r.id, Some(r.numbers[0]), &[], false).await;
+        assert!(
+            matches!(&err, Err(AppError::NoNumberToMatch(id, client)) if *id == r.id && client == "Test Shop"),
+            "{err:?}"
+        );
+        let answered = app.approve(&r.id, None, &[], false).await.unwrap();
+        assert!(answered.backchannel);
+        let (head, body) = server.await.unwrap();
+        assert!(head.starts_with("POST /sign-in/ciba HTTP/1.1"), "{head}");
+        let (id, claims) =
+            jwt::verify_self_signed::<SignInResponse>(&body, &Validation::at(now())).unwrap();
+        assert_eq!(id, identity.id());
+        assert_eq!(claims.body.decision, Answer::Approve);
+        assert_eq!(claims.body.number, None, "no number in the answer");
+        assert!(claims.registered.aud.unwrap().contains(&session));
+        // The history keeps what it was.
+        let d = &app.history(1).unwrap()[0];
+        assert_eq!(
+            (
+                d.result.as_str(),
+                d.backchannel,
+                d.binding_message.as_deref()
+            ),
+            ("approved", true, Some("Order 1234"))
+        );
+        assert_eq!(d.label(), "Sign-in requested by Test Shop");
+        assert!(app.inbox().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_request_matched_by_number_is_not_approved_without_one() {
+        let home = tempfile::tempdir().unwrap();
+        // No listener: anything sent would fail as a network error.
+        let (app, keys, issuer, identity) = app_with_issuer(home.path(), "http://127.0.0.1:9");
+        let token = event(
+            &issuer,
+            &identity.id().to_string(),
+            sign_in_request("http://127.0.0.1:9/sign-in/page", Purpose::SignIn),
+        );
+        let Some(Incoming::Request(r)) = app.accept(&keys, 1, &token).unwrap() else {
+            panic!("no request");
+        };
+        let err = app.approve(&r.id, None, &[], false).await.unwrap_err();
+        assert!(
+            matches!(&err, AppError::NumberRequired(id, shown) if *id == r.id && shown == "12, 47, 83"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("--number"), "{err}");
+        assert!(matches!(
+            app.approve(&r.id, Some(5), &[], false).await,
+            Err(AppError::NotACandidate(5, _))
+        ));
+        // Still pending, nothing recorded.
+        assert_eq!(app.inbox().unwrap().len(), 1);
+        assert!(app.history(10).unwrap().is_empty());
     }
 
     #[tokio::test]

@@ -79,6 +79,13 @@ const MIGRATIONS: &[&str] = &[
     // before were all sign-ins.
     "ALTER TABLE requests ADD COLUMN purpose TEXT NOT NULL DEFAULT 'sign-in';
      ALTER TABLE history ADD COLUMN purpose TEXT NOT NULL DEFAULT 'sign-in';",
+    // 2: whether the client's backend started the request (CIBA: no number
+    // to match) and the binding message it sent, in the inbox and in the
+    // history; the rows from before were all matched by number.
+    "ALTER TABLE requests ADD COLUMN backchannel INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE requests ADD COLUMN binding_message TEXT;
+     ALTER TABLE history ADD COLUMN backchannel INTEGER NOT NULL DEFAULT 0;
+     ALTER TABLE history ADD COLUMN binding_message TEXT;",
 ];
 
 /// A sign-in request as the inbox keeps it.
@@ -92,6 +99,16 @@ pub struct Request {
     /// (answered alike; worded by [`Request::label`]).
     #[serde(default)]
     pub purpose: Purpose,
+    /// Started by the client's backend (CIBA), with no browser page showing
+    /// a number: approved without one, the user checking the
+    /// `binding_message` instead.
+    #[serde(default)]
+    pub backchannel: bool,
+    /// With `backchannel`: the client's short message, as received (cleaned
+    /// to plain text: [`purpose::clean_binding_message`]), for the user to
+    /// check against what the client shows them.
+    #[serde(default)]
+    pub binding_message: Option<String>,
     /// The issuer-signed event it came in (kept to prove its origin).
     #[serde(skip)]
     pub event: String,
@@ -101,6 +118,8 @@ pub struct Request {
     pub scope: String,
     pub ip: String,
     pub user_agent: Option<String>,
+    /// Three candidates, one of them on the sign-in page; with
+    /// `backchannel` there is no page, and they mean nothing.
     pub numbers: [u16; 3],
     #[serde(skip)]
     pub nonce: String,
@@ -110,9 +129,20 @@ pub struct Request {
 }
 
 impl Request {
-    /// "Sign in to X", "Verify your details for X", "Confirm it's you for X".
+    /// "Sign in to X", "Verify your details for X", "Confirm it's you for
+    /// X"; "Sign-in requested by X" when X's backend started it.
     pub fn label(&self) -> String {
-        purpose::label(self.purpose, &self.client_name)
+        purpose::request_label(self.purpose, self.backchannel, &self.client_name)
+    }
+
+    /// What to check before approving a backchannel request ("Check that X
+    /// shows: …"); `None` when a number is matched instead.
+    pub fn binding_check(&self) -> Option<String> {
+        purpose::binding_check(
+            self.backchannel,
+            &self.client_name,
+            self.binding_message.as_deref(),
+        )
     }
 }
 
@@ -124,6 +154,13 @@ pub struct Decision {
     /// were kept read as sign-ins).
     #[serde(default)]
     pub purpose: Purpose,
+    /// The request was started by the client's backend (CIBA; decisions
+    /// from before this was kept read as not).
+    #[serde(default)]
+    pub backchannel: bool,
+    /// Its binding message, if the client sent one.
+    #[serde(default)]
+    pub binding_message: Option<String>,
     pub client_id: String,
     pub client_name: String,
     pub ip: String,
@@ -137,7 +174,7 @@ pub struct Decision {
 impl Decision {
     /// The request's heading, as [`Request::label`] words it.
     pub fn label(&self) -> String {
-        purpose::label(self.purpose, &self.client_name)
+        purpose::request_label(self.purpose, self.backchannel, &self.client_name)
     }
 }
 
@@ -240,8 +277,9 @@ impl Local {
         let id = Self::next_id(&tx)?;
         tx.execute(
             "INSERT INTO requests (id, session, event, client_id, client_name, client_uri,
-                scope, ip, user_agent, numbers, nonce, received_at, expires_at, state, purpose)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                scope, ip, user_agent, numbers, nonce, received_at, expires_at, state, purpose,
+                backchannel, binding_message)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
             params![
                 id,
                 r.session,
@@ -257,7 +295,9 @@ impl Local {
                 r.received_at,
                 r.expires_at,
                 r.state,
-                purpose::as_str(r.purpose)
+                purpose::as_str(r.purpose),
+                r.backchannel,
+                r.binding_message
             ],
         )
         .map_err(db)?;
@@ -327,6 +367,8 @@ impl Local {
             id: r.get(0)?,
             session: r.get(1)?,
             purpose: purpose::parse(&purpose),
+            backchannel: r.get(15)?,
+            binding_message: r.get(16)?,
             event: r.get(2)?,
             client_id: r.get(3)?,
             client_name: r.get(4)?,
@@ -344,7 +386,8 @@ impl Local {
 
     const REQUEST_COLUMNS: &'static str =
         "id, session, event, client_id, client_name, client_uri, scope, ip,
-        user_agent, numbers, nonce, received_at, expires_at, state, purpose";
+        user_agent, numbers, nonce, received_at, expires_at, state, purpose,
+        backchannel, binding_message";
 
     /// Pending, unexpired requests, oldest first. Expired ones are never offered.
     pub fn pending(&self, now: i64) -> Result<Vec<Request>, LocalError> {
@@ -386,9 +429,22 @@ impl Local {
     pub fn record(&self, d: &Decision) -> Result<(), LocalError> {
         self.conn
             .execute(
-                "INSERT INTO history (request_id, client_id, client_name, ip, user_agent, decided_at, result, detail, purpose)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![d.request_id, d.client_id, d.client_name, d.ip, d.user_agent, d.decided_at, d.result, d.detail, purpose::as_str(d.purpose)],
+                "INSERT INTO history (request_id, client_id, client_name, ip, user_agent, decided_at, result, detail, purpose,
+                    backchannel, binding_message)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    d.request_id,
+                    d.client_id,
+                    d.client_name,
+                    d.ip,
+                    d.user_agent,
+                    d.decided_at,
+                    d.result,
+                    d.detail,
+                    purpose::as_str(d.purpose),
+                    d.backchannel,
+                    d.binding_message
+                ],
             )
             .map(|_| ())
             .map_err(db)
@@ -399,7 +455,8 @@ impl Local {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT request_id, client_id, client_name, ip, user_agent, decided_at, result, detail, purpose
+                "SELECT request_id, client_id, client_name, ip, user_agent, decided_at, result, detail, purpose,
+                    backchannel, binding_message
                  FROM history ORDER BY id DESC LIMIT ?1",
             )
             .map_err(db)?;
@@ -409,6 +466,8 @@ impl Local {
                 Ok(Decision {
                     request_id: r.get(0)?,
                     purpose: purpose::parse(&purpose),
+                    backchannel: r.get(9)?,
+                    binding_message: r.get(10)?,
                     client_id: r.get(1)?,
                     client_name: r.get(2)?,
                     ip: r.get(3)?,
@@ -475,6 +534,8 @@ mod tests {
             id: id.into(),
             session: session.into(),
             purpose: Purpose::SignIn,
+            backchannel: false,
+            binding_message: None,
             event: "jwt".into(),
             client_id: "c".into(),
             client_name: "C".into(),
@@ -535,6 +596,8 @@ mod tests {
             l.record(&Decision {
                 request_id: r.id.clone(),
                 purpose: kept.purpose,
+                backchannel: false,
+                binding_message: None,
                 client_id: "c".into(),
                 client_name: "C".into(),
                 ip: "1.2.3.4".into(),
@@ -566,6 +629,137 @@ mod tests {
         // The CLI's JSON spells it as the protocol does.
         let json = serde_json::to_value(&l.pending(0).unwrap()[1]).unwrap();
         assert_eq!(json["purpose"], "verification");
+    }
+
+    #[test]
+    fn the_inbox_and_the_history_keep_a_backchannel_request_and_its_message() {
+        let l = Local::open(Path::new(":memory:")).unwrap();
+        let mut ciba = req("", "s1", 100);
+        ciba.backchannel = true;
+        ciba.binding_message = Some("Order <1234> & co".into());
+        l.add_request(&mut ciba, 0).unwrap();
+        let mut quiet = req("", "s2", 100);
+        quiet.backchannel = true;
+        l.add_request(&mut quiet, 0).unwrap();
+        let mut page = req("", "s3", 100);
+        l.add_request(&mut page, 0).unwrap();
+        let kept: Vec<(bool, Option<String>, String)> = l
+            .pending(0)
+            .unwrap()
+            .into_iter()
+            .map(|r| (r.backchannel, r.binding_message.clone(), r.label()))
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                (
+                    true,
+                    Some("Order <1234> & co".into()),
+                    "Sign-in requested by C".into()
+                ),
+                (true, None, "Sign-in requested by C".into()),
+                (false, None, "Sign in to C".into()),
+            ]
+        );
+        let r = l.request(&ciba.id).unwrap().unwrap();
+        assert_eq!(
+            r.binding_check().as_deref(),
+            Some("Check that C shows: Order <1234> & co")
+        );
+        assert_eq!(l.request(&page.id).unwrap().unwrap().binding_check(), None);
+        for r in [&r, &page] {
+            l.record(&Decision {
+                request_id: r.id.clone(),
+                purpose: r.purpose,
+                backchannel: r.backchannel,
+                binding_message: r.binding_message.clone(),
+                client_id: "c".into(),
+                client_name: "C".into(),
+                ip: "1.2.3.4".into(),
+                user_agent: None,
+                decided_at: 1,
+                result: "approved".into(),
+                detail: None,
+            })
+            .unwrap();
+        }
+        let h = l.history(10).unwrap();
+        assert_eq!(
+            (h[1].backchannel, h[1].binding_message.as_deref()),
+            (true, Some("Order <1234> & co"))
+        );
+        assert_eq!(h[1].label(), "Sign-in requested by C");
+        assert_eq!(
+            (h[0].backchannel, h[0].binding_message.as_deref()),
+            (false, None)
+        );
+        // The CLI's JSON names both, always.
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["backchannel"], true);
+        assert_eq!(json["binding_message"], "Order <1234> & co");
+        let json = serde_json::to_value(&page).unwrap();
+        assert_eq!(json["backchannel"], false);
+        assert_eq!(json["binding_message"], serde_json::Value::Null);
+    }
+
+    /// A profile of the version that kept purposes (`user_version` 1): its
+    /// rows read as matched by number, and that version (naming only the
+    /// columns it knows) still writes to it once migrated.
+    #[test]
+    fn a_profile_with_purposes_is_migrated_and_its_rows_are_not_backchannel() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite3");
+        let old_request = |c: &Connection, id: &str, session: &str| {
+            c.execute(
+                "INSERT INTO requests (id, session, event, client_id, client_name, scope, ip,
+                    numbers, nonce, received_at, expires_at, state, purpose)
+                 VALUES (?1, ?2, 'jwt', 'c', 'Old Shop', 'openid', '1.2.3.4', '[4,5,6]',
+                    'n', 1, 100, 'pending', 'verification')",
+                [id, session],
+            )
+            .unwrap();
+        };
+        {
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(SCHEMA).unwrap();
+            old.execute_batch(MIGRATIONS[0]).unwrap();
+            old.execute_batch("PRAGMA user_version = 1").unwrap();
+            old_request(&old, "1", "old-s");
+            old.execute(
+                "INSERT INTO history (request_id, client_id, client_name, ip, decided_at, result, purpose)
+                 VALUES ('0', 'c', 'Old Shop', '1.2.3.4', 1, 'approved', 'reauthentication')",
+                [],
+            )
+            .unwrap();
+        }
+        let l = Local::open(&path).unwrap();
+        let v: i64 = l
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(v, 2);
+        let old = l.request("1").unwrap().unwrap();
+        assert_eq!(
+            (old.purpose, old.backchannel, old.binding_message),
+            (Purpose::Verification, false, None)
+        );
+        let d = &l.history(10).unwrap()[0];
+        assert_eq!(
+            (d.purpose, d.backchannel, d.binding_message.as_deref()),
+            (Purpose::Reauthentication, false, None)
+        );
+        // The version before, on the migrated profile.
+        old_request(&l.conn, "9", "older-s");
+        assert!(!l.request("9").unwrap().unwrap().backchannel);
+        let mut new = req("", "new-s", 100);
+        new.backchannel = true;
+        new.binding_message = Some("Order 1234".into());
+        l.add_request(&mut new, 0).unwrap();
+        let new = l.request(&new.id).unwrap().unwrap();
+        assert_eq!(
+            (new.backchannel, new.binding_message.as_deref()),
+            (true, Some("Order 1234"))
+        );
     }
 
     /// A profile from before purposes were kept: its rows read as sign-ins,
@@ -611,6 +805,10 @@ mod tests {
             .unwrap()
             .expect("the old request is still there");
         assert_eq!(old.purpose, Purpose::SignIn);
+        assert_eq!(
+            (old.backchannel, old.binding_message.as_deref()),
+            (false, None)
+        );
         assert_eq!(old.label(), "Sign in to Old Shop");
         assert_eq!(old.numbers, [4, 5, 6]);
         assert_eq!(l.pending(0).unwrap().len(), 1);
@@ -637,13 +835,14 @@ mod tests {
         drop(l);
         // Opened again, twice (the app and `aq` on one profile): nothing to do.
         let (a, b) = (Local::open(&path).unwrap(), Local::open(&path).unwrap());
-        assert_eq!((version(&a), version(&b)), (1, 1));
+        let n = MIGRATIONS.len() as i64;
+        assert_eq!((version(&a), version(&b)), (n, n));
         assert_eq!(a.pending(0).unwrap().len(), 3);
         // A profile a newer version migrated further is left alone.
-        a.conn.execute_batch("PRAGMA user_version = 7").unwrap();
+        a.conn.execute_batch("PRAGMA user_version = 70").unwrap();
         drop((a, b));
         let l = Local::open(&path).unwrap();
-        assert_eq!(version(&l), 7);
+        assert_eq!(version(&l), 70);
         assert_eq!(l.pending(0).unwrap().len(), 3);
     }
 
@@ -854,6 +1053,8 @@ mod tests {
         l.record(&Decision {
             request_id: "a".into(),
             purpose: Purpose::SignIn,
+            backchannel: false,
+            binding_message: None,
             client_id: "c".into(),
             client_name: "C".into(),
             ip: "1.2.3.4".into(),
@@ -878,6 +1079,8 @@ mod tests {
             l.record(&Decision {
                 request_id: format!("r{i}"),
                 purpose: Purpose::SignIn,
+                backchannel: false,
+                binding_message: None,
                 client_id: "c".into(),
                 client_name: "C".into(),
                 ip: "1.2.3.4".into(),

@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use futures_util::StreamExt as _;
 use notify_rust::{Hint, Notification, NotificationHandle, Timeout, Urgency};
 
+use crate::local::Request;
 use crate::purpose::{self, Purpose};
 
 /// The application name notifications are sent with.
@@ -32,11 +33,33 @@ pub struct Notice {
     /// What the request is for: the title says so ("Sign in to X?",
     /// "Verify your details for X?", "Confirm it's you for X?").
     pub purpose: Purpose,
+    /// Started by the client's backend (CIBA): there is no number to pick,
+    /// the binding message is what to check ("Sign-in requested by X").
+    pub backchannel: bool,
+    /// With `backchannel`: the client's message, shown in the title and
+    /// the body (as plain text: see [`plain`]).
+    pub binding_message: Option<String>,
     /// Where the sign-in came from.
     pub requester_ip: String,
     pub user_agent: Option<String>,
     /// Unix time (seconds) after which the request can no longer be approved.
     pub expires_at: i64,
+}
+
+impl From<&Request> for Notice {
+    /// The notification of an inbox request.
+    fn from(r: &Request) -> Self {
+        Self {
+            id: r.id.clone(),
+            client_name: r.client_name.clone(),
+            purpose: r.purpose,
+            backchannel: r.backchannel,
+            binding_message: r.binding_message.clone(),
+            requester_ip: r.ip.clone(),
+            user_agent: r.user_agent.clone(),
+            expires_at: r.expires_at,
+        }
+    }
 }
 
 /// Shows sign-in requests to the user.
@@ -267,21 +290,63 @@ pub fn notify_or_log(n: &dyn Notifier, notice: &Notice) -> bool {
     }
 }
 
-/// The title: what the request is for, and from whom.
+/// The title: what the request is for, and from whom; for a backchannel
+/// request, with the client's message ("Sign-in requested by X: “Order
+/// 1234”"), which is what the user checks.
 fn summary(n: &Notice) -> String {
-    format!("{}?", purpose::label(n.purpose, &clip(&n.client_name, 80)))
+    let client = clip(&n.client_name, 80);
+    let label = purpose::request_label(n.purpose, n.backchannel, &client);
+    match n.binding_message.as_deref().filter(|_| n.backchannel) {
+        Some(m) => format!("{label}: “{}”", plain(m)),
+        None => format!("{label}?"),
+    }
 }
 
 /// The body: where the request comes from, and what to do. Servers may
 /// interpret a subset of HTML in bodies, so the requester's strings are
-/// escaped (and clipped: a user agent is whatever the requester sent).
+/// escaped (and clipped: a user agent is whatever the requester sent). A
+/// backchannel request's body starts with what to check (the binding
+/// message, as [`plain`] text) and asks for no number.
 fn body(n: &Notice) -> String {
-    let mut body = format!("From {}", escape(&clip(&n.requester_ip, 64)));
+    let client = escape(&clip(&n.client_name, 80));
+    let mut body = String::new();
+    if n.backchannel {
+        let message = n.binding_message.as_deref().map(plain);
+        if let Some(check) = purpose::binding_check(true, &client, message.as_deref()) {
+            body.push_str(&check);
+            body.push('\n');
+        }
+    }
+    body.push_str(&format!("From {}", escape(&clip(&n.requester_ip, 64))));
     if let Some(ua) = n.user_agent.as_deref().filter(|ua| !ua.trim().is_empty()) {
         body.push_str(&format!(" ({})", escape(&clip(ua, 120))));
     }
-    body.push_str("\nOpen Authentiq to pick the number shown on the page.");
+    if n.backchannel {
+        body.push_str("\nOpen Authentiq to approve or deny: there is no number to pick.");
+    } else {
+        body.push_str("\nOpen Authentiq to pick the number shown on the page.");
+    }
     body
+}
+
+/// A binding message for a notification: one clipped line with `<`, `>`
+/// and `&` left out. It is untrusted text the user compares with what the
+/// client shows, and daemons differ — some read markup in bodies (even in
+/// titles), where an escaped `&amp;` shows as `&`, others show it as
+/// `&amp;` — so rather than escape it, what could be markup is dropped. The
+/// app and `aq` show the message exactly.
+fn plain(message: &str) -> String {
+    let kept: String = message
+        .chars()
+        .filter(|c| !matches!(c, '<' | '>' | '&'))
+        .collect();
+    clip(
+        kept.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_str(),
+        64,
+    )
 }
 
 fn clip(s: &str, max_chars: usize) -> String {
@@ -344,6 +409,8 @@ mod tests {
             id: "job-1".into(),
             client_name: "Example <Shop>".into(),
             purpose: Purpose::SignIn,
+            backchannel: false,
+            binding_message: None,
             requester_ip: "203.0.113.7".into(),
             user_agent: Some("Mozilla/5.0 <b>x</b> & co".into()),
             expires_at: 1_800_000_120,
@@ -387,6 +454,56 @@ mod tests {
         assert_eq!(
             summary(&long),
             format!("Verify your details for {}…?", "x".repeat(80))
+        );
+    }
+
+    #[test]
+    fn a_backchannel_request_says_what_to_check_and_asks_for_no_number() {
+        let ciba = Notice {
+            client_name: "Example Shop".into(),
+            backchannel: true,
+            binding_message: Some("Order <b>1234</b> & co".into()),
+            ..notice()
+        };
+        assert_eq!(
+            summary(&ciba),
+            "Sign-in requested by Example Shop: “Order b1234/b co”"
+        );
+        let b = body(&ciba);
+        assert!(
+            b.starts_with("Check that Example Shop shows: Order b1234/b co\nFrom 203.0.113.7 ("),
+            "{b}"
+        );
+        assert!(
+            b.ends_with("Open Authentiq to approve or deny: there is no number to pick."),
+            "{b}"
+        );
+        assert!(!b.contains("pick the number"), "{b}");
+        // No markup the message brought survives, escaped or not.
+        let message = b.lines().next().unwrap();
+        assert!(!message.contains(['<', '>', '&']), "{message}");
+
+        let quiet = Notice {
+            binding_message: None,
+            ..ciba.clone()
+        };
+        assert_eq!(summary(&quiet), "Sign-in requested by Example Shop?");
+        assert!(
+            body(&quiet).starts_with("Example Shop sent no message to check"),
+            "{}",
+            body(&quiet)
+        );
+        // A message on a request matched by number is not shown.
+        let page = Notice {
+            backchannel: false,
+            ..ciba
+        };
+        assert_eq!(summary(&page), "Sign in to Example Shop?");
+        assert!(!body(&page).contains("Order"));
+        // Clipped, on one line.
+        assert_eq!(
+            plain(&format!("a\n{}", "b".repeat(100))),
+            format!("a {}…", "b".repeat(62))
         );
     }
 

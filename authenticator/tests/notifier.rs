@@ -46,6 +46,8 @@ fn notifier_probe_entry_point() {
         id: id.to_owned(),
         client_name: "Example Shop".to_owned(),
         purpose: Purpose::SignIn,
+        backchannel: false,
+        binding_message: None,
         requester_ip: "203.0.113.7".to_owned(),
         user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0".to_owned()),
         expires_at: i64::try_from(now).expect("time") + 120,
@@ -70,6 +72,19 @@ fn notifier_probe_entry_point() {
                 .collect::<Result<Vec<()>, _>>();
             match sent {
                 Ok(_) => ("sent".to_owned(), 0),
+                Err(e) => (format!("error {e}"), 21),
+            }
+        }
+        // A backchannel (CIBA) sign-in, its message with markup in it.
+        ["send-backchannel", id] => {
+            let n = Notice {
+                backchannel: true,
+                binding_message: Some("Order <i>1234</i> & more".to_owned()),
+                user_agent: None,
+                ..notice(id)
+            };
+            match notifier.sign_in_request(&n) {
+                Ok(()) => ("sent".to_owned(), 0),
                 Err(e) => (format!("error {e}"), 21),
             }
         }
@@ -267,6 +282,31 @@ fn the_title_says_what_the_request_is_for() {
             "{call}"
         );
     }
+}
+
+#[test]
+fn a_backchannel_request_shows_its_message_as_plain_text() {
+    let home = Home::new();
+    let mut bus = Bus::start(&home, Activation::Off);
+    let log = home.path().join("notify.log");
+    mock_daemon(&mut bus, &home, &log);
+    let p = probe(
+        bus.command(&home, this_binary()),
+        &["send-backchannel", "job-6"],
+    );
+    assert_eq!((p.code, p.line.as_str()), (Some(0), "sent"));
+    let calls = notify_calls(&log, 1);
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    let call = &calls[0];
+    for part in [
+        "\"dialog-password\" \"Sign-in requested by Example Shop: “Order i1234/i more”\"",
+        "\"Check that Example Shop shows: Order i1234/i more\nFrom 203.0.113.7\n\
+         Open Authentiq to approve or deny: there is no number to pick.\"",
+        "\"x-authentiq-request\": \"job-6\"",
+    ] {
+        assert!(call.contains(part), "no {part:?} in {call}");
+    }
+    assert!(!call.contains("<i>") && !call.contains("&amp;"), "{call}");
 }
 
 /// The mock's log records of `method`.

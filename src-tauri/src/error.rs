@@ -111,6 +111,15 @@ impl From<AppError> for CommandError {
                 CommandError::Expired(format!("Sign-in request {id} has expired."))
             }
             AppError::NotACandidate(..) => CommandError::Invalid(e.to_string()),
+            // The UI offers no number for a backchannel request and always
+            // one for the others: these say it sent the wrong thing.
+            AppError::NumberRequired(id, _) => CommandError::Invalid(format!(
+                "Sign-in request {id} needs the number shown on the sign-in page: pick it first."
+            )),
+            AppError::NoNumberToMatch(id, client) => CommandError::Invalid(format!(
+                "Sign-in request {id} has no number to match ({client} started it without a \
+                 sign-in page): approve it without one."
+            )),
             AppError::Untrusted(_) => CommandError::Server(e.to_string()),
             AppError::Io(_) => CommandError::Internal(e.to_string()),
         }
@@ -200,6 +209,14 @@ mod tests {
             "network"
         );
         assert_eq!(kind(AppError::Io("disk".into())), "internal");
+        assert_eq!(
+            kind(AppError::NumberRequired("a".into(), "1, 2, 3".into())),
+            "invalid"
+        );
+        assert_eq!(
+            kind(AppError::NoNumberToMatch("a".into(), "Shop".into())),
+            "invalid"
+        );
     }
 
     #[test]

@@ -185,14 +185,7 @@ fn next_wake(pending: &[RequestView], now: i64) -> Duration {
 /// is clicked, closed, or withdrawn (when the request is answered or
 /// expires: see the hub).
 fn announce(app: &AppHandle, r: &Request) {
-    let notice = Notice {
-        id: r.id.clone(),
-        client_name: r.client_name.clone(),
-        purpose: r.purpose,
-        requester_ip: r.ip.clone(),
-        user_agent: r.user_agent.clone(),
-        expires_at: r.expires_at,
-    };
+    let notice = Notice::from(r);
     let app = app.clone();
     spawn("authentiq-notification", move || {
         let notices = &app.state::<AppState>().notices;
@@ -213,6 +206,8 @@ mod tests {
             id: "a".into(),
             session: "s".into(),
             purpose: Default::default(),
+            backchannel: false,
+            binding_message: None,
             client_id: "c".into(),
             client_name: "C".into(),
             client_uri: None,

@@ -67,6 +67,13 @@ pub struct RequestView {
     /// What it is for (`sign-in`, `verification`, `reauthentication`): the
     /// UI words the request by it.
     pub purpose: Purpose,
+    /// Started by the client's backend (CIBA): no sign-in page shows a
+    /// number, so the UI offers none to pick (approve sends `number: null`)
+    /// and shows `binding_message` to check instead.
+    pub backchannel: bool,
+    /// With `backchannel`: the client's short message (plain text), if it
+    /// sent one.
+    pub binding_message: Option<String>,
     pub client_id: String,
     pub client_name: String,
     pub client_uri: Option<String>,
@@ -88,6 +95,8 @@ impl RequestView {
             id: r.id.clone(),
             session: r.session.clone(),
             purpose: r.purpose,
+            backchannel: r.backchannel,
+            binding_message: r.binding_message.clone(),
             client_id: r.client_id.clone(),
             client_name: r.client_name.clone(),
             client_uri: r.client_uri.clone(),
@@ -182,6 +191,8 @@ mod tests {
             id: "3fa2c1".into(),
             session: "http://127.0.0.1:8080/sign-in/abc".into(),
             purpose: Purpose::SignIn,
+            backchannel: false,
+            binding_message: None,
             event: "event.jwt.here".into(),
             client_id: "shop".into(),
             client_name: "My Shop".into(),
@@ -279,6 +290,8 @@ mod tests {
         assert_eq!(
             keys,
             [
+                "backchannel",
+                "binding_message",
                 "claims",
                 "client_id",
                 "client_name",
@@ -301,6 +314,14 @@ mod tests {
         verification.purpose = Purpose::Verification;
         let other = serde_json::to_value(RequestView::new(&verification, &[])).unwrap();
         assert_eq!(other["purpose"], "verification");
+        assert_eq!(json["backchannel"], false);
+        assert_eq!(json["binding_message"], serde_json::Value::Null);
+        let mut ciba = request("openid");
+        ciba.backchannel = true;
+        ciba.binding_message = Some("Order 1234".into());
+        let ciba = serde_json::to_value(RequestView::new(&ciba, &[])).unwrap();
+        assert_eq!(ciba["backchannel"], true);
+        assert_eq!(ciba["binding_message"], "Order 1234");
         assert_eq!(json["client_uri"], serde_json::Value::Null);
         assert_eq!(
             json["claims"][0],

@@ -24,14 +24,17 @@ use serde_json::{Value, json};
   aq watch                                     wait for sign-in requests (notifies)
   aq inbox                                     list pending requests
   aq approve 7 --number 47 --share phone       approve request 7, picking the number shown on the page
+  aq approve 8                                 approve request 8, started by the website's backend with
+                                               no page (backchannel): no number, check its message first
   aq deny 7 --report                           deny, and report it was not you
   aq signout --all                             sign out everywhere: end every session and refresh token
                                                of your ID; websites that asked for it are told
   aq revoke --secret - < secret.txt            revoke, the secret read from standard input
                                                (typed or piped: never in shell history or ps)
 
-Exit codes: 0 ok, 1 error, 2 usage, 3 keyring unavailable or locked, 4 refused by the server,
-5 server unreachable, 6 no such or expired request, 7 no identity yet."
+Exit codes: 0 ok, 1 error, 2 usage (also: approve without --number, or with it for a backchannel
+request), 3 keyring unavailable or locked, 4 refused by the server, 5 server unreachable, 6 no such
+or expired request, 7 no identity yet."
 )]
 struct Cli {
     /// Where profiles are kept (default: $AQ_HOME, $XDG_DATA_HOME/authentiq or ~/.local/share/authentiq).
@@ -64,11 +67,15 @@ enum Command {
     /// List pending requests — sign-ins, verifications, re-authentications —
     /// after catching up with the server.
     Inbox,
-    /// Approve a request with the number shown on the sign-in page.
+    /// Approve a request with the number shown on the sign-in page; a
+    /// backchannel request (started by the website's backend: no page, no
+    /// number) without one, once its message is what the website shows.
     Approve {
         id: String,
+        /// The number shown on the sign-in page (one of the request's three).
+        /// Not for a backchannel request: it has none.
         #[arg(long)]
-        number: u16,
+        number: Option<u16>,
         /// Share an optional claim too (required ones are always shared). Repeatable.
         #[arg(long)]
         share: Vec<String>,
@@ -173,6 +180,7 @@ fn exit_code(e: &AppError) -> u8 {
         AppError::Server(ClientError::Refused { .. }) => 4,
         AppError::Server(ClientError::Network { .. }) => 5,
         AppError::UnknownRequest(_) | AppError::Expired(_) | AppError::NotACandidate(..) => 6,
+        AppError::NumberRequired(..) | AppError::NoNumberToMatch(..) => USAGE,
         AppError::NoProfile | AppError::KeyMissing => 7,
         _ => 1,
     }
@@ -243,12 +251,19 @@ fn request_json(r: &Request) -> Value {
 
 /// What `aq approve` / `aq deny` did, as `--json` shows it.
 fn answered_json(r: &Request, result: &str) -> Value {
-    json!({ "id": r.id, "result": result, "purpose": r.purpose, "label": r.label() })
+    json!({
+        "id": r.id,
+        "result": result,
+        "purpose": r.purpose,
+        "backchannel": r.backchannel,
+        "binding_message": r.binding_message,
+        "label": r.label(),
+    })
 }
 
 fn describe(r: &Request) -> String {
-    format!(
-        "{}  {}{}\n        from {} ({})\n        asks for: {}\n        numbers: {} {} {}   {}",
+    let head = format!(
+        "{}  {}{}\n        from {} ({})\n        asks for: {}",
         r.id,
         r.label(),
         r.client_uri
@@ -256,13 +271,30 @@ fn describe(r: &Request) -> String {
             .map(|u| format!(" <{u}>"))
             .unwrap_or_default(),
         r.ip,
-        r.user_agent.as_deref().unwrap_or("unknown browser"),
+        r.user_agent.as_deref().unwrap_or(if r.backchannel {
+            "unknown client"
+        } else {
+            "unknown browser"
+        }),
         r.scope,
-        r.numbers[0],
-        r.numbers[1],
-        r.numbers[2],
-        when(r.expires_at),
-    )
+    );
+    match r.binding_check() {
+        // No page shows a number: what to check is the client's message.
+        Some(check) => format!(
+            "{head}\n        backchannel: started by {}'s backend, no number to match\n        \
+             {check}   {}\n        approve with: aq approve {}",
+            r.client_name,
+            when(r.expires_at),
+            r.id,
+        ),
+        None => format!(
+            "{head}\n        numbers: {} {} {}   {}",
+            r.numbers[0],
+            r.numbers[1],
+            r.numbers[2],
+            when(r.expires_at),
+        ),
+    }
 }
 
 async fn run(cli: Cli) -> Result<(), AppError> {
@@ -445,17 +477,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
             }
             app.watch(&mut |i| match i {
                 Incoming::Request(r) => {
-                    notify_or_log(
-                        &notifier,
-                        &Notice {
-                            id: r.id.clone(),
-                            client_name: r.client_name.clone(),
-                            purpose: r.purpose,
-                            requester_ip: r.ip.clone(),
-                            user_agent: r.user_agent.clone(),
-                            expires_at: r.expires_at,
-                        },
-                    );
+                    notify_or_log(&notifier, &Notice::from(&*r));
                     show(
                         json,
                         json!({ "event": "sign-in", "request": request_json(&r) }),
@@ -513,8 +535,13 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                 }
                 h.iter()
                     .map(|d| {
+                        let message = d
+                            .binding_message
+                            .as_deref()
+                            .map(|m| format!("  message: {m}"))
+                            .unwrap_or_default();
                         format!(
-                            "{}  {:<9} {}  from {}",
+                            "{}  {:<9} {}  from {}{message}",
                             d.decided_at,
                             d.result,
                             d.label(),

@@ -8,12 +8,14 @@ use crate::error::{CmdResult, CommandError, session_error};
 use crate::state::{AppState, blocking_async};
 use crate::views::RequestView;
 
-/// Approves with the number the user picked. Required claims are always
-/// shared; optional ones only when named in `share`.
+/// Approves with the number the user picked — `null` for a backchannel
+/// request (no sign-in page, no number: the user checked its binding
+/// message). Required claims are always shared; optional ones only when
+/// named in `share`.
 #[tauri::command]
 pub async fn approve(
     id: String,
-    number: u16,
+    number: Option<u16>,
     share: Vec<String>,
     remember: bool,
     state: State<'_, AppState>,
