@@ -69,6 +69,10 @@ pub enum OAuthErrorCode {
     AuthorizationPending,
     SlowDown,
     ExpiredToken,
+    InvalidBindingMessage,
+    UnknownUserId,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -101,6 +105,10 @@ impl OAuthErrorCode {
             AuthorizationPending => "authorization_pending",
             SlowDown => "slow_down",
             ExpiredToken => "expired_token",
+            InvalidBindingMessage => "invalid_binding_message",
+            UnknownUserId => "unknown_user_id",
+            InvalidDpopProof => "invalid_dpop_proof",
+            UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

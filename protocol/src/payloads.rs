@@ -150,6 +150,15 @@ pub struct SignInRequest {
     /// What the answer is for (a sign-in unless said otherwise).
     #[serde(default, skip_serializing_if = "Purpose::is_sign_in")]
     pub purpose: Purpose,
+    /// Started by the client's backend with no browser to show a number
+    /// (CIBA): the app asks "was this you?" without number matching, and
+    /// the answer carries no number.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backchannel: bool,
+    /// With `backchannel`: the client's short message, if it sent one,
+    /// which the user checks against what the client showed them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binding_message: Option<String>,
 }
 
 /// What a request pushed to the device is for: the app words it so.
@@ -295,6 +304,8 @@ mod tests {
         let k = SigningKey::from_bytes(&[5; 32]);
         let req = SignInRequest {
             purpose: Purpose::default(),
+            backchannel: false,
+            binding_message: None,
             session: "https://id.example/sign-in/abc".into(),
             nonce: "n-1".into(),
             client: ClientInfo {

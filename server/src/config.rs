@@ -107,9 +107,19 @@ impl Default for AccountsConfig {
 }
 
 /// OpenID Connect provider settings.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct OidcConfig {
+    /// Client-Initiated Backchannel Authentication (CIBA, poll and ping).
+    pub ciba: bool,
+    /// The device authorization grant (RFC 8628) at `/device`.
+    pub device_authorization: bool,
+    /// Pushed authorization requests (RFC 9126).
+    pub par: bool,
+    /// DPoP-bound tokens (RFC 9449).
+    pub dpop: bool,
+    /// DPoP proofs must carry a nonce from the server (`DPoP-Nonce`).
+    pub dpop_require_nonce: bool,
     /// Seconds after a refresh token is rotated during which the same
     /// client presenting it again gets the same new tokens instead of
     /// having the whole family revoked as a reuse (a response lost to a
@@ -117,6 +127,19 @@ pub struct OidcConfig {
     /// strict rotation as RFC 9700 §4.14 recommends: a longer grace gives a
     /// thief who replays a stolen token within it the same new tokens.
     pub refresh_reuse_grace_secs: u64,
+}
+
+impl Default for OidcConfig {
+    fn default() -> Self {
+        Self {
+            ciba: true,
+            device_authorization: true,
+            par: true,
+            dpop: true,
+            dpop_require_nonce: false,
+            refresh_reuse_grace_secs: 0,
+        }
+    }
 }
 
 impl Default for Config {
@@ -241,6 +264,9 @@ pub struct RateLimits {
     pub wrong_numbers_per_key_per_hour: u32,
     /// Client registrations (`POST /client`) per client address per hour.
     pub registrations_per_ip_per_hour: u32,
+    /// Device codes entered at `/device` per client address per minute
+    /// (RFC 8628 §5.1: user codes are short, so guesses are counted).
+    pub device_codes_per_ip_per_minute: u32,
 }
 
 impl Default for RateLimits {
@@ -253,6 +279,7 @@ impl Default for RateLimits {
             sign_ins_per_ip_per_minute: 30,
             wrong_numbers_per_key_per_hour: 5,
             registrations_per_ip_per_hour: 20,
+            device_codes_per_ip_per_minute: 10,
         }
     }
 }

@@ -38,6 +38,18 @@ pub async fn enqueue(
     content_type: &str,
     body: String,
 ) -> Result<(), ApiError> {
+    enqueue_with(state, kind, url, content_type, body, None).await
+}
+
+/// [`enqueue`] with an `Authorization` header.
+pub async fn enqueue_with(
+    state: &AppState,
+    kind: &str,
+    url: &str,
+    content_type: &str,
+    body: String,
+    authorization: Option<String>,
+) -> Result<(), ApiError> {
     let now = state.now();
     let item = Outgoing {
         id: 0,
@@ -45,6 +57,7 @@ pub async fn enqueue(
         url: url.to_string(),
         content_type: content_type.into(),
         body,
+        authorization,
         attempts: 0,
         next_at: now,
         expires_at: now + GIVE_UP_AFTER,
@@ -92,12 +105,14 @@ pub async fn worker(state: AppState) {
 /// Sends one item; forgets it when delivered or refused for good, else
 /// schedules the next attempt.
 async fn deliver(state: &AppState, http: &reqwest::Client, item: Outgoing) {
-    let sent = http
+    let mut request = http
         .post(&item.url)
         .header(reqwest::header::CONTENT_TYPE, &item.content_type)
-        .body(item.body.clone())
-        .send()
-        .await;
+        .body(item.body.clone());
+    if let Some(a) = &item.authorization {
+        request = request.header(reqwest::header::AUTHORIZATION, a);
+    }
+    let sent = request.send().await;
     let failure = match sent {
         Ok(res) if res.status().is_success() => None,
         // The receiver says the request is wrong: sending it again won't help.

@@ -110,6 +110,14 @@ pub struct Client {
     /// Where SDK results are POSTed (besides being fetched once).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sdk_webhook_uri: Option<String>,
+    /// CIBA: `poll` (the default) or `ping`, and where pings go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_token_delivery_mode: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
+    /// Authorization requests must come through PAR (RFC 9126).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
     /// Its owning account is deactivated (or a guest): it may not sign
     /// anyone in or get tokens. Worked out when loaded, never stored.
     #[serde(skip)]
@@ -156,6 +164,9 @@ impl Default for Client {
             client_secret_sealed: None,
             sdk_flows: Vec::new(),
             sdk_webhook_uri: None,
+            backchannel_token_delivery_mode: None,
+            backchannel_client_notification_endpoint: None,
+            require_pushed_authorization_requests: false,
             suspended: false,
         }
     }
@@ -223,6 +234,16 @@ impl Client {
             .any(|r| normalize_response_type(r) == want)
     }
 
+    /// Whether the client signs users in through the browser (and so needs
+    /// redirect URIs): any grant but CIBA and the device grant.
+    pub fn uses_redirects(&self) -> bool {
+        self.grant_types.is_empty()
+            || self
+                .grant_types
+                .iter()
+                .any(|g| matches!(g.as_str(), "authorization_code" | "implicit"))
+    }
+
     /// Checks a presented secret in constant time.
     pub fn verify_secret(&self, secret: &str) -> bool {
         if let Some(plain) = &self.client_secret {
@@ -242,8 +263,24 @@ impl Client {
         if self.client_id.is_empty() || self.name.is_empty() {
             return Err("client_id and name are required".into());
         }
-        if self.redirect_uris.is_empty() {
+        if self.redirect_uris.is_empty() && self.uses_redirects() {
             return Err(format!("client {}: no redirect_uris", self.client_id));
+        }
+        match self.backchannel_token_delivery_mode.as_deref() {
+            None | Some("poll") => {}
+            Some("ping") if self.backchannel_client_notification_endpoint.is_some() => {}
+            Some("ping") => {
+                return Err(format!(
+                    "client {}: ping mode needs backchannel_client_notification_endpoint",
+                    self.client_id
+                ));
+            }
+            Some(other) => {
+                return Err(format!(
+                    "client {}: backchannel_token_delivery_mode {other} is not supported (poll or ping)",
+                    self.client_id
+                ));
+            }
         }
         for (what, r) in self
             .redirect_uris
@@ -259,6 +296,11 @@ impl Client {
                     .iter()
                     .map(|r| ("backchannel_logout_uri", r)),
             )
+            .chain(
+                self.backchannel_client_notification_endpoint
+                    .iter()
+                    .map(|r| ("backchannel_client_notification_endpoint", r)),
+            )
         {
             let u = url::Url::parse(r)
                 .map_err(|e| format!("client {}: {what} {r}: {e}", self.client_id))?;
@@ -268,7 +310,7 @@ impl Client {
                     self.client_id
                 ));
             }
-            if !matches!(u.scheme(), "https" | "http") && what == "backchannel_logout_uri" {
+            if !matches!(u.scheme(), "https" | "http") && what.starts_with("backchannel") {
                 return Err(format!(
                     "client {}: {what} {r} is not an http(s) URL",
                     self.client_id

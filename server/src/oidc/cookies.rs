@@ -16,6 +16,8 @@ pub const SSO_TTL: i64 = 12 * 3600;
 pub const BROWSER_STATE: &str = "aq_bs";
 /// The logout confirmation form's CSRF token (double submit).
 pub const LOGOUT_CSRF: &str = "aq_lo";
+/// The device code form's CSRF token (double submit), path `/device`.
+pub const DEVICE_CSRF: &str = "aq_dc";
 /// How long a remembered device's push token cookie lasts.
 pub const PUSH_TTL: i64 = 90 * 24 * 3600;
 

@@ -12,6 +12,7 @@ use axum::routing::get;
 use serde_json::{Value, json};
 
 use crate::AppState;
+use crate::config::OidcConfig;
 use crate::oidc::keys::supported_algs;
 
 pub const PATH: &str = "/.well-known/openid-configuration";
@@ -47,7 +48,7 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn openid_configuration(State(state): State<AppState>) -> Response {
-    let mut res = Json(metadata(state.config.base_url())).into_response();
+    let mut res = Json(metadata(state.config.base_url(), &state.config.oidc)).into_response();
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(crate::routes::jwks::CACHE_CONTROL),
@@ -55,10 +56,12 @@ async fn openid_configuration(State(state): State<AppState>) -> Response {
     res
 }
 
-/// The provider metadata of the issuer at `base` (no trailing slash).
-pub fn metadata(base: &str) -> Value {
+/// The provider metadata of the issuer at `base` (no trailing slash), with
+/// the optional grants and features `oidc` enables.
+pub fn metadata(base: &str, oidc: &OidcConfig) -> Value {
     let scopes: Vec<&str> = ScopeName::KNOWN.iter().map(ScopeName::as_str).collect();
-    json!({
+    let mut grant_types = vec!["authorization_code", "refresh_token", "implicit"];
+    let mut m = json!({
         "issuer": base,
         "authorization_endpoint": format!("{base}/authorize"),
         "token_endpoint": format!("{base}/token"),
@@ -74,7 +77,7 @@ pub fn metadata(base: &str) -> Value {
             "code token id_token",
         ],
         "response_modes_supported": ["query", "fragment", "form_post"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "implicit"],
+
         "subject_types_supported": ["pairwise", "public"],
         "id_token_signing_alg_values_supported": supported_algs(),
         "token_endpoint_auth_methods_supported": [
@@ -102,7 +105,44 @@ pub fn metadata(base: &str) -> Value {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint": format!("{base}/introspect"),
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
-    })
+    });
+    let mut put = |k: &str, v: Value| {
+        m[k] = v;
+    };
+    if oidc.ciba {
+        grant_types.push(super::ciba::GRANT_TYPE);
+        put(
+            "backchannel_authentication_endpoint",
+            json!(format!("{base}/bc-authorize")),
+        );
+        put(
+            "backchannel_token_delivery_modes_supported",
+            json!(["poll", "ping"]),
+        );
+        put("backchannel_user_code_parameter_supported", json!(false));
+    }
+    if oidc.device_authorization {
+        grant_types.push(super::device::GRANT_TYPE);
+        put(
+            "device_authorization_endpoint",
+            json!(format!("{base}/device_authorization")),
+        );
+    }
+    if oidc.par {
+        put(
+            "pushed_authorization_request_endpoint",
+            json!(format!("{base}/par")),
+        );
+        put("require_pushed_authorization_requests", json!(false));
+    }
+    if oidc.dpop {
+        put(
+            "dpop_signing_alg_values_supported",
+            json!(super::dpop::ALGS),
+        );
+    }
+    put("grant_types_supported", json!(grant_types));
+    m
 }
 
 #[cfg(test)]
@@ -111,7 +151,7 @@ mod tests {
 
     #[test]
     fn endpoints_hang_off_the_issuer() {
-        let m = metadata("https://id.example");
+        let m = metadata("https://id.example", &OidcConfig::default());
         assert_eq!(m["issuer"], "https://id.example");
         assert_eq!(m["authorization_endpoint"], "https://id.example/authorize");
         assert_eq!(m["jwks_uri"], "https://id.example/jwks");
@@ -137,6 +177,42 @@ mod tests {
             "no popup page"
         );
         assert!(m.get("userinfo_signing_alg_values_supported").is_none());
+        for (key, path) in [
+            ("backchannel_authentication_endpoint", "/bc-authorize"),
+            ("device_authorization_endpoint", "/device_authorization"),
+            ("pushed_authorization_request_endpoint", "/par"),
+        ] {
+            assert_eq!(m[key], format!("https://id.example{path}"), "{key}");
+        }
+        let grants = m["grant_types_supported"].as_array().unwrap();
+        assert!(grants.contains(&json!("urn:openid:params:grant-type:ciba")));
+        assert!(grants.contains(&json!("urn:ietf:params:oauth:grant-type:device_code")));
+        assert_eq!(
+            m["dpop_signing_alg_values_supported"],
+            json!(["ES256", "EdDSA"])
+        );
+        // Turned off, they are not offered.
+        let off = OidcConfig {
+            ciba: false,
+            device_authorization: false,
+            par: false,
+            dpop: false,
+            ..OidcConfig::default()
+        };
+        let m2 = metadata("https://id.example", &off);
+        for key in [
+            "backchannel_authentication_endpoint",
+            "device_authorization_endpoint",
+            "pushed_authorization_request_endpoint",
+            "dpop_signing_alg_values_supported",
+        ] {
+            assert!(m2.get(key).is_none(), "{key}");
+        }
+        assert_eq!(
+            m2["grant_types_supported"],
+            json!(["authorization_code", "refresh_token", "implicit"])
+        );
+        assert_eq!(m2["request_uri_parameter_supported"], false);
         // `none` is never offered for ID tokens.
         let algs = m["id_token_signing_alg_values_supported"]
             .as_array()

@@ -16,6 +16,8 @@ pub struct OAuthErr {
     pub www_authenticate: Option<String>,
     /// Seconds, for 429.
     pub retry_after: Option<u64>,
+    /// A DPoP nonce to use next (`DPoP-Nonce`).
+    pub dpop_nonce: Option<String>,
 }
 
 impl OAuthErr {
@@ -37,6 +39,7 @@ impl OAuthErr {
             description: description.into(),
             www_authenticate: None,
             retry_after: None,
+            dpop_nonce: None,
         }
     }
 
@@ -95,6 +98,13 @@ impl IntoResponse for OAuthErr {
         let h = res.headers_mut();
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+        if let Some(n) = self
+            .dpop_nonce
+            .as_deref()
+            .and_then(|n| HeaderValue::from_str(n).ok())
+        {
+            h.insert("dpop-nonce", n);
+        }
         if let Some(secs) = self.retry_after {
             h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }

@@ -6,6 +6,7 @@
 //! §4.14), except a refresh replayed within `refresh_reuse_grace_secs` by
 //! the same client, which gets the same new tokens again.
 
+use authentiq_protocol::errors::OAuthErrorCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
@@ -14,6 +15,7 @@ use subtle::ConstantTimeEq;
 use super::clients::Client;
 use super::error::OAuthErr;
 use super::records::{self, ACCESS, CODE, REFRESH, SSO};
+use super::session::{SessionData, SsoData};
 use super::tokens::{self, CodeData, Grant};
 use crate::security::{self, Kind, Subject};
 use crate::store::{Record, StoreError};
@@ -26,6 +28,8 @@ pub struct Issued {
     pub refresh: String,
     pub id_token: String,
     pub scope: String,
+    /// The access token is DPoP-bound (`token_type: DPoP`).
+    pub dpop: bool,
 }
 
 /// Whether the key is live, as [`AppState::active_key`] decides: `false`
@@ -80,6 +84,8 @@ pub struct CodeRequest<'a> {
     pub code: &'a str,
     pub redirect_uri: Option<&'a str>,
     pub code_verifier: Option<&'a str>,
+    /// The thumbprint of the request's DPoP proof, if it had one.
+    pub dpop: Option<&'a str>,
 }
 
 pub async fn exchange_code(
@@ -120,11 +126,86 @@ pub async fn exchange_code(
         access: records::new_token(),
         refresh: records::new_token(),
         access_scope: None,
+        access_jkt: req.dpop.map(str::to_string),
     };
-    match commit(state, client, CODE, &id, &data.grant, tokens).await? {
+    let grant = Grant {
+        jkt: refresh_binding(client, req.dpop),
+        ..data.grant.clone()
+    };
+    match commit(state, client, CODE, &id, &grant, tokens).await? {
         Ok(issued) => Ok(issued),
         // Redeemed by a concurrent request in between: a reuse.
         Err(Spent) => Err(reused(state, client, &record, "authorization code").await),
+    }
+}
+
+/// Tokens for a sign-in the user answered on their device for a grant that
+/// is not the browser's (CIBA, device authorization): the grant gets an
+/// SSO session of its own — so offline access, signing out and revocation
+/// work as for any other — and `kind`/`id` (the CIBA request, the device
+/// code) is spent in the same transaction as the tokens are stored.
+pub async fn from_session(
+    state: &AppState,
+    client: &Client,
+    kind: &'static str,
+    id: &str,
+    session: &SessionData,
+    dpop: Option<&str>,
+) -> Result<Issued, OAuthErr> {
+    let pk = session
+        .pk
+        .clone()
+        .ok_or_else(|| OAuthErr::from(ApiError::internal("an approved session without a key")))?;
+    let now = state.now();
+    let auth_time = session.auth_time.unwrap_or(now);
+    let sso_id = records::token_id(&records::new_token());
+    let sso = SsoData {
+        pk: pk.clone(),
+        auth_time,
+        claims: session.claims.clone(),
+        granted_scope: session.granted_scope.clone(),
+        browser_state: String::new(),
+    };
+    let record = records::new(
+        SSO,
+        &sso_id,
+        &sso_id,
+        Some(&pk),
+        &sso,
+        now + super::cookies::SSO_TTL,
+    )?;
+    records::put(state, record).await?;
+    let (cid, sub, owned_pk) = (
+        client.client_id.clone(),
+        tokens::subject(state, client, &pk),
+        pk.clone(),
+    );
+    state
+        .db
+        .call(move |s| s.remember_subject(&cid, &sub, &owned_pk, now))
+        .await
+        .map_err(ApiError::from)?;
+    let grant = Grant {
+        client_id: client.client_id.clone(),
+        pk,
+        scope: session.granted_scope.clone(),
+        requested_scope: session.request.scope.clone(),
+        claims: session.claims.clone(),
+        auth_time,
+        nonce: None,
+        sid: sso_id,
+        family: crate::secrets::new_job_id(),
+        jkt: refresh_binding(client, dpop),
+    };
+    let tokens = NewTokens {
+        access: records::new_token(),
+        refresh: records::new_token(),
+        access_scope: None,
+        access_jkt: dpop.map(str::to_string),
+    };
+    match commit(state, client, kind, id, &grant, tokens).await? {
+        Ok(issued) => Ok(issued),
+        Err(Spent) => Err(OAuthErr::invalid_grant("this grant was already exchanged")),
     }
 }
 
@@ -140,6 +221,7 @@ pub async fn rotate_refresh(
     client: &Client,
     token: &str,
     scope: Option<&str>,
+    dpop: Option<&str>,
 ) -> Result<Issued, OAuthErr> {
     let id = records::token_id(token);
     let Some(record) = records::get_raw(state, REFRESH, &id).await? else {
@@ -148,7 +230,7 @@ pub async fn rotate_refresh(
         ));
     };
     if record.used {
-        return replayed(state, client, token, &record).await;
+        return replayed(state, client, token, &record, dpop).await;
     }
     let grant: Grant = records::parse(&record)?;
     if grant.client_id != client.client_id {
@@ -156,6 +238,18 @@ pub async fn rotate_refresh(
             "the refresh token was issued to another client",
         ));
     }
+    // A DPoP-bound refresh token needs a proof with its key (RFC 9449 §5).
+    if grant.jkt.is_some() && grant.jkt.as_deref() != dpop {
+        return Err(OAuthErr::new(
+            OAuthErrorCode::InvalidDpopProof,
+            "this refresh token is bound to a DPoP key: send a proof made with it",
+        ));
+    }
+    // A public client's unbound refresh token binds on its first proof.
+    let grant = Grant {
+        jkt: grant.jkt.clone().or_else(|| refresh_binding(client, dpop)),
+        ..grant
+    };
     // A narrower scope is for this access token; the refresh token keeps
     // the scope it had (RFC 6749 §6).
     let access_scope = scope.map(|s| narrowed_scope(&grant, s)).transpose()?;
@@ -165,13 +259,21 @@ pub async fn rotate_refresh(
         access,
         refresh,
         access_scope,
+        access_jkt: dpop.map(str::to_string),
     };
     match commit(state, client, REFRESH, &id, &grant, tokens).await? {
         Ok(issued) => Ok(issued),
         // Spent by a concurrent request in between: the same as a replay.
         Err(Spent) => {
             let again = records::get_raw(state, REFRESH, &id).await?;
-            replayed(state, client, token, again.as_ref().unwrap_or(&record)).await
+            replayed(
+                state,
+                client,
+                token,
+                again.as_ref().unwrap_or(&record),
+                dpop,
+            )
+            .await
         }
     }
 }
@@ -217,6 +319,14 @@ struct NewTokens {
     refresh: String,
     /// The access token's scope when narrower than the grant's.
     access_scope: Option<String>,
+    /// The DPoP key the access token is bound to (the request's proof).
+    access_jkt: Option<String>,
+}
+
+/// What a new refresh token is bound to (RFC 9449 §5): a public client's
+/// to the key of its proof; a confidential client's to its credentials only.
+fn refresh_binding(client: &Client, dpop: Option<&str>) -> Option<String> {
+    dpop.filter(|_| client.is_public()).map(str::to_string)
 }
 
 /// Checks the grant is live, signs the ID token, then spends `kind`/`id`
@@ -233,11 +343,14 @@ async fn commit(
         access,
         refresh,
         access_scope,
+        access_jkt,
     } = new;
     let access_grant = Grant {
         scope: access_scope.unwrap_or_else(|| grant.scope.clone()),
+        jkt: access_jkt,
         ..grant.clone()
     };
+    let dpop = access_grant.jkt.is_some();
     if !grant_is_live(state, grant).await? {
         records::revoke_family(state, &grant.family).await?;
         return Err(OAuthErr::invalid_grant(
@@ -260,6 +373,7 @@ async fn commit(
             refresh,
             id_token,
             scope: access_grant.scope,
+            dpop,
         })),
         Err(StoreError::Conflict(_)) => Ok(Err(Spent)),
         Err(StoreError::NotFound) => Err(OAuthErr::invalid_grant(
@@ -277,6 +391,7 @@ async fn replayed(
     client: &Client,
     token: &str,
     spent: &Record,
+    dpop: Option<&str>,
 ) -> Result<Issued, OAuthErr> {
     let grace = i64::try_from(state.config.oidc.refresh_reuse_grace_secs).unwrap_or(i64::MAX);
     let within = spent
@@ -289,12 +404,25 @@ async fn replayed(
             let grant: Grant = records::parse(&next)?;
             if grant.client_id == client.client_id && grant_is_live(state, &grant).await? {
                 let access = successor(state, token, "access");
+                // The access token as first issued: bound to a key or not.
+                let bound =
+                    match records::get_raw(state, ACCESS, &records::token_id(&access)).await? {
+                        Some(r) => records::parse::<Grant>(&r)?.jkt,
+                        None => None,
+                    };
+                if bound.is_some() && bound.as_deref() != dpop {
+                    return Err(OAuthErr::new(
+                        OAuthErrorCode::InvalidDpopProof,
+                        "these tokens are bound to a DPoP key: send a proof made with it",
+                    ));
+                }
                 let id_token = tokens::id_token(state, client, &grant, Some(&access), None)?;
                 tracing::info!(client = %client.client_id, "refresh token replayed within the grace period");
                 return Ok(Issued {
                     access,
                     refresh,
                     id_token,
+                    dpop: bound.is_some(),
                     scope: grant.scope,
                 });
             }

@@ -39,7 +39,12 @@ pub async fn introspect(
                 } else {
                     tokens::REFRESH_TTL
                 };
-                return Ok(json!({
+                let token_type = match (kind == ACCESS, grant.jkt.is_some()) {
+                    (true, true) => "DPoP",
+                    (true, false) => "Bearer",
+                    (false, _) => "refresh_token",
+                };
+                let mut out = json!({
                     "active": true,
                     "scope": grant.scope,
                     "client_id": grant.client_id,
@@ -50,8 +55,13 @@ pub async fn introspect(
                     "iat": exp - ttl,
                     "auth_time": grant.auth_time,
                     "sid": grant.sid,
-                    "token_type": if kind == ACCESS { "Bearer" } else { "refresh_token" },
-                }));
+                    "token_type": token_type,
+                });
+                // RFC 9449 §6.2: the key the token is bound to.
+                if let Some(jkt) = &grant.jkt {
+                    out["cnf"] = json!({ "jkt": jkt });
+                }
+                return Ok(out);
             }
         }
         Ok::<_, OAuthErr>(json!({ "active": false }))

@@ -1,11 +1,16 @@
-//! The OpenID Connect provider: discovery, keys, `/authorize` and the
-//! sign-in page, sign-in sessions, `/token`, `/userinfo`.
+//! The OpenID Connect provider: discovery, keys, `/authorize` (and PAR)
+//! and the sign-in page, sign-in sessions, `/token` (with CIBA and the
+//! device grant, DPoP-bound or not), `/userinfo`, logout, revocation,
+//! introspection, registration and SDK tokens.
 
 pub mod authorize;
+pub mod ciba;
 pub mod client_auth;
 pub mod clients;
 pub mod cookies;
+pub mod device;
 pub mod discovery;
+pub mod dpop;
 pub mod error;
 pub mod grants;
 pub mod introspection;
@@ -13,6 +18,8 @@ pub mod jwt_crypto;
 pub mod keys;
 pub mod logout;
 pub mod page;
+pub mod par;
+pub mod polling;
 pub mod records;
 pub mod registration;
 pub mod response;
@@ -37,6 +44,10 @@ pub fn router() -> Router<AppState> {
         .route("/authorize", get(authorize::get).post(authorize::post))
         .route("/sign-in", get(authorize::get).post(authorize::post))
         .merge(signin::router())
+        .route("/par", post(par::push))
+        .route("/bc-authorize", post(ciba::bc_authorize))
+        .route("/device_authorization", post(device::device_authorization))
+        .route("/device", get(device::show).post(device::enter))
         .route("/token", post(token::token))
         .route(
             "/userinfo",

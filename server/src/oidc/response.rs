@@ -136,6 +136,7 @@ pub async fn complete(
         nonce: request.nonce.clone(),
         sid: sid.to_string(),
         family: crate::secrets::new_job_id(),
+        jkt: None,
     };
     let granted_scope = sso.granted_scope.as_str();
     // The client's backend may later name this user by the sub it got.

@@ -90,9 +90,29 @@ pub struct SessionData {
     /// The SDK token that started it (its record id).
     #[serde(default)]
     pub sdk_token: Option<String>,
+    /// CIBA: the client's binding message (there is no number to match).
+    #[serde(default)]
+    pub binding_message: Option<String>,
+    /// The grant that waits on this session's answer, when it is not the
+    /// browser's (CIBA, device authorization).
+    #[serde(default)]
+    pub link: Option<GrantLink>,
+}
+
+/// A grant a session's answer completes (its record id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum GrantLink {
+    Ciba { id: String },
+    Device { id: String },
 }
 
 impl SessionData {
+    /// Started by a client's backend (CIBA): no browser shows a number.
+    pub fn is_backchannel(&self) -> bool {
+        matches!(self.link, Some(GrantLink::Ciba { .. }))
+    }
+
     /// A new session waiting for the user: fresh numbers (one of them to
     /// show), nonce and CSRF token; bound to the browser holding `binding`.
     pub fn pending(
@@ -126,6 +146,8 @@ impl SessionData {
             purpose: Default::default(),
             expected_pk: None,
             sdk_token: None,
+            binding_message: None,
+            link: None,
         }
     }
 }

@@ -13,8 +13,8 @@ use serde_json::json;
 use super::client_auth::{Form, authenticate};
 use super::clients::Client;
 use super::error::OAuthErr;
-use super::grants;
 use super::tokens;
+use super::{ciba, device, dpop, grants, polling};
 use crate::AppState;
 
 /// Form-encoded body, with an OAuth error (not a problem body) when it isn't.
@@ -39,9 +39,26 @@ async fn handle(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Re
             format!("this client may not use grant_type {grant_type}"),
         ));
     }
+    let target = dpop::Target {
+        method: "POST",
+        url: &format!("{}/token", state.config.base_url()),
+        access_token: None,
+    };
+    let proof = dpop::proof(state, headers, &target).await?;
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     match grant_type {
-        "authorization_code" => code_grant(state, &client, form).await,
-        "refresh_token" => refresh_grant(state, &client, form).await,
+        "authorization_code" => code_grant(state, &client, form, jkt).await,
+        "refresh_token" => refresh_grant(state, &client, form, jkt).await,
+        ciba::GRANT_TYPE if state.config.oidc.ciba => {
+            let id = form.require("auth_req_id")?;
+            let issued = polling::poll(state, &client, ciba::KIND, id, jkt).await?;
+            Ok(respond(state, issued))
+        }
+        device::GRANT_TYPE if state.config.oidc.device_authorization => {
+            let code = form.require("device_code")?;
+            let issued = polling::poll(state, &client, device::KIND, code, jkt).await?;
+            Ok(respond(state, issued))
+        }
         other => Err(OAuthErr::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!("grant_type {other} is not supported"),
@@ -49,11 +66,17 @@ async fn handle(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Re
     }
 }
 
-async fn code_grant(state: &AppState, client: &Client, form: &Form) -> Result<Response, OAuthErr> {
+async fn code_grant(
+    state: &AppState,
+    client: &Client,
+    form: &Form,
+    dpop: Option<&str>,
+) -> Result<Response, OAuthErr> {
     let req = grants::CodeRequest {
         code: form.require("code")?,
         redirect_uri: form.get("redirect_uri"),
         code_verifier: form.get("code_verifier"),
+        dpop,
     };
     Ok(respond(
         state,
@@ -65,9 +88,10 @@ async fn refresh_grant(
     state: &AppState,
     client: &Client,
     form: &Form,
+    dpop: Option<&str>,
 ) -> Result<Response, OAuthErr> {
     let token = form.require("refresh_token")?;
-    let issued = grants::rotate_refresh(state, client, token, form.get("scope")).await?;
+    let issued = grants::rotate_refresh(state, client, token, form.get("scope"), dpop).await?;
     Ok(respond(state, issued))
 }
 
@@ -75,7 +99,7 @@ fn respond(state: &AppState, issued: grants::Issued) -> Response {
     let now = state.now();
     let mut res = Json(json!({
         "access_token": issued.access,
-        "token_type": "Bearer",
+        "token_type": if issued.dpop { "DPoP" } else { "Bearer" },
         "expires_in": tokens::ACCESS_TTL,
         "expires_at": now + tokens::ACCESS_TTL,
         "id_token": issued.id_token,

@@ -34,6 +34,9 @@ pub struct Grant {
     /// The SSO session (`sid` claim).
     pub sid: String,
     pub family: String,
+    /// DPoP: the thumbprint of the key the tokens are bound to (`cnf.jkt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 /// A code, bound to where it may be redeemed.

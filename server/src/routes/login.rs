@@ -128,6 +128,8 @@ pub async fn push_login(
         .unwrap_or_else(|| origin.clone());
     let request = SignInRequest {
         purpose: Default::default(),
+        backchannel: false,
+        binding_message: None,
         session: q.callback.clone(),
         nonce: jwt::random_jti().map_err(|_| ApiError::internal("no randomness"))?,
         client: ClientInfo {

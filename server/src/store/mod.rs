@@ -177,6 +177,8 @@ pub struct Outgoing {
     pub url: String,
     pub content_type: String,
     pub body: String,
+    /// Sent as the `Authorization` header, when set.
+    pub authorization: Option<String>,
     pub attempts: u32,
     /// Not before this time.
     pub next_at: i64,

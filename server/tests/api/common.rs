@@ -347,6 +347,7 @@ pub fn seed_refresh(
         auth_time: now(),
         nonce: None,
         sid: family.clone(),
+        jkt: None,
         family: family.clone(),
     };
     let record = records::new(

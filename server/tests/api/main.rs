@@ -7,7 +7,10 @@ mod common;
 
 mod accounts;
 mod channel;
+mod ciba;
 mod deployment;
+mod device_par;
+mod dpop;
 mod durability;
 mod grants;
 mod key;

@@ -13,7 +13,7 @@ use super::clients::{self, Client};
 use super::page;
 use super::records::{self, SESSION};
 use super::response::{self, Outcome};
-use super::session::{AuthRequest, SESSION_TTL, SessionData, SsoData};
+use super::session::{AuthRequest, GrantLink, SESSION_TTL, SessionData, SsoData};
 use super::{cookies, signin};
 use crate::security::ClientIp;
 use crate::{ApiError, AppState};
@@ -64,9 +64,10 @@ fn malformed(why: &str) -> Response {
 async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthParams) -> Response {
     // 1. Who is asking, where the answer goes, and what is asked.
     let client_id = match validate::client_id(&p) {
-        Ok(id) => id,
+        Ok(id) => id.to_string(),
         Err(e) => return refusal(&state, e),
     };
+    let client_id = client_id.as_str();
     let client = match clients::find(&state, client_id).await {
         Ok(Some(c)) => c,
         Ok(None) => {
@@ -77,6 +78,21 @@ async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthPar
             );
         }
         Err(_) => return page::failure_page(),
+    };
+    // A pushed request (RFC 9126): the browser carries only its reference.
+    let pushed = state.config.oidc.par && p.request_uri.is_some();
+    let p = match p.request_uri.as_deref() {
+        Some(uri) if pushed => match super::par::resolve(&state, client_id, uri).await {
+            Ok(pushed) => pushed,
+            Err(message) => {
+                return page::error_page(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid sign-in request",
+                    message,
+                );
+            }
+        },
+        _ => p,
     };
     let Valid {
         request,
@@ -96,6 +112,12 @@ async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthPar
         )
     };
 
+    if client.require_pushed_authorization_requests && !pushed {
+        return fail(
+            OAuthErrorCode::InvalidRequest,
+            "this client must push its authorization requests (PAR)",
+        );
+    }
     if client.suspended {
         return fail(
             OAuthErrorCode::UnauthorizedClient,
@@ -195,6 +217,23 @@ async fn start_session(
     ip: ClientIp,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
+    let sid = crate::secrets::new_job_id();
+    begin(state, client, &sid, request, &ip, headers, None).await
+}
+
+/// Starts sign-in session `sid` for `request` in this browser (bound to it
+/// by a cookie) and sends the browser to its page; `link` is the grant
+/// that waits on the answer when it is not this browser's (the device
+/// authorization grant).
+pub async fn begin(
+    state: &AppState,
+    client: &Client,
+    sid: &str,
+    request: AuthRequest,
+    ip: &ClientIp,
+    headers: &HeaderMap,
+    link: Option<GrantLink>,
+) -> Result<Response, ApiError> {
     let ip = ip.to_string();
     let rate = &state.config.rate;
     state
@@ -206,20 +245,20 @@ async fn start_session(
         )
         .await?;
     let now = state.now();
-    let sid = crate::secrets::new_job_id();
     let binding = records::new_token();
     let requester = crate::routes::login::requester(headers, &ip);
-    let data = SessionData::pending(request, requester, &binding, now);
+    let mut data = SessionData::pending(request, requester, &binding, now);
+    data.link = link;
     // Stored before anything is pushed: a device may answer at once.
-    let record = records::new(SESSION, &sid, &sid, None, &data, now + SESSION_TTL)?;
+    let record = records::new(SESSION, sid, sid, None, &data, now + SESSION_TTL)?;
     records::put(state, record).await?;
     // A remembered device: push by itself.
     if let Some(token) = cookies::get(headers, &cookies::push(&client.client_id))
         && let Ok(pk) = signin::remembered_key(state, &token).await
-        && signin::push(state, client, &sid, &data, &pk).await.is_ok()
+        && signin::push(state, client, sid, &data, &pk).await.is_ok()
     {
         // Only the flag: an answer may already have arrived meanwhile.
-        records::modify(state, SESSION, &sid, |d: &mut SessionData| {
+        records::modify(state, SESSION, sid, |d: &mut SessionData| {
             d.pushed = true;
             Ok(())
         })
@@ -231,7 +270,7 @@ async fn start_session(
     )
         .into_response();
     if let Some(c) = cookies::set(
-        &cookies::binding(&sid),
+        &cookies::binding(sid),
         &binding,
         &format!("/sign-in/{sid}"),
         SESSION_TTL,

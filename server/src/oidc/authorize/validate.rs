@@ -7,14 +7,14 @@
 
 use authentiq_protocol::errors::OAuthErrorCode;
 use authentiq_protocol::scope::{Scope, ScopeName};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::oidc::clients::{self, Client};
 use crate::oidc::session::{AuthRequest, ResponseMode};
 
 /// The parameters of an authorization request; all optional here so that
 /// every problem gets a precise answer.
-#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthParams {
     pub client_id: Option<String>,
     pub response_type: Option<String>,
@@ -115,6 +115,21 @@ pub fn client_id(p: &AuthParams) -> Result<&str, AuthError> {
         })
 }
 
+/// A scope a new grant may ask for: it parses, includes `openid` and names
+/// only known scopes (the `invalid_scope` description otherwise).
+pub fn openid_scope(scope: &str) -> Result<Scope, String> {
+    let scope: Scope = scope
+        .parse()
+        .map_err(|e: authentiq_protocol::scope::ScopeError| e.to_string())?;
+    if !scope.contains(&ScopeName::OpenId) {
+        return Err("the scope must include openid".into());
+    }
+    if let Some(unknown) = scope.unknown().next() {
+        return Err(format!("unknown scope {unknown}"));
+    }
+    Ok(scope)
+}
+
 /// Checks the request against its client.
 pub fn validate(p: &AuthParams, client: &Client) -> Result<Valid, AuthError> {
     let redirect_uri = match p.redirect_uri.as_deref() {
@@ -197,22 +212,10 @@ pub fn validate(p: &AuthParams, client: &Client) -> Result<Valid, AuthError> {
             "this client may not use this response_type",
         ));
     }
-    let scope: Scope = match p.scope.as_deref().unwrap_or("").parse() {
+    let scope = match openid_scope(p.scope.as_deref().unwrap_or("")) {
         Ok(s) => s,
-        Err(e) => return Err(fail(OAuthErrorCode::InvalidScope, &e.to_string())),
+        Err(why) => return Err(fail(OAuthErrorCode::InvalidScope, &why)),
     };
-    if !scope.contains(&ScopeName::OpenId) {
-        return Err(fail(
-            OAuthErrorCode::InvalidScope,
-            "the scope must include openid",
-        ));
-    }
-    if let Some(unknown) = scope.unknown().next() {
-        return Err(fail(
-            OAuthErrorCode::InvalidScope,
-            &format!("unknown scope {unknown}"),
-        ));
-    }
     // OIDC Core §3.2.2.1, §3.3.2.11: an ID token or a hybrid response from
     // the authorization endpoint needs a nonce (plain OAuth `token` does not).
     if !matches!(response_type.as_str(), "code" | "token")

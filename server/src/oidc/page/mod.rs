@@ -99,6 +99,7 @@ const MESSAGE_HTML: &str = include_str!("assets/message.html");
 const FORM_POST_HTML: &str = include_str!("assets/form-post.html");
 const LOGOUT_HTML: &str = include_str!("assets/logout.html");
 const CHECK_SESSION_HTML: &str = include_str!("assets/check-session.html");
+const DEVICE_HTML: &str = include_str!("assets/device.html");
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
     let mut env = Environment::new();
@@ -110,6 +111,7 @@ static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = Laz
     env.add_template("form-post.html", FORM_POST_HTML)?;
     env.add_template("logout.html", LOGOUT_HTML)?;
     env.add_template("check-session.html", CHECK_SESSION_HTML)?;
+    env.add_template("device.html", DEVICE_HTML)?;
     Ok(env)
 });
 
@@ -215,6 +217,29 @@ pub fn render_logout_confirm(client_name: Option<&str>, fields: &[(&str, String)
     render("logout.html", &ctx).unwrap_or_else(|err| {
         tracing::error!(%err, "logout page template failed");
         fallback_page("Sign out", "<p>The sign-out page could not be shown.</p>")
+    })
+}
+
+#[derive(Debug, Serialize)]
+struct DeviceCtx<'a> {
+    assets: &'a AssetUrls,
+    user_code: &'a str,
+    csrf: &'a str,
+    error: Option<&'a str>,
+}
+
+/// `/device`: the form for the code a device shows (RFC 8628 §3.3), posted
+/// back with a CSRF token (double submit). Send it with [`security_headers`].
+pub fn render_device(user_code: &str, csrf: &str, error: Option<&str>) -> String {
+    let ctx = DeviceCtx {
+        assets: &ASSET_URLS,
+        user_code,
+        csrf,
+        error,
+    };
+    render("device.html", &ctx).unwrap_or_else(|err| {
+        tracing::error!(%err, "device page template failed");
+        fallback_page("Connect a device", "<p>The page could not be shown.</p>")
     })
 }
 

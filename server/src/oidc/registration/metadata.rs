@@ -32,6 +32,11 @@ pub struct Metadata {
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
+    /// CIBA Core §4: `poll` or `ping`, and where pings go.
+    pub backchannel_token_delivery_mode: Option<String>,
+    pub backchannel_client_notification_endpoint: Option<String>,
+    /// RFC 9126 §6.
+    pub require_pushed_authorization_requests: Option<bool>,
     /// RFC 7592 updates name the client, and may repeat its secret.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
@@ -41,7 +46,13 @@ pub struct Metadata {
 
 const MAX_TEXT: usize = 2000;
 const MAX_LIST: usize = 20;
-const GRANT_TYPES: &[&str] = &["authorization_code", "refresh_token", "implicit"];
+const GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "refresh_token",
+    "implicit",
+    crate::oidc::ciba::GRANT_TYPE,
+    crate::oidc::device::GRANT_TYPE,
+];
 const RESPONSE_TYPES: &[&str] = &[
     "code",
     "token",
@@ -113,8 +124,14 @@ fn list<'a>(what: &str, v: &'a Option<Vec<String>>) -> Result<&'a [String], Inva
 /// The client `m` describes, keeping what the server owns of `base` (its
 /// id, secret, owner, registration token, issue time).
 pub fn to_client(m: &Metadata, base: Client) -> Result<Client, Invalid> {
+    // A client of CIBA or the device grant alone has no redirect URIs.
+    let redirect_based = m.grant_types.as_ref().is_none_or(|g| {
+        g.is_empty()
+            || g.iter()
+                .any(|g| matches!(g.as_str(), "authorization_code" | "implicit"))
+    });
     let redirects = list("redirect_uris", &m.redirect_uris)?;
-    if redirects.is_empty() {
+    if redirects.is_empty() && redirect_based {
         return Err(Invalid::RedirectUri("redirect_uris are required".into()));
     }
     for r in redirects {
@@ -131,16 +148,24 @@ pub fn to_client(m: &Metadata, base: Client) -> Result<Client, Invalid> {
     ] {
         web_url(what, v)?;
     }
-    if let Some(b) = &m.backchannel_logout_uri {
-        let ok = url::Url::parse(b).is_ok_and(|u| {
-            u.fragment().is_none()
-                && (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)))
+    for (what, v) in [
+        ("backchannel_logout_uri", &m.backchannel_logout_uri),
+        (
+            "backchannel_client_notification_endpoint",
+            &m.backchannel_client_notification_endpoint,
+        ),
+    ] {
+        let ok = v.as_deref().is_none_or(|b| {
+            b.len() <= MAX_TEXT
+                && url::Url::parse(b).is_ok_and(|u| {
+                    u.fragment().is_none()
+                        && (u.scheme() == "https" || (u.scheme() == "http" && is_loopback(&u)))
+                })
         });
         if !ok {
-            return Err(Invalid::Metadata(
-                "backchannel_logout_uri must be https (or http on localhost), without a fragment"
-                    .into(),
-            ));
+            return Err(Invalid::Metadata(format!(
+                "{what} must be https (or http on localhost), without a fragment"
+            )));
         }
     }
     text("client_name", &m.client_name)?;
@@ -159,8 +184,9 @@ pub fn to_client(m: &Metadata, base: Client) -> Result<Client, Invalid> {
         }
     };
     let response_types: Vec<String> = match &m.response_types {
+        None if !redirect_based => Vec::new(),
         None => vec!["code".into()],
-        Some(r) if r.is_empty() => vec!["code".into()],
+        Some(r) if r.is_empty() && redirect_based => vec!["code".into()],
         Some(r) => r.clone(),
     };
     for rt in &response_types {
@@ -203,6 +229,38 @@ pub fn to_client(m: &Metadata, base: Client) -> Result<Client, Invalid> {
             "response types with token or id_token need grant_type implicit".into(),
         ));
     }
+    let ciba = grant_types
+        .iter()
+        .any(|g| g == crate::oidc::ciba::GRANT_TYPE);
+    if ciba && method == AuthMethod::None {
+        return Err(Invalid::Metadata(
+            "CIBA is for confidential clients: not with token_endpoint_auth_method none".into(),
+        ));
+    }
+    let delivery = m.backchannel_token_delivery_mode.clone();
+    match (
+        delivery.as_deref(),
+        &m.backchannel_client_notification_endpoint,
+    ) {
+        (None | Some("poll"), _) | (Some("ping"), Some(_)) => {}
+        (Some("ping"), None) => {
+            return Err(Invalid::Metadata(
+                "backchannel_token_delivery_mode ping needs backchannel_client_notification_endpoint"
+                    .into(),
+            ));
+        }
+        (Some(other), _) => {
+            return Err(Invalid::Metadata(format!(
+                "backchannel_token_delivery_mode {other} is not supported (poll or ping)"
+            )));
+        }
+    }
+    if delivery.is_some() && !ciba {
+        return Err(Invalid::Metadata(format!(
+            "backchannel_token_delivery_mode needs grant_type {}",
+            crate::oidc::ciba::GRANT_TYPE
+        )));
+    }
     let alg = m
         .id_token_signed_response_alg
         .clone()
@@ -231,8 +289,9 @@ pub fn to_client(m: &Metadata, base: Client) -> Result<Client, Invalid> {
         .clone()
         .filter(|n| !n.trim().is_empty())
         .unwrap_or_else(|| {
-            url::Url::parse(&redirects[0])
-                .ok()
+            redirects
+                .first()
+                .and_then(|r| url::Url::parse(r).ok())
                 .and_then(|u| u.host_str().map(str::to_string))
                 .unwrap_or_else(|| "Unnamed application".into())
         });
@@ -252,6 +311,13 @@ pub fn to_client(m: &Metadata, base: Client) -> Result<Client, Invalid> {
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone().unwrap_or_default(),
         backchannel_logout_uri: m.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: m.backchannel_logout_session_required.unwrap_or(false),
+        backchannel_token_delivery_mode: delivery,
+        backchannel_client_notification_endpoint: m
+            .backchannel_client_notification_endpoint
+            .clone(),
+        require_pushed_authorization_requests: m
+            .require_pushed_authorization_requests
+            .unwrap_or(false),
         require_pkce: true,
         ..base
     })
@@ -301,6 +367,17 @@ pub fn show(c: &Client, base_url: &str) -> Shown {
         "backchannel_logout_session_required",
         json!(c.backchannel_logout_session_required),
     );
+    put(
+        "backchannel_token_delivery_mode",
+        json!(c.backchannel_token_delivery_mode),
+    );
+    put(
+        "backchannel_client_notification_endpoint",
+        json!(c.backchannel_client_notification_endpoint),
+    );
+    if c.require_pushed_authorization_requests {
+        put("require_pushed_authorization_requests", json!(true));
+    }
     put(
         "registration_client_uri",
         json!(format!("{base_url}/client/{}", c.client_id)),

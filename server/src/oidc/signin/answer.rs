@@ -14,7 +14,7 @@ use subtle::ConstantTimeEq;
 use super::{load, push_audience, session_uri};
 use crate::extract::JwtBody;
 use crate::oidc::records::{self, SESSION};
-use crate::oidc::session::{SessionData, Status};
+use crate::oidc::session::{GrantLink, SessionData, Status};
 use crate::security::{self, Kind, Subject};
 use crate::{ApiError, AppState};
 
@@ -31,11 +31,13 @@ pub(super) async fn answer(
         Ok(_) => true,
         Err(e) => e.kind == "wrong-number",
     };
-    if decided
-        && let Some((data, _)) = load(&state, &sid).await?
-        && !data.purpose.is_sign_in()
-    {
-        crate::oidc::sdk::result::finished(&state, &sid, &data).await?;
+    if decided && let Some((data, _)) = load(&state, &sid).await? {
+        if !data.purpose.is_sign_in() {
+            crate::oidc::sdk::result::finished(&state, &sid, &data).await?;
+        }
+        if let Some(GrantLink::Ciba { id }) = &data.link {
+            crate::oidc::ciba::answered(&state, id).await?;
+        }
     }
     outcome
 }
@@ -94,7 +96,8 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
         security::record(&state, kind, who, None).await?;
         return Ok(Json(json!({ "status": "denied" })));
     }
-    if body.number != Some(data.shown) {
+    // Number matching, unless no browser shows a number (CIBA).
+    if !data.is_backchannel() && body.number != Some(data.shown) {
         // A wrong number denies the request and counts against the key:
         // too many in an hour, and pushes to it are refused.
         records::modify(&state, SESSION, &sid, |d: &mut SessionData| {

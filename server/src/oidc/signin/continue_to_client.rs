@@ -8,9 +8,9 @@ use subtle::ConstantTimeEq;
 
 use super::{client_or_page, load_or_page, secure};
 use crate::AppState;
-use crate::oidc::page::{error_page, failure_page};
+use crate::oidc::page::{MessageKind, error_page, failure_page, message_page};
 use crate::oidc::records::{self, SESSION, SSO};
-use crate::oidc::session::{SessionData, SsoData, Status};
+use crate::oidc::session::{GrantLink, SessionData, SsoData, Status};
 use crate::oidc::{cookies, response};
 
 /// Once approved (or denied), the browser that started the sign-in goes on
@@ -40,12 +40,34 @@ pub(super) async fn continue_to_client(
     }
     if !data.purpose.is_sign_in() {
         // An SDK operation: its result goes to the client's backend.
-        return crate::oidc::page::message_page(
+        return message_page(
             StatusCode::OK,
             "Done",
             "Your answer was sent. Go back to the application.",
-            crate::oidc::page::MessageKind::Info,
+            MessageKind::Info,
         );
+    }
+    if matches!(data.link, Some(GrantLink::Device { .. })) {
+        // The device polls for the tokens; this browser only hears how it went.
+        return match data.status {
+            Status::Pending => (
+                StatusCode::SEE_OTHER,
+                [(header::LOCATION, format!("/sign-in/{sid}"))],
+            )
+                .into_response(),
+            Status::Denied => message_page(
+                StatusCode::OK,
+                "Sign-in denied",
+                "The device was not signed in. You can close this page.",
+                MessageKind::Denied,
+            ),
+            Status::Approved => message_page(
+                StatusCode::OK,
+                "Device signed in",
+                "You are signed in on the device. You can close this page.",
+                MessageKind::Info,
+            ),
+        };
     }
     let req = &data.request;
     match data.status {

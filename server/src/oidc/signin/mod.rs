@@ -111,6 +111,8 @@ fn sign_in_request(
 ) -> SignInRequest {
     SignInRequest {
         purpose: data.purpose,
+        backchannel: data.is_backchannel(),
+        binding_message: data.binding_message.clone(),
         session: session_uri(state, sid),
         nonce: data.push_nonce.clone(),
         client: ClientInfo {

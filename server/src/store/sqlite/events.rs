@@ -185,7 +185,7 @@ pub(super) fn list_security_events(
 }
 
 const OUTGOING_COLUMNS: &str =
-    "id, kind, url, content_type, body, attempts, next_at, expires_at, last_error";
+    "id, kind, url, content_type, body, attempts, next_at, expires_at, last_error, authorization";
 
 fn outgoing_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Outgoing> {
     Ok(Outgoing {
@@ -198,13 +198,14 @@ fn outgoing_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Outgoing> {
         next_at: r.get(6)?,
         expires_at: r.get(7)?,
         last_error: r.get(8)?,
+        authorization: r.get(9)?,
     })
 }
 
 pub(super) fn enqueue_outgoing(c: &Connection, o: &Outgoing) -> StoreResult<i64> {
     c.prepare_cached(
-        "INSERT INTO outgoing (kind, url, content_type, body, attempts, next_at, expires_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO outgoing (kind, url, content_type, body, attempts, next_at, expires_at, authorization)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )
     .and_then(|mut s| {
         s.insert(params![
@@ -214,7 +215,8 @@ pub(super) fn enqueue_outgoing(c: &Connection, o: &Outgoing) -> StoreResult<i64>
             o.body,
             o.attempts,
             o.next_at,
-            o.expires_at
+            o.expires_at,
+            o.authorization
         ])
     })
     .map_err(backend)

@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("migrations/0004_sessions.sql")),
     (5, include_str!("migrations/0005_accounts.sql")),
     (6, include_str!("migrations/0006_sdk.sql")),
+    (7, include_str!("migrations/0007_backchannel.sql")),
 ];
 
 const READERS: usize = 4;

@@ -1,0 +1,282 @@
+//! Client-Initiated Backchannel Authentication (OpenID Connect CIBA Core
+//! 1.0), poll and ping modes: `POST /bc-authorize` names a user this client
+//! already knows (`login_hint`: the `sub` it was given; or an
+//! `id_token_hint`), and the sign-in is pushed to that user's devices with
+//! the client's `binding_message` in place of a number to match. The client
+//! polls `/token` with the `auth_req_id` ([`super::polling`]); in ping mode
+//! it is told when to, at its `backchannel_client_notification_endpoint`,
+//! with its `client_notification_token` as a Bearer token — through the
+//! durable outgoing queue, so a ping survives a restart.
+
+use authentiq_protocol::errors::OAuthErrorCode;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::authorize::validate::openid_scope;
+use super::client_auth::{Form, authenticate};
+use super::clients::Client;
+use super::error::OAuthErr;
+use super::polling::{self, PolledGrant};
+use super::records::{self, SESSION};
+use super::session::{AuthRequest, GrantLink, ResponseMode, SESSION_TTL, SessionData};
+use crate::security::ClientIp;
+use crate::store::StoreError;
+use crate::{ApiError, AppState};
+
+pub const GRANT_TYPE: &str = "urn:openid:params:grant-type:ciba";
+pub const KIND: &str = "ciba";
+/// Longest `binding_message` (characters): it must fit a notification.
+pub const BINDING_MESSAGE_MAX: usize = 64;
+
+/// What a ping carries, sealed in the grant record.
+#[derive(Debug, Serialize, Deserialize)]
+struct Ping {
+    auth_req_id: String,
+    token: String,
+}
+
+/// The delivery mode a client registered.
+fn mode(client: &Client) -> &str {
+    client
+        .backchannel_token_delivery_mode
+        .as_deref()
+        .unwrap_or("poll")
+}
+
+pub async fn bc_authorize(
+    State(state): State<AppState>,
+    ip: ClientIp,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    match start(&state, &ip, &headers, &body).await {
+        Ok(body) => {
+            let mut res = Json(body).into_response();
+            let h = res.headers_mut();
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn start(
+    state: &AppState,
+    ip: &ClientIp,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<serde_json::Value, OAuthErr> {
+    let form = Form::parse(headers, body)?;
+    let client = authenticate(state, headers, &form).await?;
+    if client.is_public() {
+        return Err(OAuthErr::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "CIBA is for confidential clients: register a secret",
+        ));
+    }
+    if !client.allows_grant_type(GRANT_TYPE) {
+        return Err(OAuthErr::new(
+            OAuthErrorCode::UnauthorizedClient,
+            format!("this client may not use grant_type {GRANT_TYPE}"),
+        ));
+    }
+    let scope = form.require("scope")?;
+    openid_scope(scope).map_err(|why| OAuthErr::new(OAuthErrorCode::InvalidScope, why))?;
+    for unsupported in ["request", "user_code"] {
+        if form.get(unsupported).is_some() {
+            return Err(OAuthErr::invalid_request(format!(
+                "{unsupported} is not supported"
+            )));
+        }
+    }
+    let binding_message = form
+        .get("binding_message")
+        .map(check_binding_message)
+        .transpose()?;
+    let expires_in = match form.get("requested_expiry") {
+        None => SESSION_TTL,
+        Some(v) => match v.parse::<i64>() {
+            Ok(n) if (1..=SESSION_TTL).contains(&n) => n,
+            _ => {
+                return Err(OAuthErr::invalid_request(format!(
+                    "requested_expiry must be a number of seconds from 1 to {SESSION_TTL}"
+                )));
+            }
+        },
+    };
+    let ping_token = match mode(&client) {
+        "ping" => {
+            let t = form.require("client_notification_token")?;
+            if t.is_empty() || t.len() > 1024 || !t.bytes().all(|b| b.is_ascii_graphic()) {
+                return Err(OAuthErr::invalid_request(
+                    "client_notification_token must be 1 to 1024 printable characters",
+                ));
+            }
+            Some(t.to_string())
+        }
+        _ => None,
+    };
+    let pk = user(state, &client, &form).await?;
+    state.active_key(&pk).await.map_err(|_| unknown_user())?;
+
+    // The grant, then the session it waits on, then the push.
+    let now = state.now();
+    let auth_req_id = records::new_token();
+    let id = records::token_id(&auth_req_id);
+    let sid = crate::secrets::new_job_id();
+    let mut grant = PolledGrant::new(&client.client_id, scope, now, expires_in);
+    grant.sid = Some(sid.clone());
+    if let Some(token) = ping_token {
+        let ping = serde_json::to_string(&Ping {
+            auth_req_id: auth_req_id.clone(),
+            token,
+        })
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+        grant.ping = Some(state.sealer.seal(&ping, &id).map_err(ApiError::internal)?);
+    }
+    let record = records::new(
+        KIND,
+        &id,
+        &id,
+        Some(&pk),
+        &grant,
+        grant.expires_at + polling::GRACE,
+    )?;
+    records::put(state, record).await?;
+
+    let request = AuthRequest {
+        client_id: client.client_id.clone(),
+        redirect_uri: String::new(),
+        response_type: "ciba".into(),
+        response_mode: ResponseMode::Query,
+        scope: scope.to_string(),
+        state: None,
+        nonce: None,
+        code_challenge: None,
+        max_age: None,
+    };
+    let requester = crate::routes::login::requester(headers, &ip.to_string());
+    let mut data = SessionData::pending(request, requester, &records::new_token(), now);
+    data.expires_at = now + expires_in;
+    data.expected_pk = Some(pk.clone());
+    data.binding_message = binding_message;
+    data.link = Some(GrantLink::Ciba { id: id.clone() });
+    let record = records::new(SESSION, &sid, &sid, Some(&pk), &data, data.expires_at)?;
+    records::put(state, record).await?;
+    super::signin::push(state, &client, &sid, &data, &pk).await?;
+
+    let mut out = json!({ "auth_req_id": auth_req_id, "expires_in": expires_in });
+    if mode(&client) == "poll" {
+        out["interval"] = json!(polling::INTERVAL);
+    }
+    Ok(out)
+}
+
+/// CIBA Core §7.1: short, plain text (it is shown in a notification).
+fn check_binding_message(m: &str) -> Result<String, OAuthErr> {
+    let ok = !m.trim().is_empty()
+        && m.chars().count() <= BINDING_MESSAGE_MAX
+        && !m.chars().any(char::is_control);
+    if ok {
+        Ok(m.trim().to_string())
+    } else {
+        Err(OAuthErr::new(
+            OAuthErrorCode::InvalidBindingMessage,
+            format!("binding_message must be 1 to {BINDING_MESSAGE_MAX} characters of text"),
+        ))
+    }
+}
+
+fn unknown_user() -> OAuthErr {
+    OAuthErr::new(
+        OAuthErrorCode::UnknownUserId,
+        "no user this client signed in goes by that hint",
+    )
+}
+
+/// The key of the user the request names: by exactly one hint, which must
+/// be a user this client already signed in.
+async fn user(state: &AppState, client: &Client, form: &Form) -> Result<String, OAuthErr> {
+    let hints = ["login_hint", "id_token_hint", "login_hint_token"];
+    let given: Vec<&str> = hints
+        .into_iter()
+        .filter(|h| form.get(h).is_some())
+        .collect();
+    let sub = match given.as_slice() {
+        ["login_hint"] => form.require("login_hint")?.to_string(),
+        ["id_token_hint"] => {
+            let (claims, hinted) =
+                super::tokens::verify_id_token_hint(state, form.require("id_token_hint")?)
+                    .await
+                    .map_err(OAuthErr::invalid_request)?;
+            if hinted.client_id != client.client_id {
+                return Err(OAuthErr::invalid_request(
+                    "id_token_hint was issued to another client",
+                ));
+            }
+            claims["sub"]
+                .as_str()
+                .ok_or_else(|| OAuthErr::invalid_request("id_token_hint has no sub"))?
+                .to_string()
+        }
+        ["login_hint_token"] => {
+            return Err(OAuthErr::invalid_request(
+                "login_hint_token is not supported: send login_hint (the user's sub) or id_token_hint",
+            ));
+        }
+        [] => {
+            return Err(OAuthErr::invalid_request(
+                "name the user with login_hint (their sub) or id_token_hint",
+            ));
+        }
+        _ => return Err(OAuthErr::invalid_request("send exactly one hint")),
+    };
+    if sub.is_empty() || sub.len() > 256 {
+        return Err(unknown_user());
+    }
+    let cid = client.client_id.clone();
+    match state.db.call(move |s| s.find_subject(&cid, &sub)).await {
+        Ok(pk) => Ok(pk),
+        Err(StoreError::NotFound) => Err(unknown_user()),
+        Err(e) => Err(ApiError::from(e).into()),
+    }
+}
+
+/// The user answered a CIBA session: in ping mode, the client is told.
+pub async fn answered(state: &AppState, id: &str) -> Result<(), ApiError> {
+    let Some((grant, _)) = records::get::<PolledGrant>(state, KIND, id).await? else {
+        return Ok(());
+    };
+    let Some(sealed) = &grant.ping else {
+        return Ok(());
+    };
+    let Some(client) = super::clients::find(state, &grant.client_id).await? else {
+        return Ok(());
+    };
+    let Some(endpoint) = client.backchannel_client_notification_endpoint.as_deref() else {
+        tracing::warn!(client = %client.client_id, "a ping-mode client without a notification endpoint");
+        return Ok(());
+    };
+    let ping: Ping = state
+        .sealer
+        .open(sealed, id)
+        .ok()
+        .and_then(|p| serde_json::from_str(&p).ok())
+        .ok_or_else(|| ApiError::internal("a CIBA ping does not open"))?;
+    let body = json!({ "auth_req_id": ping.auth_req_id }).to_string();
+    crate::outgoing::enqueue_with(
+        state,
+        "ciba-ping",
+        endpoint,
+        "application/json",
+        body,
+        Some(format!("Bearer {}", ping.token)),
+    )
+    .await
+}
