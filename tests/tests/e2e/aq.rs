@@ -875,3 +875,292 @@ async fn a_reauthentication_is_pushed_to_the_known_user_and_labelled_so() {
     assert_eq!(history[0]["purpose"], "reauthentication", "{history}");
     assert_eq!(history[1]["purpose"], "sign-in", "{history}");
 }
+
+/// Signs `email` in to the client once through the browser flow (the
+/// number matched with `aq approve`): the sub the client then knows the
+/// user by, from its ID token.
+async fn signed_in_sub(env: &Env, email: &str) -> String {
+    let s = start_sign_in(env, email).await;
+    let req = the_request(env).await;
+    assert_eq!(req["backchannel"], false, "{req}");
+    assert_eq!(req["binding_message"], Value::Null, "{req}");
+    let id = req["id"].as_str().unwrap();
+    env.ok(&["approve", id, "--number", &s.number.to_string()])
+        .await;
+    let back = continue_to_rp(env, &s).await;
+    let code = param(&back, "code").expect("a code");
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/token", env.p.url))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, id_token) = jwt_parts(tokens["id_token"].as_str().expect("an ID token"));
+    id_token["sub"].as_str().unwrap().to_string()
+}
+
+const CIBA: &str = "urn:openid:params:grant-type:ciba";
+
+/// The client's backend starts a CIBA sign-in of the user it knows by
+/// `sub` (`POST /bc-authorize`, HTTP Basic): `{auth_req_id, expires_in,
+/// interval}`.
+async fn bc_authorize(env: &Env, sub: &str, binding_message: Option<&str>) -> Value {
+    let mut form = vec![("scope", "openid"), ("login_hint", sub)];
+    if let Some(m) = binding_message {
+        form.push(("binding_message", m));
+    }
+    let res = reqwest::Client::new()
+        .post(format!("{}/bc-authorize", env.p.url))
+        .basic_auth("rp", Some(SECRET))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    let status = res.status();
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(status, 200, "POST /bc-authorize: {body}");
+    assert!(
+        body["auth_req_id"].as_str().is_some_and(|a| !a.is_empty()),
+        "{body}"
+    );
+    assert!(body["expires_in"].as_i64().is_some_and(|e| e > 0), "{body}");
+    assert_eq!(body["interval"], 5, "{body}");
+    body
+}
+
+/// The client's backend polls `/token` for its CIBA grant: the status and
+/// the JSON answer.
+async fn poll_token(env: &Env, auth_req_id: &str) -> (u16, Value) {
+    let res = reqwest::Client::new()
+        .post(format!("{}/token", env.p.url))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[("grant_type", CIBA), ("auth_req_id", auth_req_id)])
+        .send()
+        .await
+        .unwrap();
+    let status = res.status().as_u16();
+    (status, res.json().await.unwrap())
+}
+
+/// Lets the server's clock pass a poll interval (the client may poll
+/// again), rather than sleep through it.
+fn wait_an_interval(env: &Env, interval: i64) {
+    env.p.state.clock.advance(interval + 1);
+}
+
+#[tokio::test]
+async fn a_backchannel_sign_in_is_approved_without_a_number_and_the_client_gets_tokens() {
+    let env = start().await;
+    env.enrol("aq-ciba@example.com").await;
+    let sub = signed_in_sub(&env, "aq-ciba@example.com").await;
+
+    let started = bc_authorize(&env, &sub, Some("Order 1234")).await;
+    let auth_req_id = started["auth_req_id"].as_str().unwrap();
+    // Not answered yet; and polling again at once is too fast.
+    let (status, body) = poll_token(&env, auth_req_id).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("authorization_pending")),
+        "{body}"
+    );
+    let (status, body) = poll_token(&env, auth_req_id).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("slow_down")),
+        "{body}"
+    );
+
+    // Pushed to the user's device: no number to match, the message to check.
+    let req = the_request(&env).await;
+    assert_eq!(req["backchannel"], true, "{req}");
+    assert_eq!(req["binding_message"], "Order 1234", "{req}");
+    assert_eq!(req["purpose"], "sign-in", "{req}");
+    assert_eq!(req["label"], "Sign-in requested by Test Shop", "{req}");
+    let id = req["id"].as_str().unwrap().to_string();
+    // The text output says so.
+    let mut inbox = env.aq(&["inbox"]);
+    let out = tokio::task::spawn_blocking(move || inbox.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    for part in [
+        "Sign-in requested by Test Shop",
+        "backchannel: started by Test Shop's backend, no number to match",
+        "Check that Test Shop shows: Order 1234",
+        &format!("approve with: aq approve {id}"),
+    ] {
+        assert!(text.contains(part), "no {part:?} in {text}");
+    }
+    assert!(!text.contains("numbers:"), "{text}");
+
+    // A number is refused (there is none to match), before anything is sent.
+    let numbers: Vec<u16> = serde_json::from_value(req["numbers"].clone()).unwrap();
+    let out = env
+        .run(&["approve", &id, "--number", &numbers[0].to_string()])
+        .await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("no number to match"), "{err}");
+    assert_eq!(the_request(&env).await["id"], id.as_str());
+
+    let approved = env.ok(&["approve", &id]).await;
+    assert_eq!(approved["result"], "approved", "{approved}");
+    assert_eq!(approved["backchannel"], true, "{approved}");
+    assert_eq!(approved["binding_message"], "Order 1234", "{approved}");
+    assert_eq!(approved["label"], "Sign-in requested by Test Shop");
+
+    // The client's next poll (after the interval, which slow_down grew by 5 s) has the tokens.
+    wait_an_interval(&env, 10);
+    let (status, tokens) = poll_token(&env, auth_req_id).await;
+    assert_eq!(status, 200, "{tokens}");
+    assert_eq!(
+        tokens["token_type"]
+            .as_str()
+            .map(str::to_lowercase)
+            .as_deref(),
+        Some("bearer")
+    );
+    let (_, id_token) = jwt_parts(tokens["id_token"].as_str().expect("an ID token"));
+    assert_eq!(id_token["sub"], sub.as_str(), "{id_token}");
+    assert_eq!(id_token["aud"], "rp", "{id_token}");
+    let info: Value = reqwest::Client::new()
+        .get(format!("{}/userinfo", env.p.url))
+        .bearer_auth(tokens["access_token"].as_str().expect("an access token"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], sub.as_str(), "{info}");
+    // Once only.
+    wait_an_interval(&env, 10);
+    let (status, again) = poll_token(&env, auth_req_id).await;
+    assert_eq!(
+        (status, again["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{again}"
+    );
+
+    let history = env.ok(&["history"]).await;
+    assert_eq!(history[0]["result"], "approved", "{history}");
+    assert_eq!(history[0]["backchannel"], true, "{history}");
+    assert_eq!(history[0]["binding_message"], "Order 1234", "{history}");
+    assert_eq!(history[0]["label"], "Sign-in requested by Test Shop");
+    assert_eq!(history[1]["backchannel"], false, "{history}");
+    let mut h = env.aq(&["history"]);
+    let out = tokio::task::spawn_blocking(move || h.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .next()
+            .is_some_and(|l| l.contains("Sign-in requested by Test Shop")
+                && l.contains("message: Order 1234")),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn a_denied_backchannel_sign_in_is_access_denied_and_a_page_sign_in_still_needs_its_number() {
+    let env = start().await;
+    env.enrol("aq-ciba-no@example.com").await;
+    // A sign-in through a page: approving it without the number is refused.
+    let s = start_sign_in(&env, "aq-ciba-no@example.com").await;
+    let req = the_request(&env).await;
+    let id = req["id"].as_str().unwrap();
+    let out = env.run(&["approve", id]).await;
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("needs the number") && err.contains("--number"),
+        "{err}"
+    );
+    env.ok(&["approve", id, "--number", &s.number.to_string()])
+        .await;
+    let back = continue_to_rp(&env, &s).await;
+    let code = param(&back, "code").expect("a code");
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{}/token", env.p.url))
+        .basic_auth("rp", Some(SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (_, id_token) = jwt_parts(tokens["id_token"].as_str().expect("an ID token"));
+    let sub = id_token["sub"].as_str().unwrap().to_string();
+
+    // `aq watch` sees the backchannel request arrive (no message this time).
+    let mut watch = env.aq(&["--json", "watch"]);
+    watch.stdout(Stdio::piped()).stderr(Stdio::null());
+    let mut child = watch.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        use std::io::BufRead;
+        std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+            .find(|l| l.contains("\"backchannel\":true"))
+    });
+    // Give watch time to connect before the push (a missed push would be
+    // replayed on connect anyway).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = bc_authorize(&env, &sub, None).await;
+    let auth_req_id = started["auth_req_id"].as_str().unwrap();
+    let line = tokio::time::timeout(Duration::from_secs(15), lines).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    let line = line
+        .expect("watch printed in time")
+        .unwrap()
+        .expect("a line");
+    let ev: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(ev["event"], "sign-in", "{ev}");
+    assert_eq!(ev["request"]["backchannel"], true, "{ev}");
+    assert_eq!(ev["request"]["binding_message"], Value::Null, "{ev}");
+    assert_eq!(ev["request"]["label"], "Sign-in requested by Test Shop");
+
+    let req = the_request(&env).await;
+    assert_eq!(req["id"], ev["request"]["id"], "{req}");
+    let mut inbox = env.aq(&["inbox"]);
+    let out = tokio::task::spawn_blocking(move || inbox.output().unwrap())
+        .await
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Test Shop sent no message to check"),
+        "{text}"
+    );
+    let denied = env.ok(&["deny", req["id"].as_str().unwrap()]).await;
+    assert_eq!(denied["result"], "denied", "{denied}");
+    assert_eq!(denied["backchannel"], true, "{denied}");
+
+    let (status, body) = poll_token(&env, auth_req_id).await;
+    assert_eq!(body["error"], "access_denied", "{body}");
+    // CIBA Core §11 (by RFC 6749 §5.2) answers token errors with 400; this
+    // server answers access_denied with 403, as it does elsewhere. A
+    // client reads `error` either way.
+    assert!(matches!(status, 400 | 403), "{status} {body}");
+    let history = env.ok(&["history"]).await;
+    assert_eq!(history[0]["result"], "denied", "{history}");
+    assert_eq!(history[0]["backchannel"], true, "{history}");
+    assert_eq!(history[0]["binding_message"], Value::Null, "{history}");
+}
