@@ -286,3 +286,23 @@ pub async fn openid_client(args: &[&str]) -> Value {
     .unwrap()
     .unwrap_or_else(|e| panic!("openid-client: {e}"))
 }
+
+/// The sign-in page at `location` (`/sign-in/{sid}`, where `/authorize` or
+/// `/device` sent the browser).
+pub async fn sign_in_page(p: &Provider, browser: &reqwest::Client, location: &str) -> Page {
+    let sid = location.trim_start_matches("/sign-in/").to_string();
+    let html = browser
+        .get(format!("{}{location}", p.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let number = between(&html, "id=\"aq-number\">", "<")
+        .trim()
+        .parse()
+        .unwrap();
+    let csrf = between(&html, "name=\"csrf\" value=\"", "\"").to_string();
+    Page { sid, number, csrf }
+}

@@ -11,3 +11,4 @@ mod negative;
 mod registration;
 mod revocation;
 mod sessions;
+mod standards;
