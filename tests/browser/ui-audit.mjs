@@ -3,7 +3,8 @@
 // is served from loopback and opened in Debian's Chromium (playwright-core),
 // every screen in the light and the dark theme, and checked with axe-core
 // against the WCAG 2.x A and AA rules (labels, names, roles, contrast, …).
-// Then the request screen is answered with the keyboard alone. Run by
+// Then the request screen is answered with the keyboard alone, and so is a
+// backchannel request (no number to pick: Approve straight away). Run by
 // tests/tests/e2e/ui_audit.rs.
 //
 //   node ui-audit.mjs <dist-mock dir> <screenshot dir>
@@ -53,6 +54,20 @@ const SCREENS = [
     query: "scenario=reauthentication",
     hash: "#/request/3fa2c1",
     ready: "#request[data-purpose=\"reauthentication\"]",
+  },
+  // Backchannel (CIBA) requests, started by the client's backend: no number
+  // to pick, the client's binding message to check (and one without).
+  {
+    name: "request-backchannel",
+    query: "scenario=backchannel",
+    hash: "#/request/3fa2c1",
+    ready: "#request[data-backchannel=\"true\"] #binding-message",
+  },
+  {
+    name: "request-backchannel-no-message",
+    query: "scenario=backchannel-plain",
+    hash: "#/request/3fa2c1",
+    ready: "#request[data-backchannel=\"true\"] #binding",
   },
   { name: "verify-email", query: "scenario=home", hash: "#/verify/email", ready: "#verify" },
   { name: "history", query: "scenario=home", hash: "#/history", ready: "#history" },
@@ -171,6 +186,24 @@ async function keyboardWalk(page, base) {
   return { stops: stops.map((s) => s.sel), numberRing: number.ring, approveRing: approve.ring, noRing, result };
 }
 
+/** A backchannel request answered by keyboard: no number on the way, Approve enabled at once. */
+async function backchannelWalk(page, base) {
+  await page.emulateMedia({ colorScheme: "light", reducedMotion: "reduce" });
+  await page.goto(`${base}/?scenario=backchannel#/request/3fa2c1`);
+  await page.waitForSelector("#binding-message", { timeout: STEP_MS });
+  const numbers = await page.locator("[data-number]").count();
+  const message = (await page.textContent("#binding-message"))?.trim() ?? "";
+  const hint = (await page.textContent("#approve-hint"))?.trim() ?? "";
+  const stops = [];
+  const approve = await tabTo(page, (s) => s.includes("#approve"), stops);
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#request-result", { timeout: STEP_MS });
+  await page.screenshot({ path: join(shots, "keyboard-approved-backchannel.png"), fullPage: true });
+  const result = (await page.textContent("#request-result"))?.trim() ?? "";
+  const noRing = stops.filter((s) => s.sel !== "body" && !s.ring).map((s) => s.sel);
+  return { stops: stops.map((s) => s.sel), numbers, message, hint, approveDisabled: approve.disabled, noRing, result };
+}
+
 let browser = null;
 let server = null;
 const deadline = setTimeout(() => {
@@ -193,10 +226,17 @@ try {
     }
   }
   const walk = await keyboardWalk(page, base);
+  const backchannel = await backchannelWalk(page, base);
   const violations = audits.reduce((n, a) => n + a.violations.length, 0);
   const ok =
-    violations === 0 && errors.length === 0 && walk.noRing.length === 0 && /signed in/i.test(walk.result);
-  process.stdout.write(`${JSON.stringify({ ok, violations, audits, walk, errors }, null, 1)}\n`);
+    violations === 0 &&
+    errors.length === 0 &&
+    walk.noRing.length === 0 &&
+    /signed in/i.test(walk.result) &&
+    backchannel.numbers === 0 &&
+    backchannel.noRing.length === 0 &&
+    /signed in/i.test(backchannel.result);
+  process.stdout.write(`${JSON.stringify({ ok, violations, audits, walk, backchannel, errors }, null, 1)}\n`);
   process.exitCode = ok ? 0 : 1;
 } catch (e) {
   process.stderr.write(`ui-audit.mjs: ${e?.stack ?? e}\n`);

@@ -48,6 +48,8 @@ describe('api: the commands of src/contract.md', () => {
     ['verify_finish', () => api.verifyFinish('phone', '+441', '123456'), { scope: 'phone', value: '+441', code: '123456' }],
     ['id_qr_svg', () => api.idQrSvg(), undefined],
     ['approve', () => api.approve('r1', 47, ['phone'], true), { id: 'r1', number: 47, share: ['phone'], remember: true }],
+    // A backchannel request: no number to send.
+    ['approve', () => api.approve('r2', null, [], false), { id: 'r2', number: null, share: [], remember: false }],
     ['deny', () => api.deny('r1', true), { id: 'r1', report: true }],
     ['open_session', () => api.openSession('authentiq://x'), { uri: 'authentiq://x' }],
     ['history', () => api.history(50), { limit: 50 }],

@@ -57,7 +57,8 @@ export interface Claim {
 
 /**
  * What a request is for; every purpose is answered alike (the number, then
- * Approve or Deny), only the wording differs (see `purposeTitle`).
+ * Approve or Deny — no number for a backchannel request: see
+ * `RequestView.backchannel`), only the wording differs (see `purposeTitle`).
  * - `sign-in`: "Sign in to X";
  * - `verification`: a client's backend asks for verified details, "Verify your details for X";
  * - `reauthentication`: a client that knows the user asks them to confirm it, "Confirm it's you for X".
@@ -68,6 +69,14 @@ export interface RequestView {
   id: string;
   session: string;
   purpose: Purpose;
+  /**
+   * Started by the client's backend (OpenID Connect CIBA): no sign-in page
+   * shows a number, so none is picked — Approve sends `number: null` — and
+   * the user checks `binding_message` against what the client shows instead.
+   */
+  backchannel: boolean;
+  /** With `backchannel`: the client's short message (plain text, ≤ 64 characters), if it sent one. */
+  binding_message: string | null;
   client_id: string;
   client_name: string;
   client_uri: string | null;
@@ -87,6 +96,10 @@ export interface Decision {
   request_id: string;
   /** What the request decided on was for. */
   purpose: Purpose;
+  /** It was started by the client's backend (no number was matched). */
+  backchannel: boolean;
+  /** Its binding message, if the client sent one. */
+  binding_message: string | null;
   client_id: string;
   client_name: string;
   ip: string;
@@ -168,7 +181,8 @@ export const api = {
   verifyFinish: (scope: GrantScope, value: string, code: string) =>
     call<Grant>('verify_finish', { scope, value, code }),
   idQrSvg: () => call<string>('id_qr_svg'),
-  approve: (id: string, number: number, share: string[], remember: boolean) =>
+  /** `number`: the one picked; `null` for a backchannel request (it has none). */
+  approve: (id: string, number: number | null, share: string[], remember: boolean) =>
     call<void>('approve', { id, number, share, remember }),
   deny: (id: string, report: boolean) => call<void>('deny', { id, report }),
   openSession: (uri: string) => call<RequestView>('open_session', { uri }),

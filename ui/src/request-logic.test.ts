@@ -3,6 +3,9 @@ import type { Claim } from './api';
 import {
   approveBlocker,
   approveHint,
+  approveNumber,
+  bindingCheck,
+  bindingMessage,
   canApprove,
   canDeny,
   claimState,
@@ -14,6 +17,7 @@ import {
   formatCountdown,
   generalErrorMessage,
   initialSelection,
+  isBackchannel,
   isChecked,
   isToggleable,
   isWrongNumber,
@@ -24,7 +28,10 @@ import {
   purposeAsk,
   purposeKind,
   purposeTitle,
+  requestAsk,
   requestErrorMessage,
+  requestKind,
+  requestTitle,
   resultText,
   unavailableNote,
   secondsLeft,
@@ -354,5 +361,70 @@ describe('what a request is for: sign-in, verification, re-authentication', () =
     expect(resultText('denied', 'reauthentication', 'Acme')[0]).toBe('Confirmation denied');
     expect(resultText('reported', 'sign-in', 'Acme')[1]).toMatch(/this sign-in wasn’t you/);
     expect(resultText('reported', 'verification', 'Acme')[1]).toMatch(/told it wasn’t you/);
+  });
+});
+
+describe('backchannel requests: started by the client, no number to match', () => {
+  const ciba = { backchannel: true, binding_message: 'Order 1234' };
+  const quiet = { backchannel: true, binding_message: null };
+  const page = { backchannel: false, binding_message: null };
+
+  it('knows one by its flag; a missing flag is a request matched by number', () => {
+    expect(isBackchannel(ciba)).toBe(true);
+    expect(isBackchannel(page)).toBe(false);
+    expect(isBackchannel({})).toBe(false);
+    expect(isBackchannel({ backchannel: null })).toBe(false);
+  });
+
+  it('shows the message only of a backchannel request, and a blank one as none', () => {
+    expect(bindingMessage(ciba)).toBe('Order 1234');
+    expect(bindingMessage(quiet)).toBeNull();
+    expect(bindingMessage({ backchannel: true, binding_message: '   ' })).toBeNull();
+    expect(bindingMessage({ backchannel: false, binding_message: 'Order 1234' })).toBeNull();
+    // Text as it came: markup is not interpreted here (the DOM gets a text node).
+    expect(bindingMessage({ backchannel: true, binding_message: '<b>Tom & Jerry</b>' })).toBe('<b>Tom & Jerry</b>');
+  });
+
+  it('heads it "Sign-in requested by X"', () => {
+    expect(requestTitle('sign-in', ciba, 'Acme Shop')).toBe('Sign-in requested by Acme Shop');
+    expect(requestTitle('sign-in', page, 'Acme Shop')).toBe('Sign in to Acme Shop');
+    expect(requestTitle(undefined, {}, 'Acme Shop')).toBe('Sign in to Acme Shop');
+    expect(requestTitle('verification', ciba, 'Acme Shop')).toBe('Verify your details for Acme Shop');
+    expect(requestAsk('sign-in', ciba)).toBe('started a sign-in and asks you to approve it');
+    expect(requestAsk('sign-in', page)).toBe('wants you to sign in');
+    expect(requestKind('sign-in', ciba, 'Acme Shop')).toBe('Requested by Acme Shop');
+    expect(requestKind('sign-in', page, 'Acme Shop')).toBeNull();
+    expect(requestKind('reauthentication', page, 'Acme Shop')).toBe('Identity confirmation');
+  });
+
+  it('asks to check the message in place of a number', () => {
+    expect(bindingCheck(ciba, 'Acme Shop')).toEqual({
+      title: 'Check that Acme Shop shows this message',
+      approveOnly: 'Only approve if Acme Shop shows this message.',
+    });
+    const none = bindingCheck(quiet, 'Acme Shop');
+    expect(none?.title).toBe('No message to check');
+    expect(none?.approveOnly).toMatch(/^Acme Shop sent no message with this request\. Only approve if you just asked Acme Shop/);
+    expect(bindingCheck(page, 'Acme Shop')).toBeNull();
+  });
+
+  it('approves without a number, and a page request still needs one', () => {
+    const base: ApproveInput = { phase: 'pending', picked: null, numbers: [27, 64, 81], claims: [], backchannel: true };
+    expect(approveBlocker(base)).toBeNull();
+    expect(approveNumber(ciba, null)).toBeNull();
+    // Whatever was picked, a backchannel approval sends none.
+    expect(approveNumber(ciba, 64)).toBeNull();
+    expect(approveNumber(page, 64)).toBe(64);
+    expect(approveBlocker({ ...base, backchannel: false })).toBe('pick-number');
+    expect(approveBlocker({ ...base, phase: 'busy' })).toBe('busy');
+    expect(approveBlocker({ ...base, phase: 'done' })).toBe('closed');
+    const claims = [claim('email', { required: true, available: false, value: null, label: 'Email address' })];
+    expect(approveBlocker({ ...base, claims })).toBe('missing-required');
+  });
+
+  it('says the client carries on once approved (there is no browser to go back to)', () => {
+    expect(resultText('approved', 'sign-in', 'Acme', ciba)).toEqual(['You’re signed in to Acme', 'Acme continues by itself.']);
+    expect(resultText('approved', 'sign-in', 'Acme', page)[1]).toMatch(/browser/);
+    expect(resultText('denied', 'sign-in', 'Acme', ciba)).toEqual(['Sign-in denied', 'Nothing was shared with Acme.']);
   });
 });

@@ -44,6 +44,74 @@ export function purposeKind(purpose: Purpose | undefined): string | null {
   }
 }
 
+/**
+ * Backchannel requests (OpenID Connect CIBA): the client's backend started
+ * the sign-in for a user it knows, with no sign-in page, so there is no
+ * number to match. The user checks the client's binding message instead —
+ * untrusted text, always shown as text (the DOM helper makes text nodes
+ * only).
+ */
+export interface Backchannel {
+  backchannel?: boolean | null;
+  binding_message?: string | null;
+}
+
+/** Whether the request has no number to match (a missing flag reads as `false`: an older app side). */
+export function isBackchannel(r: Backchannel): boolean {
+  return r.backchannel === true;
+}
+
+/** The binding message to show, if any: only a backchannel request has one, and blank is none. */
+export function bindingMessage(r: Backchannel): string | null {
+  if (!isBackchannel(r)) return null;
+  const m = r.binding_message?.trim();
+  return m ? m : null;
+}
+
+/**
+ * The request's heading, as `purposeTitle`, except that a backchannel
+ * sign-in reads "Sign-in requested by X": X started it, not the user on a page.
+ */
+export function requestTitle(purpose: Purpose | undefined, r: Backchannel, clientName: string): string {
+  if (isBackchannel(r) && knownPurpose(purpose) === 'sign-in') return `Sign-in requested by ${clientName}`;
+  return purposeTitle(purpose, clientName);
+}
+
+/** What the client asks, under its name on the request screen. */
+export function requestAsk(purpose: Purpose | undefined, r: Backchannel): string {
+  if (isBackchannel(r) && knownPurpose(purpose) === 'sign-in') return 'started a sign-in and asks you to approve it';
+  return purposeAsk(purpose);
+}
+
+/**
+ * What a backchannel request's screen asks the user to check in place of a
+ * number: a heading, and the line that goes with Approve.
+ */
+export function bindingCheck(r: Backchannel, clientName: string): { title: string; approveOnly: string } | null {
+  if (!isBackchannel(r)) return null;
+  if (bindingMessage(r) !== null) {
+    return {
+      title: `Check that ${clientName} shows this message`,
+      approveOnly: `Only approve if ${clientName} shows this message.`,
+    };
+  }
+  return {
+    title: 'No message to check',
+    approveOnly: `${clientName} sent no message with this request. Only approve if you just asked ${clientName} to sign you in.`,
+  };
+}
+
+/** The `number` argument of `approve`: the one picked, or `null` for a backchannel request (it has none). */
+export function approveNumber(r: Backchannel, picked: number | null): number | null {
+  return isBackchannel(r) ? null : picked;
+}
+
+/** History's kind of a backchannel decision (`null` for the others: see `purposeKind`). */
+export function requestKind(purpose: Purpose | undefined, r: Backchannel, clientName: string): string | null {
+  if (isBackchannel(r) && knownPurpose(purpose) === 'sign-in') return `Requested by ${clientName}`;
+  return purposeKind(purpose);
+}
+
 /** Where the number to pick is shown. */
 export function numbersQuestion(purpose: Purpose | undefined, clientName: string): string {
   return knownPurpose(purpose) === 'sign-in' ? 'Which number is on the sign-in page?' : `Which number does ${clientName} show?`;
@@ -54,8 +122,13 @@ export function resultText(
   kind: 'approved' | 'denied' | 'reported',
   purpose: Purpose | undefined,
   clientName: string,
+  r: Backchannel = {},
 ): [string, string] {
   const p = knownPurpose(purpose);
+  // No browser waits on a backchannel sign-in: the client carries on.
+  if (kind === 'approved' && p === 'sign-in' && isBackchannel(r)) {
+    return [`You’re signed in to ${clientName}`, `${clientName} continues by itself.`];
+  }
   if (kind === 'reported') {
     const what = p === 'sign-in' ? 'this sign-in' : 'it';
     return ['Denied and reported', `Nothing was shared. Your Authentiq server was told ${what} wasn’t you.`];
@@ -181,6 +254,8 @@ export interface ApproveInput {
   picked: number | null;
   numbers: readonly number[];
   claims: readonly Claim[];
+  /** A backchannel request: there is no number to pick. */
+  backchannel?: boolean;
 }
 
 export type ApproveBlocker = 'closed' | 'busy' | 'missing-required' | 'pick-number';
@@ -190,6 +265,7 @@ export function approveBlocker(input: ApproveInput): ApproveBlocker | null {
   if (input.phase === 'busy') return 'busy';
   if (input.phase !== 'pending') return 'closed';
   if (missingRequired(input.claims).length > 0) return 'missing-required';
+  if (input.backchannel === true) return null;
   if (input.picked === null || !input.numbers.includes(input.picked)) return 'pick-number';
   return null;
 }

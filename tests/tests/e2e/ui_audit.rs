@@ -2,7 +2,8 @@
 //! mock mode (its Rust side mocked) is opened in Debian's Chromium, every
 //! screen in the light and the dark theme, and axe-core checks it against
 //! the WCAG 2.x A and AA rules; then a sign-in request is answered with the
-//! keyboard alone, every stop showing a focus ring
+//! keyboard alone, and so is a backchannel one (no number to pick), every
+//! stop showing a focus ring
 //! (`tests/browser/ui-audit.mjs`). The rules are about the DOM, names,
 //! roles and colours, so Chromium stands in for the app's WebKit here.
 //! Screenshots go to `tests/artifacts/ui-audit/`.
@@ -69,7 +70,7 @@ fn every_screen_passes_axe_in_both_themes_and_a_request_can_be_answered_by_keybo
 
     let mut problems = Vec::new();
     let audits = report["audits"].as_array().unwrap();
-    assert_eq!(audits.len(), 32, "16 screens × 2 themes were audited");
+    assert_eq!(audits.len(), 36, "18 screens × 2 themes were audited");
     for a in audits {
         assert!(a["passes"].as_u64().unwrap() > 10, "axe ran its rules: {a}");
         for v in a["violations"].as_array().unwrap() {
@@ -113,6 +114,29 @@ fn every_screen_passes_axe_in_both_themes_and_a_request_can_be_answered_by_keybo
         problems.push(format!(
             "approving by keyboard ended with {}",
             walk["result"]
+        ));
+    }
+    // A backchannel request: the client's message to check, no number to
+    // pick, Approve reached and pressed by keyboard at once.
+    let bc = &report["backchannel"];
+    if bc["numbers"] != 0 {
+        problems.push(format!("a backchannel request offers numbers: {bc}"));
+    }
+    if bc["message"] != "Order 1234" {
+        problems.push(format!("the binding message is not shown: {bc}"));
+    }
+    if bc["hint"] != "Only approve if Acme Shop shows this message." {
+        problems.push(format!("Approve does not say what to check: {bc}"));
+    }
+    if bc["approveDisabled"] != false {
+        problems.push(format!("Approve is disabled without a number: {bc}"));
+    }
+    if !bc["noRing"].as_array().unwrap().is_empty() {
+        problems.push(format!("focus without a visible ring: {}", bc["noRing"]));
+    }
+    if !bc["result"].as_str().unwrap_or("").contains("signed in") {
+        problems.push(format!(
+            "approving a backchannel request by keyboard ended with {bc}"
         ));
     }
     if !report["errors"].as_array().unwrap().is_empty() {

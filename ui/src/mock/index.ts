@@ -9,6 +9,9 @@
 //              | keyring (the channel stopped: the keyring is locked)
 //              | verification (request 3fa2c1 asks to verify your details)
 //              | reauthentication (request 3fa2c1 asks to confirm it's you)
+//              | backchannel (request 3fa2c1 was started by Acme Shop's backend:
+//                no number, the binding message "Order 1234" to check)
+//              | backchannel-plain (the same, without a binding message)
 //   do       = a script run after start, steps separated by ";":
 //              click:SEL  type:SEL=TEXT  wait:MS  hash:#/route  emit:navigate=ID
 //              emit:requests  emit:offline  emit:online  focus:SEL
@@ -54,6 +57,8 @@ function makeRequests(): RequestView[] {
     id: '3fa2c1',
     session: 'sess-3fa2c1',
     purpose: 'sign-in',
+    backchannel: false,
+    binding_message: null,
     client_id: 'acme-shop',
     client_name: 'Acme Shop',
     client_uri: 'https://shop.acme.example',
@@ -89,10 +94,26 @@ function makeRequests(): RequestView[] {
     // A client that knows the user asks them to confirm it is them.
     Object.assign(acme, { purpose: 'reauthentication', scope: 'openid', claims: [], wants_push: false });
   }
+  if (scenario === 'backchannel' || scenario === 'backchannel-plain') {
+    // Acme Shop's backend (its call centre, its till) asks the user it knows
+    // to approve a sign-in: there is no sign-in page and no number (CIBA).
+    Object.assign(acme, {
+      backchannel: true,
+      binding_message: scenario === 'backchannel' ? 'Order 1234' : null,
+      scope: 'openid email~rs',
+      ip: '198.51.100.20',
+      user_agent: 'acme-backend/2.3',
+      claims: [claim('email', 'Email address', true, true)],
+      wants_push: false,
+    });
+    shown.delete(acme.id);
+  }
   const forum: RequestView = {
     id: '9b41e7',
     session: 'sess-9b41e7',
     purpose: 'sign-in',
+    backchannel: false,
+    binding_message: null,
     client_id: 'northwind',
     client_name: 'Northwind Forum',
     client_uri: 'https://forum.northwind.example',
@@ -124,6 +145,7 @@ let history: Decision[] =
         dec('a5', 'Fabrikam Cloud', '203.0.113.90', T0 - 6 * day, 'approved', null, 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36'),
         dec('a6', 'Contoso Bank', '192.0.2.15', T0 - 6 * day - 600, 'approved', null, null, 'verification'),
         dec('a7', 'Contoso Bank', '192.0.2.15', T0 - 6 * day - 900, 'approved', null, null, 'reauthentication'),
+        { ...dec('a8', 'Contoso Bank', '192.0.2.15', T0 - 6 * day - 1200, 'approved', null, null), backchannel: true, binding_message: 'Transfer 250 EUR' },
       ];
 
 function dec(
@@ -139,6 +161,8 @@ function dec(
   return {
     request_id: id,
     purpose,
+    backchannel: false,
+    binding_message: null,
     client_id: client.toLowerCase().replace(/\s+/g, '-'),
     client_name: client,
     ip,
@@ -168,7 +192,8 @@ function status(): Status {
 }
 
 function record(r: RequestView, result: Decision['result'], detail: string | null = null): void {
-  history = [dec(r.id, r.client_name, r.ip, now(), result, detail, r.user_agent, r.purpose), ...history];
+  const d = dec(r.id, r.client_name, r.ip, now(), result, detail, r.user_agent, r.purpose);
+  history = [{ ...d, backchannel: r.backchannel, binding_message: r.binding_message }, ...history];
   pending = pending.filter((p) => p.id !== r.id);
   void emit('requests-changed', live());
 }
@@ -243,6 +268,17 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       if (!r) fail('not_found', `no pending sign-in request ${String(a.id)}`);
       if (r.expires_at <= now()) fail('expired', `sign-in request ${r.id} has expired`);
       if (params.get('offline-approve')) fail('network', 'connection refused');
+      if (r.backchannel) {
+        // As the Rust side: no number for a backchannel request.
+        if (a.number !== null && a.number !== undefined) {
+          fail('invalid', `Sign-in request ${r.id} has no number to match (${r.client_name} started it without a sign-in page): approve it without one.`);
+        }
+        record(r, 'approved');
+        return null;
+      }
+      if (a.number === null || a.number === undefined) {
+        fail('invalid', `Sign-in request ${r.id} needs the number shown on the sign-in page: pick it first.`);
+      }
       if (a.number !== shown.get(r.id)) {
         const detail = 'the number does not match the one on the sign-in page; the sign-in is denied';
         record(r, 'refused', detail);
@@ -266,6 +302,8 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
         id: 'c0ffee',
         session: uri,
         purpose: 'sign-in',
+        backchannel: false,
+        binding_message: null,
         client_id: 'demo',
         client_name: 'Authentiq Demo',
         client_uri: 'http://127.0.0.1:8080/demo',

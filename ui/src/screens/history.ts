@@ -1,7 +1,7 @@
 // History: every decision on this device, newest first, grouped by day.
 import { api, type CommandError, type Decision, type DecisionResult } from '../api';
 import { clockTime, describeUserAgent, fullDateTime, groupByDay, isoTime } from '../format';
-import { decisionDetail, generalErrorMessage, knownPurpose, purposeKind } from '../request-logic';
+import { bindingMessage, decisionDetail, generalErrorMessage, isBackchannel, knownPurpose, requestKind } from '../request-logic';
 import { store } from '../store';
 import { h, metaLine, replace, spinner } from '../ui/dom';
 import { icon, type IconName } from '../ui/icons';
@@ -31,16 +31,25 @@ export function historyScreen(): Screen {
 
   function row(d: Decision): HTMLElement {
     const r = RESULT_TEXT[d.result] ?? { icon: 'info' as IconName, label: d.result };
-    const ua = describeUserAgent(d.user_agent);
+    const backchannel = isBackchannel(d);
+    const ua = backchannel ? null : describeUserAgent(d.user_agent);
+    const message = bindingMessage(d);
     return h(
       'li',
-      { class: `history-row hist-${d.result}`, 'data-result': d.result, 'data-request-id': d.request_id, 'data-purpose': knownPurpose(d.purpose) },
+      {
+        class: `history-row hist-${d.result}`,
+        'data-result': d.result,
+        'data-request-id': d.request_id,
+        'data-purpose': knownPurpose(d.purpose),
+        'data-backchannel': String(backchannel),
+      },
       h('span', { class: 'history-icon' }, icon(r.icon)),
       h(
         'span',
         { class: 'history-main' },
         h('span', { class: 'history-client' }, d.client_name),
-        h('span', { class: 'history-meta' }, metaLine([purposeKind(d.purpose), d.ip, ua])),
+        h('span', { class: 'history-meta' }, metaLine([requestKind(d.purpose, d, d.client_name), d.ip, ua])),
+        message !== null ? h('span', { class: 'history-message' }, `“${message}”`) : null,
         d.detail ? h('span', { class: 'history-detail' }, decisionDetail(d.detail)) : null,
       ),
       h(

@@ -6,9 +6,11 @@ import {
   countdownLabel,
   countdownUrgency,
   formatCountdown,
+  bindingMessage,
   generalErrorMessage,
+  isBackchannel,
   knownPurpose,
-  purposeTitle,
+  requestTitle,
   secondsLeft,
 } from '../request-logic';
 import { go, hashOf } from '../router';
@@ -128,15 +130,25 @@ export function homeScreen(): Screen {
 
   function requestItem(r: RequestView, now: number): HTMLElement {
     const pill = countdownPill(r.expires_at, now);
-    const ua = describeUserAgent(r.user_agent);
+    const backchannel = isBackchannel(r);
+    // A backchannel request comes from the client's server: no browser to name.
+    const ua = backchannel ? null : describeUserAgent(r.user_agent);
+    const message = bindingMessage(r);
     const link = h(
       'a',
-      { class: 'request-item', href: hashOf({ name: 'request', id: r.id }), 'data-request-id': r.id, 'data-purpose': knownPurpose(r.purpose) },
+      {
+        class: 'request-item',
+        href: hashOf({ name: 'request', id: r.id }),
+        'data-request-id': r.id,
+        'data-purpose': knownPurpose(r.purpose),
+        'data-backchannel': String(backchannel),
+      },
       avatar(r.client_name),
       h(
         'span',
         { class: 'request-item-body' },
-        h('span', { class: 'request-item-title' }, purposeTitle(r.purpose, r.client_name)),
+        h('span', { class: 'request-item-title' }, requestTitle(r.purpose, r, r.client_name)),
+        message !== null ? h('span', { class: 'request-item-message' }, `“${message}”`) : null,
         h('span', { class: 'request-item-meta' }, metaLine([r.ip, ua])),
       ),
       pill,

@@ -1,23 +1,29 @@
 // One sign-in request: who asks, from where, what they get; the user picks
-// the number shown on the sign-in page, then approves, denies or reports.
-// The decisions themselves are in ../request-logic.ts.
+// the number shown on the sign-in page, then approves, denies or reports. A
+// backchannel request (the client's backend started it: no page, no number)
+// shows the client's binding message to check instead, and only Approve and
+// Deny. The decisions themselves are in ../request-logic.ts.
 import { api, type Claim, type CommandError, type RequestView } from '../api';
 import { clockTime, describeUserAgent, fullDateTime, hostOf, isoTime, relativeTime } from '../format';
 import {
   approveBlocker,
   approveHint,
+  approveNumber,
+  bindingCheck,
+  bindingMessage,
   canDeny,
   claimState,
   displayedClaims,
   initialSelection,
+  isBackchannel,
   isChecked,
   isToggleable,
   isWrongNumber,
   knownPurpose,
   numbersQuestion,
-  purposeAsk,
-  purposeTitle,
+  requestAsk,
   requestErrorMessage,
+  requestTitle,
   resultText,
   secondsLeft,
   sharedClaims,
@@ -61,7 +67,7 @@ export function requestScreen(id: string): Screen {
 
   return {
     el,
-    title: found ? purposeTitle(found.purpose, found.client_name) : 'Sign-in request',
+    title: found ? requestTitle(found.purpose, found, found.client_name) : 'Sign-in request',
     get focusTarget() {
       return el.querySelector<HTMLElement>('h1') ?? title;
     },
@@ -101,8 +107,10 @@ function renderMissing(el: HTMLElement, id: string): () => void {
 function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): () => void {
   el.removeAttribute('aria-busy');
   el.dataset.purpose = knownPurpose(r.purpose);
+  const backchannel = isBackchannel(r);
+  el.dataset.backchannel = String(backchannel);
   // A request found only after loading: the window title follows.
-  document.title = `${purposeTitle(r.purpose, r.client_name)} — Authentiq`;
+  document.title = `${requestTitle(r.purpose, r, r.client_name)} — Authentiq`;
   const claims = displayedClaims(r.claims);
   let phase: Phase = 'pending';
   let picked: number | null = null;
@@ -119,7 +127,7 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
     'h1',
     { class: 'client-title', tabindex: '-1' },
     h('span', { id: 'client-name' }, r.client_name),
-    h('span', { class: 'client-sub' }, purposeAsk(r.purpose)),
+    h('span', { class: 'client-sub' }, requestAsk(r.purpose, r)),
   );
   const origin = r.client_uri
     ? h('p', { class: 'client-origin', title: r.client_uri }, icon('globe'), h('span', null, hostOf(r.client_uri)))
@@ -135,8 +143,9 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
     h(
       'dl',
       { class: 'facts' },
-      fact('pin', 'IP address', h('span', { class: 'mono' }, r.ip)),
-      fact('monitor', 'Browser', h('span', { title: r.user_agent ?? '' }, uaText)),
+      fact('pin', backchannel ? `IP address of ${r.client_name}’s service` : 'IP address', h('span', { class: 'mono' }, r.ip)),
+      // A backchannel request comes from the client's server, not a browser.
+      backchannel ? null : fact('monitor', 'Browser', h('span', { title: r.user_agent ?? '' }, uaText)),
       fact(
         'clock',
         'Time',
@@ -190,8 +199,8 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
   );
   if (claims.length === 0) claimsSection.prepend(claimsList);
 
-  // --- Numbers -----------------------------------------------------------------
-  const numberButtons = r.numbers.map((n) =>
+  // --- Numbers, or the message to check ---------------------------------------------
+  const numberButtons = (backchannel ? [] : r.numbers).map((n) =>
     h(
       'button',
       { type: 'button', class: 'number', 'data-number': String(n), 'aria-pressed': 'false' },
@@ -207,12 +216,29 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
       update();
     }),
   );
-  const numbersSection = h(
-    'section',
-    { class: 'section numbers-section', 'aria-labelledby': 'numbers-title' },
-    h('h2', { id: 'numbers-title', class: 'section-title' }, numbersQuestion(r.purpose, r.client_name)),
-    h('div', { class: 'numbers', role: 'group', 'aria-labelledby': 'numbers-title' }, numberButtons),
-  );
+  const check = bindingCheck(r, r.client_name);
+  const message = bindingMessage(r);
+  const numbersSection = check
+    ? h(
+        'section',
+        { id: 'binding', class: 'section binding-section', 'aria-labelledby': 'binding-title' },
+        h('h2', { id: 'binding-title', class: 'section-title' }, check.title),
+        message !== null
+          ? h('p', { id: 'binding-message', class: 'binding-message' }, message)
+          : null,
+        h(
+          'p',
+          { class: 'hint' },
+          `${r.client_name} started this sign-in itself, without a sign-in page, so there is no number to pick.`,
+        ),
+      )
+    : h(
+        'section',
+        { class: 'section numbers-section', 'aria-labelledby': 'numbers-title' },
+        h('h2', { id: 'numbers-title', class: 'section-title' }, numbersQuestion(r.purpose, r.client_name)),
+        h('div', { class: 'numbers', role: 'group', 'aria-labelledby': 'numbers-title' }, numberButtons),
+      );
+  const approveInput = () => ({ phase, picked, numbers: r.numbers, claims: r.claims, backchannel });
 
   // --- Error, actions, result ------------------------------------------------------
   const error = h('div', { id: 'request-error', class: 'request-error is-empty', role: 'alert' });
@@ -260,11 +286,12 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
       if (box) box.disabled = !open || !isToggleable(c);
     }
     rememberBox.disabled = !open;
-    const blocker = approveBlocker({ phase, picked, numbers: r.numbers, claims: r.claims });
+    const blocker = approveBlocker(approveInput());
     if (!approveBtn.hasAttribute('aria-busy')) approveBtn.disabled = blocker !== null;
     if (!denyBtn.hasAttribute('aria-busy')) denyBtn.disabled = !canDeny(phase);
     reportBtn.disabled = !canDeny(phase);
-    hint.textContent = approveHint(blocker, r.client_name, r.claims, r.purpose);
+    // A backchannel request's Approve is described by what to check first.
+    hint.textContent = approveHint(blocker, r.client_name, r.claims, r.purpose) || (blocker === null && check ? check.approveOnly : '');
     hint.hidden = hint.textContent === '';
     el.dataset.phase = phase;
   }
@@ -295,7 +322,7 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
     update();
     const icons: Record<typeof kind, IconName> = { approved: 'check', denied: 'x', reported: 'flag' };
     const ic = icons[kind];
-    const [t, d] = resultText(kind, r.purpose, r.client_name);
+    const [t, d] = resultText(kind, r.purpose, r.client_name, r);
     const done = h('a', { class: 'btn btn-secondary', href: hashOf({ name: 'home' }) }, 'Done');
     replace(
       result,
@@ -318,13 +345,15 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
   }
 
   approveBtn.addEventListener('click', async () => {
-    if (picked === null || approveBlocker({ phase, picked, numbers: r.numbers, claims: r.claims }) !== null) return;
+    if (approveBlocker(approveInput()) !== null) return;
+    const number = approveNumber(r, picked);
+    if (number === null && !backchannel) return;
     phase = 'busy';
     clearError();
     const restore = busy(approveBtn, 'Approving…');
     update();
     try {
-      await api.approve(r.id, picked, sharedClaims(r.claims, selection), remember);
+      await api.approve(r.id, number, sharedClaims(r.claims, selection), remember);
       restore();
       finish('approved');
     } catch (err) {
@@ -354,7 +383,7 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
 
   reportBtn.addEventListener('click', async () => {
     if (!canDeny(phase)) return;
-    const signIn = knownPurpose(r.purpose) === 'sign-in';
+    const signIn = knownPurpose(r.purpose) === 'sign-in' && !backchannel;
     const ok = await confirmDialog({
       title: signIn ? 'Report this sign-in?' : 'Report this request?',
       icon: 'flag',
@@ -367,7 +396,7 @@ function render(el: HTMLElement, r: RequestView, isDestroyed: () => boolean): ()
           null,
           signIn
             ? `The sign-in to ${r.client_name} from ${r.ip} is denied and your Authentiq server is told it wasn’t you.`
-            : `“${purposeTitle(r.purpose, r.client_name)}” from ${r.ip} is denied and your Authentiq server is told it wasn’t you.`,
+            : `“${requestTitle(r.purpose, r, r.client_name)}” from ${r.ip} is denied and your Authentiq server is told it wasn’t you.`,
         ),
         h('p', { class: 'muted' }, 'If you keep getting requests you didn’t start, someone may know which account is yours. Nothing is shared with the website.'),
       ],
