@@ -173,19 +173,25 @@ switch (command) {
   case "exchange": {
     const [callback, verifier, state, nonce, key] = args;
     const { options, dpop_key } = await dpop(key);
-    const tokens = await oidc.authorizationCodeGrant(
-      config,
-      new URL(callback),
-      {
-        pkceCodeVerifier: verifier,
-        expectedState: state,
-        expectedNonce: nonce,
-        idTokenExpected: true,
-      },
-      undefined,
-      options,
-    );
-    out = dpop_key ? { ...tokensOut(tokens), dpop_key, sent } : tokensOut(tokens);
+    try {
+      const tokens = await oidc.authorizationCodeGrant(
+        config,
+        new URL(callback),
+        {
+          pkceCodeVerifier: verifier,
+          expectedState: state,
+          expectedNonce: nonce,
+          idTokenExpected: true,
+        },
+        undefined,
+        options,
+      );
+      out = dpop_key ? { ...tokensOut(tokens), dpop_key, sent } : tokensOut(tokens);
+    } catch (err) {
+      // The provider's refusal, as data (anything else still fails the run).
+      if (!(err instanceof oidc.ResponseBodyError)) throw err;
+      out = { ...oauthError(err), sent };
+    }
     break;
   }
   case "par": {

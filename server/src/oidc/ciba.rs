@@ -160,6 +160,7 @@ async fn start(
         nonce: None,
         code_challenge: None,
         max_age: None,
+        dpop_jkt: None,
     };
     let requester = crate::routes::login::requester(headers, &ip.to_string());
     let mut data = SessionData::pending(request, requester, &records::new_token(), now);
@@ -182,7 +183,7 @@ async fn start(
 fn check_binding_message(m: &str) -> Result<String, OAuthErr> {
     let ok = !m.trim().is_empty()
         && m.chars().count() <= BINDING_MESSAGE_MAX
-        && !m.chars().any(char::is_control);
+        && !m.chars().any(is_hidden);
     if ok {
         Ok(m.trim().to_string())
     } else {
@@ -191,6 +192,15 @@ fn check_binding_message(m: &str) -> Result<String, OAuthErr> {
             format!("binding_message must be 1 to {BINDING_MESSAGE_MAX} characters of text"),
         ))
     }
+}
+
+/// Characters that hide or reorder text: control, bidirectional and
+/// zero-width ones (a message must read as it is).
+fn is_hidden(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}'
+            | '\u{FEFF}' | '\u{061C}')
 }
 
 fn unknown_user() -> OAuthErr {
@@ -279,4 +289,32 @@ pub async fn answered(state: &AppState, id: &str) -> Result<(), ApiError> {
         Some(format!("Bearer {}", ping.token)),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binding_messages_are_short_visible_text() {
+        assert_eq!(
+            check_binding_message(" Order 1234 ").ok().as_deref(),
+            Some("Order 1234")
+        );
+        assert!(check_binding_message("Überweisung 12 €").is_ok());
+        assert!(check_binding_message(&"é".repeat(64)).is_ok());
+        for bad in [
+            String::new(),
+            "   ".into(),
+            "x".repeat(65),
+            "line\nbreak".into(),
+            "\u{1b}[31mred".into(),
+            "pay \u{202E}0001".into(),
+            "zero\u{200B}width".into(),
+            "\u{2066}isolate".into(),
+        ] {
+            let e = check_binding_message(&bad).unwrap_err();
+            assert_eq!(e.code, OAuthErrorCode::InvalidBindingMessage, "{bad:?}");
+        }
+    }
 }

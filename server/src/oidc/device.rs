@@ -283,6 +283,7 @@ async fn start(
         nonce: None,
         code_challenge: None,
         max_age: None,
+        dpop_jkt: None,
     };
     let link = Some(GrantLink::Device {
         id: device.to_string(),

@@ -122,6 +122,12 @@ pub async fn exchange_code(
         }
         (None, None) => {}
     }
+    if data.dpop_jkt.is_some() && data.dpop_jkt.as_deref() != req.dpop {
+        return Err(OAuthErr::new(
+            OAuthErrorCode::InvalidDpopProof,
+            "this code was requested for a DPoP key (dpop_jkt): send a proof made with it",
+        ));
+    }
     let tokens = NewTokens {
         access: records::new_token(),
         refresh: records::new_token(),

@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::authorize::validate::{self, AuthError, AuthParams};
 use super::client_auth::{Form, authenticate};
+use super::dpop;
 use super::error::OAuthErr;
 use super::records::{self, Taken};
 use crate::AppState;
@@ -37,6 +38,23 @@ pub async fn push(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         }
         // Authenticated by Basic, the body need not name the client.
         p.client_id = Some(client.client_id.clone());
+        // RFC 9449 §10.1: a proof here binds the code as dpop_jkt would.
+        let target = dpop::Target {
+            method: "POST",
+            url: &format!("{}/par", state.config.base_url()),
+            access_token: None,
+        };
+        if let Some(proof) = dpop::proof(&state, &headers, &target).await? {
+            match &p.dpop_jkt {
+                Some(j) if *j != proof.jkt => {
+                    return Err(OAuthErr::new(
+                        OAuthErrorCode::InvalidDpopProof,
+                        "dpop_jkt is not the thumbprint of the DPoP proof's key",
+                    ));
+                }
+                _ => p.dpop_jkt = Some(proof.jkt),
+            }
+        }
         validate::validate(&p, &client).map_err(|e| match e {
             AuthError::Page { message, .. } => OAuthErr::invalid_request(message),
             AuthError::Redirect {
@@ -84,13 +102,18 @@ pub async fn resolve(
         .strip_prefix(URN_PREFIX)
         .ok_or("The request_uri is not one this server issued.")?;
     let id = records::token_id(reference);
-    let p = match records::take::<AuthParams>(state, KIND, &id).await {
-        Ok(Taken::Fresh(p, _)) => p,
-        Ok(_) => return Err(expired),
-        Err(_) => return Err("The sign-in request could not be read. Try again in a moment."),
-    };
-    if p.client_id.as_deref() != Some(client_id) {
-        return Err("The sign-in request was pushed by another application.");
+    let failed = "The sign-in request could not be read. Try again in a moment.";
+    // Another client's reference is refused without spending it.
+    match records::get::<AuthParams>(state, KIND, &id).await {
+        Ok(Some((p, _))) if p.client_id.as_deref() != Some(client_id) => {
+            return Err("The sign-in request was pushed by another application.");
+        }
+        Ok(_) => {}
+        Err(_) => return Err(failed),
     }
-    Ok(p)
+    match records::take::<AuthParams>(state, KIND, &id).await {
+        Ok(Taken::Fresh(p, _)) => Ok(p),
+        Ok(_) => Err(expired),
+        Err(_) => Err(failed),
+    }
 }

@@ -130,10 +130,11 @@ pub async fn poll(
             "the sign-in expired unanswered: start again",
         )),
         Status::Pending => Err(pending()),
-        Status::Denied => Err(OAuthErr::new(
-            OAuthErrorCode::AccessDenied,
-            "the user denied the sign-in",
-        )),
+        // A token endpoint error: 400 (RFC 6749 §5.2, RFC 8628 §3.5).
+        Status::Denied => Err(OAuthErr {
+            status: axum::http::StatusCode::BAD_REQUEST,
+            ..OAuthErr::new(OAuthErrorCode::AccessDenied, "the user denied the sign-in")
+        }),
         Status::Approved => grants::from_session(state, client, kind, &id, &session, dpop).await,
     }
 }

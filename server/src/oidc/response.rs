@@ -160,6 +160,7 @@ pub async fn complete(
                 grant: grant.clone(),
                 redirect_uri: request.redirect_uri.clone(),
                 code_challenge: request.code_challenge.clone(),
+                dpop_jkt: request.dpop_jkt.clone(),
             },
         )
         .await?;

@@ -38,6 +38,10 @@ pub struct AuthRequest {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub max_age: Option<i64>,
+    /// RFC 9449 §10: the code may only be redeemed with a DPoP proof by
+    /// the key of this thumbprint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthRequest {

@@ -45,6 +45,9 @@ pub struct CodeData {
     pub grant: Grant,
     pub redirect_uri: String,
     pub code_challenge: Option<String>,
+    /// Redeemed only with a DPoP proof by this key (RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// `sub` for `pk` at `client`: pairwise by default, per sector (the host of

@@ -193,7 +193,7 @@ async fn a_denial_is_access_denied_and_an_unanswered_request_expires() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    oauth_error(s.poll_ciba(id).await, 403, "access_denied").await;
+    oauth_error(s.poll_ciba(id).await, 400, "access_denied").await;
 
     // A short requested_expiry, not answered.
     let started: Value = s

@@ -249,7 +249,7 @@ async fn a_wrong_number_or_a_denial_is_access_denied() {
     s.post_jwt(&to, &answer_pushed(&d, &req, None, Decision::Deny))
         .await;
     let res = poll_device(&s, started["device_code"].as_str().unwrap()).await;
-    oauth_error(res, 403, "access_denied").await;
+    oauth_error(res, 400, "access_denied").await;
 }
 
 #[tokio::test]

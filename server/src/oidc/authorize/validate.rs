@@ -32,6 +32,7 @@ pub struct AuthParams {
     pub login_hint: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    pub dpop_jkt: Option<String>,
 }
 
 impl AuthParams {
@@ -61,6 +62,7 @@ impl AuthParams {
                 "login_hint" => &mut p.login_hint,
                 "request" => &mut p.request,
                 "request_uri" => &mut p.request_uri,
+                "dpop_jkt" => &mut p.dpop_jkt,
                 _ => continue,
             };
             *slot = Some(v.into_owned());
@@ -301,6 +303,13 @@ pub fn validate(p: &AuthParams, client: &Client) -> Result<Valid, AuthError> {
             &format!("unsupported prompt {bad}"),
         ));
     }
+    // A SHA-256 JWK thumbprint is 43 characters of base64url, as a challenge.
+    if p.dpop_jkt.as_deref().is_some_and(|j| !is_challenge(j)) {
+        return Err(fail(
+            OAuthErrorCode::InvalidRequest,
+            "dpop_jkt must be a SHA-256 JWK thumbprint (43 characters of base64url)",
+        ));
+    }
     let request = AuthRequest {
         client_id: client.client_id.clone(),
         redirect_uri,
@@ -311,6 +320,7 @@ pub fn validate(p: &AuthParams, client: &Client) -> Result<Valid, AuthError> {
         nonce: p.nonce.clone(),
         code_challenge: p.code_challenge.clone(),
         max_age,
+        dpop_jkt: p.dpop_jkt.clone(),
     };
 
     Ok(Valid {

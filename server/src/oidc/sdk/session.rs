@@ -138,6 +138,7 @@ pub async fn start(State(state): State<AppState>, ip: ClientIp, headers: HeaderM
             nonce: None,
             code_challenge: None,
             max_age: None,
+            dpop_jkt: None,
         };
         let requester = crate::routes::login::requester(&headers, &ip.to_string());
         let mut data = SessionData::pending(request, requester, &records::new_token(), now);

@@ -954,12 +954,10 @@ async fn ciba_ping_tells_the_client_when_its_tokens_are_ready() {
 }
 
 // ---------------------------------------------------------------------
-// What the RFCs ask that the server does not do yet: each test asserts
-// the RFC's behaviour and is ignored until the server has it (run them
-// with `--ignored`).
+// Found by these tests and fixed: dpop_jkt (RFC 9449 §10), a proof at
+// /par (§10.1), and access_denied at /token as a 400 (RFC 6749 §5.2).
 
 #[tokio::test]
-#[ignore = "server bug: dpop_jkt is ignored at /authorize (RFC 9449 §10)"]
 async fn a_code_requested_with_dpop_jkt_needs_a_proof_by_that_key() {
     let p = provider().await;
     let mut device = Device::enrol(&p, "dpop-jkt@example.com").await;
@@ -983,7 +981,6 @@ async fn a_code_requested_with_dpop_jkt_needs_a_proof_by_that_key() {
 }
 
 #[tokio::test]
-#[ignore = "server bug: a DPoP proof at /par is neither checked nor binds the code (RFC 9449 §10.1)"]
 async fn a_dpop_proof_pushed_with_the_request_is_checked_and_binds_the_code() {
     let p = provider().await;
     let mut device = Device::enrol(&p, "par-dpop@example.com").await;
@@ -1031,10 +1028,10 @@ async fn a_dpop_proof_pushed_with_the_request_is_checked_and_binds_the_code() {
     ])
     .await;
     assert!(out.get("access_token").is_none(), "{out:#}");
+    assert_eq!(out["error"]["error"], "invalid_dpop_proof", "{out:#}");
 }
 
 #[tokio::test]
-#[ignore = "server bug: /token answers access_denied with 403, not 400 (RFC 6749 §5.2, RFC 8628 §3.5, CIBA Core §11)"]
 async fn a_denied_polled_grant_is_a_400_token_error() {
     let p = provider().await;
     let mut device = Device::enrol(&p, "ciba-400@example.com").await;
