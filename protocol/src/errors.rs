@@ -71,6 +71,7 @@ pub enum OAuthErrorCode {
     ExpiredToken,
     InvalidBindingMessage,
     UnknownUserId,
+    ExpiredLoginHintToken,
     InvalidDpopProof,
     UseDpopNonce,
 }
@@ -107,6 +108,7 @@ impl OAuthErrorCode {
             ExpiredToken => "expired_token",
             InvalidBindingMessage => "invalid_binding_message",
             UnknownUserId => "unknown_user_id",
+            ExpiredLoginHintToken => "expired_login_hint_token",
             InvalidDpopProof => "invalid_dpop_proof",
             UseDpopNonce => "use_dpop_nonce",
         }

@@ -1,7 +1,7 @@
 //! Client-Initiated Backchannel Authentication (OpenID Connect CIBA Core
-//! 1.0), poll and ping modes: `POST /bc-authorize` names a user this client
-//! already knows (`login_hint`: the `sub` it was given; or an
-//! `id_token_hint`), and the sign-in is pushed to that user's devices with
+//! 1.0), poll and ping modes: `POST /bc-authorize` names a user (by the
+//! `sub` this client was given, a verified email, an `id_token_hint` or a
+//! `login_hint_token`), and the sign-in is pushed to that user's devices with
 //! the client's `binding_message` in place of a number to match. The client
 //! polls `/token` with the `auth_req_id` ([`super::polling`]); in ping mode
 //! it is told when to, at its `backchannel_client_notification_endpoint`,
@@ -122,8 +122,11 @@ async fn start(
         }
         _ => None,
     };
-    let pk = user(state, &client, &form).await?;
-    state.active_key(&pk).await.map_err(|_| unknown_user())?;
+    let hinted = user(state, &client, &form).await?;
+    let pk = match &hinted {
+        Hinted::Subject(pk) | Hinted::Email(Some(pk)) => Some(pk.clone()),
+        Hinted::Email(None) => None,
+    };
 
     // The grant, then the session it waits on, then the push.
     let now = state.now();
@@ -140,14 +143,8 @@ async fn start(
         .map_err(|e| ApiError::internal(e.to_string()))?;
         grant.ping = Some(state.sealer.seal(&ping, &id).map_err(ApiError::internal)?);
     }
-    let record = records::new(
-        KIND,
-        &id,
-        &id,
-        Some(&pk),
-        &grant,
-        grant.expires_at + polling::GRACE,
-    )?;
+    let until = grant.expires_at + polling::GRACE;
+    let record = records::new(KIND, &id, &id, pk.as_deref(), &grant, until)?;
     records::put(state, record).await?;
 
     let request = AuthRequest {
@@ -165,12 +162,28 @@ async fn start(
     let requester = crate::routes::login::requester(headers, &ip.to_string());
     let mut data = SessionData::pending(request, requester, &records::new_token(), now);
     data.expires_at = now + expires_in;
-    data.expected_pk = Some(pk.clone());
+    // Nobody can answer for an unknown address (no key is "unknown").
+    data.expected_pk = Some(pk.clone().unwrap_or_else(|| "unknown".into()));
     data.binding_message = binding_message;
     data.link = Some(GrantLink::Ciba { id: id.clone() });
-    let record = records::new(SESSION, &sid, &sid, Some(&pk), &data, data.expires_at)?;
+    let record = records::new(SESSION, &sid, &sid, pk.as_deref(), &data, data.expires_at)?;
     records::put(state, record).await?;
-    super::signin::push(state, &client, &sid, &data, &pk).await?;
+    match (&hinted, pk) {
+        // Named by its sub: the client may hear why it was not pushed.
+        (Hinted::Subject(_), Some(pk)) => {
+            super::signin::push(state, &client, &sid, &data, &pk).await?;
+        }
+        // Named by email: pushed after answering, known or not alike.
+        (_, Some(pk)) => {
+            let (state, client) = (state.clone(), client.clone());
+            tokio::spawn(async move {
+                if let Err(e) = super::signin::push(&state, &client, &sid, &data, &pk).await {
+                    tracing::info!(error = %e.detail, "a CIBA request was not pushed");
+                }
+            });
+        }
+        (_, None) => {}
+    }
 
     let mut out = json!({ "auth_req_id": auth_req_id, "expires_in": expires_in });
     if mode(&client) == "poll" {
@@ -210,16 +223,37 @@ fn unknown_user() -> OAuthErr {
     )
 }
 
-/// The key of the user the request names: by exactly one hint, which must
-/// be a user this client already signed in.
-async fn user(state: &AppState, client: &Client, form: &Form) -> Result<String, OAuthErr> {
+/// Who a request names.
+enum Hinted {
+    /// By a `sub` this client was given: a live key, or `unknown_user_id`.
+    Subject(String),
+    /// By email: the key with that verified address, if any and live. An
+    /// unknown address gets the same answer, at the same pace, as a known
+    /// one (a request that is never pushed and expires), so the endpoint
+    /// cannot tell a client which addresses have an Authentiq ID.
+    Email(Option<String>),
+}
+
+/// The user the request names, by exactly one hint: `login_hint` (a `sub`
+/// this client was given, or an email address), `id_token_hint` (an ID
+/// token issued to this client), or `login_hint_token` (a JWT whose
+/// `sub_id` is an RFC 9493 subject identifier: `email`, `iss_sub` with
+/// this issuer, or `opaque`; the client is authenticated, so it is not
+/// signed).
+async fn user(state: &AppState, client: &Client, form: &Form) -> Result<Hinted, OAuthErr> {
     let hints = ["login_hint", "id_token_hint", "login_hint_token"];
     let given: Vec<&str> = hints
         .into_iter()
         .filter(|h| form.get(h).is_some())
         .collect();
     let sub = match given.as_slice() {
-        ["login_hint"] => form.require("login_hint")?.to_string(),
+        ["login_hint"] => {
+            let hint = form.require("login_hint")?;
+            if hint.contains('@') {
+                return Ok(Hinted::Email(by_email(state, hint).await?));
+            }
+            hint.to_string()
+        }
         ["id_token_hint"] => {
             let (claims, hinted) =
                 super::tokens::verify_id_token_hint(state, form.require("id_token_hint")?)
@@ -235,14 +269,13 @@ async fn user(state: &AppState, client: &Client, form: &Form) -> Result<String, 
                 .ok_or_else(|| OAuthErr::invalid_request("id_token_hint has no sub"))?
                 .to_string()
         }
-        ["login_hint_token"] => {
-            return Err(OAuthErr::invalid_request(
-                "login_hint_token is not supported: send login_hint (the user's sub) or id_token_hint",
-            ));
-        }
+        ["login_hint_token"] => match hint_token(state, form.require("login_hint_token")?)? {
+            TokenHint::Email(email) => return Ok(Hinted::Email(by_email(state, &email).await?)),
+            TokenHint::Subject(sub) => sub,
+        },
         [] => {
             return Err(OAuthErr::invalid_request(
-                "name the user with login_hint (their sub) or id_token_hint",
+                "name the user with login_hint (their sub or email), id_token_hint or login_hint_token",
             ));
         }
         _ => return Err(OAuthErr::invalid_request("send exactly one hint")),
@@ -251,10 +284,69 @@ async fn user(state: &AppState, client: &Client, form: &Form) -> Result<String, 
         return Err(unknown_user());
     }
     let cid = client.client_id.clone();
-    match state.db.call(move |s| s.find_subject(&cid, &sub)).await {
-        Ok(pk) => Ok(pk),
-        Err(StoreError::NotFound) => Err(unknown_user()),
+    let pk = match state.db.call(move |s| s.find_subject(&cid, &sub)).await {
+        Ok(pk) => pk,
+        Err(StoreError::NotFound) => return Err(unknown_user()),
+        Err(e) => return Err(ApiError::from(e).into()),
+    };
+    state.active_key(&pk).await.map_err(|_| unknown_user())?;
+    Ok(Hinted::Subject(pk))
+}
+
+/// The live key whose verified email is `email`, if any.
+async fn by_email(state: &AppState, email: &str) -> Result<Option<String>, OAuthErr> {
+    let Some(email) = crate::secrets::normalize_email(email) else {
+        return Err(OAuthErr::invalid_request(
+            "login_hint is not an email address or a sub",
+        ));
+    };
+    let hash = state.hasher.hash("email", &email);
+    match state.db.call(move |s| s.find_key_by_email(&hash)).await {
+        Ok(key) if !key.is_revoked() => Ok(Some(key.pk)),
+        Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(ApiError::from(e).into()),
+    }
+}
+
+enum TokenHint {
+    Email(String),
+    Subject(String),
+}
+
+/// What a `login_hint_token` names.
+fn hint_token(state: &AppState, token: &str) -> Result<TokenHint, OAuthErr> {
+    use base64::Engine;
+    let bad =
+        || OAuthErr::invalid_request("login_hint_token must be a JWT with an RFC 9493 sub_id");
+    let claims: serde_json::Value = token
+        .split('.')
+        .nth(1)
+        .filter(|_| token.len() <= 4096)
+        .and_then(|p| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(p)
+                .ok()
+        })
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(bad)?;
+    if claims["exp"].as_i64().is_some_and(|exp| exp <= state.now()) {
+        return Err(OAuthErr::new(
+            OAuthErrorCode::ExpiredLoginHintToken,
+            "the login_hint_token expired",
+        ));
+    }
+    let id = &claims["sub_id"];
+    let text = |k: &str| id[k].as_str().map(str::to_string);
+    match id["format"].as_str() {
+        Some("email") => text("email").map(TokenHint::Email).ok_or_else(bad),
+        Some("iss_sub") if id["iss"] == state.config.base_url() => {
+            text("sub").map(TokenHint::Subject).ok_or_else(bad)
+        }
+        Some("iss_sub") => Err(OAuthErr::invalid_request(
+            "login_hint_token names a subject of another issuer",
+        )),
+        Some("opaque") => text("id").map(TokenHint::Subject).ok_or_else(bad),
+        _ => Err(bad()),
     }
 }
 

@@ -441,3 +441,179 @@ async fn ping_mode_tells_the_client_with_its_token() {
     let res = s.poll_ciba(id).await;
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+/// A registered device with a verified, bound email, and its channel.
+async fn user_with_email(s: &TestServer, email: &str) -> (Device, SseReader) {
+    use authentiq_protocol::payloads::ClaimScope;
+    let d = Device::new();
+    s.register(&d).await;
+    s.verify(&d, ClaimScope::Email, email).await;
+    let res = s
+        .put_jwt(&format!("/key/{}", d.pk), &d.binding(Some(email), None))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let channel = SseReader::new(open_channel(s, &d, None).await);
+    (d, channel)
+}
+
+/// The next sign-in pushed on `channel` (skipping the claim events that
+/// verifying the email left there).
+async fn next_sign_in(channel: &mut SseReader, secs: u64) -> Option<Value> {
+    while let Some(ev) = channel.next_within(secs).await {
+        if ev.event.as_deref() == Some("sign-in") {
+            return Some(jwt_payload(&ev.data));
+        }
+    }
+    None
+}
+
+/// An unsigned JWT (`alg: none`) with these claims, as a login_hint_token.
+fn hint_token(claims: Value) -> String {
+    use base64::Engine;
+    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.", b64(&json!({"alg": "none"})), b64(&claims))
+}
+
+#[tokio::test]
+async fn a_verified_email_names_the_user_and_an_unknown_one_gets_the_same_answer() {
+    let s = server_with(|_| {}).await;
+    let (d, mut channel) = user_with_email(&s, "ciba@example.com").await;
+    // Any case: addresses are compared normalised.
+    let res = s
+        .bc_authorize(&[("scope", "openid"), ("login_hint", "CIBA@Example.com")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let known: Value = res.json().await.unwrap();
+    let req = next_sign_in(&mut channel, 5).await.expect("the push");
+    assert_eq!(req["backchannel"], true);
+
+    // Nobody has this address: the same answer, no push, and it expires.
+    let res = s
+        .bc_authorize(&[("scope", "openid"), ("login_hint", "nobody@example.com")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let unknown: Value = res.json().await.unwrap();
+    let keys = |v: &Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&known), keys(&unknown));
+    assert_eq!(known["expires_in"], unknown["expires_in"]);
+    assert_eq!(
+        known["auth_req_id"].as_str().unwrap().len(),
+        unknown["auth_req_id"].as_str().unwrap().len()
+    );
+    let unknown_id = unknown["auth_req_id"].as_str().unwrap();
+    oauth_error(s.poll_ciba(unknown_id).await, 400, "authorization_pending").await;
+    assert!(
+        channel.next_within(1).await.is_none(),
+        "nothing else pushed"
+    );
+
+    // The known one is approved and yields the user's tokens.
+    let res = s
+        .post_jwt(
+            &format!("/sign-in/{}", sid_of(&req)),
+            &answer_pushed(&d, &req, None, Decision::Approve),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    s.state.clock.advance(6);
+    let res = s.poll_ciba(known["auth_req_id"].as_str().unwrap()).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let tokens: Value = res.json().await.unwrap();
+    let client = authentiq_server::oidc::clients::find(&s.state, ID)
+        .await
+        .unwrap()
+        .unwrap();
+    let sub = authentiq_server::oidc::tokens::subject(&s.state, &client, &d.pk);
+    assert_eq!(
+        jwt_payload(tokens["id_token"].as_str().unwrap())["sub"],
+        sub
+    );
+
+    // The unknown one never completes.
+    s.state.clock.advance(300);
+    oauth_error(s.poll_ciba(unknown_id).await, 400, "expired_token").await;
+
+    // A revoked key's address is unknown too (the same answer).
+    let pk = d.pk.clone();
+    s.state
+        .db
+        .call(move |st| st.revoke_key(&pk, now()))
+        .await
+        .unwrap();
+    let res = s
+        .bc_authorize(&[("scope", "openid"), ("login_hint", "ciba@example.com")])
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Not an address at all.
+    oauth_error(
+        s.bc_authorize(&[("scope", "openid"), ("login_hint", "a@b@c")])
+            .await,
+        400,
+        "invalid_request",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_login_hint_token_names_the_user_by_an_rfc_9493_subject_identifier() {
+    let s = server_with(|_| {}).await;
+    let (_d, mut channel, sub) = known_user(&s).await;
+    let (_e, mut by_mail) = user_with_email(&s, "token@example.com").await;
+    let issuer = s.state.config.base_url().to_string();
+    let later = now() + 300;
+
+    for (sub_id, pushed_to_first) in [
+        (
+            json!({"format": "iss_sub", "iss": issuer, "sub": sub}),
+            true,
+        ),
+        (json!({"format": "opaque", "id": sub}), true),
+        (
+            json!({"format": "email", "email": "token@example.com"}),
+            false,
+        ),
+    ] {
+        let token = hint_token(json!({"sub_id": sub_id, "exp": later}));
+        let res = s
+            .bc_authorize(&[("scope", "openid"), ("login_hint_token", &token)])
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{sub_id}");
+        let reader = if pushed_to_first {
+            &mut channel
+        } else {
+            &mut by_mail
+        };
+        let req = next_sign_in(reader, 5).await.expect("the push");
+        assert_eq!(req["backchannel"], true, "{sub_id}");
+    }
+
+    let expired = hint_token(json!({
+        "sub_id": {"format": "opaque", "id": sub}, "exp": now() - 1
+    }));
+    let other_issuer = hint_token(json!({
+        "sub_id": {"format": "iss_sub", "iss": "https://elsewhere.example", "sub": sub}
+    }));
+    let unknown_sub = hint_token(json!({"sub_id": {"format": "opaque", "id": "nobody"}}));
+    let no_sub_id = hint_token(json!({"sub": sub}));
+    let phone = hint_token(json!({"sub_id": {"format": "phone_number", "phone_number": "+1"}}));
+    for (token, status, error) in [
+        (expired.as_str(), 400, "expired_login_hint_token"),
+        (other_issuer.as_str(), 400, "invalid_request"),
+        (unknown_sub.as_str(), 400, "unknown_user_id"),
+        (no_sub_id.as_str(), 400, "invalid_request"),
+        (phone.as_str(), 400, "invalid_request"),
+        ("not a jwt", 400, "invalid_request"),
+    ] {
+        oauth_error(
+            s.bc_authorize(&[("scope", "openid"), ("login_hint_token", token)])
+                .await,
+            status,
+            error,
+        )
+        .await;
+    }
+}
