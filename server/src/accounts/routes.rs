@@ -88,7 +88,7 @@ async fn find_by_email(state: &AppState, email: String) -> Result<Option<Account
 }
 
 /// Writes an account, refusing to leave no active admin (409).
-async fn save(state: &AppState, account: Account) -> Result<(), ApiError> {
+pub async fn save(state: &AppState, account: Account) -> Result<(), ApiError> {
     match state.db.call(move |s| s.update_account(&account)).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict("last-admin")) => Err(ApiError::conflict(
@@ -168,8 +168,23 @@ pub async fn login(
     ip: ClientIp,
     JsonBody(c): JsonBody<Credentials>,
 ) -> Result<Json<TokenBody>, ApiError> {
-    let email = email(&c.email)?;
-    password::check(&c.password).map_err(|_| ApiError::auth_error("invalid credentials"))?;
+    let account = check_credentials(&state, &ip, &c.email, c.password).await?;
+    Ok(Json(TokenBody {
+        token: session::start(&state, &account).await?,
+    }))
+}
+
+/// The account an email and password sign in to, with the login limits
+/// (the API's login and the dashboard's): 400 for an invalid email, 401
+/// for wrong credentials or a deactivated account, 429 past the limits.
+pub async fn check_credentials(
+    state: &AppState,
+    ip: &ClientIp,
+    raw_email: &str,
+    password: String,
+) -> Result<Account, ApiError> {
+    let email = email(raw_email)?;
+    password::check(&password).map_err(|_| ApiError::auth_error("invalid credentials"))?;
     // Each attempt is counted before the password is compared, for the
     // account and for the address: however many arrive at once, no more
     // than the limit are compared. A success takes its count back.
@@ -192,27 +207,22 @@ pub async fn login(
             )
             .await;
         if let Err(e) = r {
-            refund(&state, &counted).await;
+            refund(state, &counted).await;
             return Err(e);
         }
         counted.push(bucket.clone());
     }
-    let account = find_by_email(&state, email).await?;
-    let matches = password::verify(
-        c.password,
-        account.as_ref().map(|a| a.password_hash.clone()),
-    )
-    .await;
+    let account = find_by_email(state, email).await?;
+    let matches =
+        password::verify(password, account.as_ref().map(|a| a.password_hash.clone())).await;
     let Some(account) = account.filter(|_| matches) else {
         return Err(ApiError::auth_error("invalid credentials"));
     };
     if account.deactivated_at.is_some() {
         return Err(ApiError::auth_error("this account is deactivated"));
     }
-    refund(&state, &counted).await;
-    Ok(Json(TokenBody {
-        token: session::start(&state, &account).await?,
-    }))
+    refund(state, &counted).await;
+    Ok(account)
 }
 
 async fn refund(state: &AppState, buckets: &[String]) {
@@ -270,19 +280,31 @@ pub async fn change_password(
     caller: Caller,
     JsonBody(b): JsonBody<PasswordChange>,
 ) -> Result<Json<OkBody>, ApiError> {
-    password::check(&b.new_password)?;
-    if !password::verify(b.password, Some(caller.account.password_hash.clone())).await {
+    replace_password(&state, &caller, b.password, b.new_password).await?;
+    Ok(ok())
+}
+
+/// Changes the caller's password (the current one confirms it); every
+/// other session of the account ends (the API's and the dashboard's).
+pub async fn replace_password(
+    state: &AppState,
+    caller: &Caller,
+    current: String,
+    new: String,
+) -> Result<(), ApiError> {
+    password::check(&new)?;
+    if !password::verify(current, Some(caller.account.password_hash.clone())).await {
         return Err(ApiError::auth_error("invalid credentials"));
     }
     let mut account = caller.account.clone();
-    account.password_hash = password::hash(b.new_password).await?;
+    account.password_hash = password::hash(new).await?;
     let (id, sid) = (account.id.clone(), caller.sid.clone());
-    save(&state, account).await?;
+    save(state, account).await?;
     state
         .db
         .call(move |s| s.delete_account_sessions(&id, Some(&sid)))
         .await?;
-    Ok(ok())
+    Ok(())
 }
 
 /// Every account (admins only).

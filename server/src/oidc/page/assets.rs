@@ -40,7 +40,8 @@ pub(super) static ASSET_URLS: LazyLock<AssetUrls> = LazyLock::new(|| AssetUrls {
     check_session_js: versioned("/static/check-session.js", CHECK_SESSION_JS),
 });
 
-fn versioned(path: &str, content: &str) -> String {
+/// `path?v=` and a digest of `content`.
+pub fn versioned(path: &str, content: &str) -> String {
     let digest = Sha256::digest(content.as_bytes());
     let mut url = format!("{path}?v=");
     for byte in digest.iter().take(5) {
@@ -55,27 +56,28 @@ pub fn assets_router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     Router::new()
         .route(
             "/static/sign-in.js",
-            get(|| async { asset(JS_TYPE, SIGN_IN_JS) }),
+            get(|| async { asset_response(JS_TYPE, SIGN_IN_JS) }),
         )
         .route(
             "/static/sign-in.css",
-            get(|| async { asset(CSS_TYPE, SIGN_IN_CSS) }),
+            get(|| async { asset_response(CSS_TYPE, SIGN_IN_CSS) }),
         )
         .route(
             "/static/form-post.js",
-            get(|| async { asset(JS_TYPE, FORM_POST_JS) }),
+            get(|| async { asset_response(JS_TYPE, FORM_POST_JS) }),
         )
         .route(
             "/static/authentiq.svg",
-            get(|| async { asset(SVG_TYPE, ICON_SVG) }),
+            get(|| async { asset_response(SVG_TYPE, ICON_SVG) }),
         )
         .route(
             "/static/check-session.js",
-            get(|| async { asset(JS_TYPE, CHECK_SESSION_JS) }),
+            get(|| async { asset_response(JS_TYPE, CHECK_SESSION_JS) }),
         )
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+/// A static asset's response (cached for an hour; versioned URLs change).
+pub fn asset_response(content_type: &'static str, body: &'static str) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, content_type),

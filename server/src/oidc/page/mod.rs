@@ -19,8 +19,8 @@ use axum::response::{Html, IntoResponse, Response};
 use minijinja::{Environment, UndefinedBehavior};
 use serde::Serialize;
 
-pub use assets::assets_router;
 use assets::{ASSET_URLS, AssetUrls};
+pub use assets::{asset_response, assets_router, versioned};
 pub use headers::{form_post_security_headers, iframe_security_headers, security_headers};
 pub use sign_in::{ClaimView, SignInView, qr_svg, render_sign_in};
 
@@ -100,6 +100,15 @@ const FORM_POST_HTML: &str = include_str!("assets/form-post.html");
 const LOGOUT_HTML: &str = include_str!("assets/logout.html");
 const CHECK_SESSION_HTML: &str = include_str!("assets/check-session.html");
 const DEVICE_HTML: &str = include_str!("assets/device.html");
+
+/// The layout every page extends (`base.html`), for the other
+/// server-rendered pages (the owners' dashboard) to extend too.
+pub const BASE_TEMPLATE: &str = BASE_HTML;
+
+/// The URLs of the assets `base.html` links (`assets` in its context).
+pub fn asset_urls() -> &'static (impl Serialize + Sync) {
+    &*ASSET_URLS
+}
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {
     let mut env = Environment::new();

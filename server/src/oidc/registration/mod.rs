@@ -10,6 +10,7 @@
 //! or `open`. A client is then managed with its registration access token,
 //! or by its owner's or an admin's account token.
 
+pub mod manage;
 pub mod metadata;
 
 use authentiq_protocol::errors::OAuthErrorCode;
@@ -190,46 +191,6 @@ fn result(r: Result<Response, OAuthErr>) -> Response {
     r.unwrap_or_else(IntoResponse::into_response)
 }
 
-/// Gives `client` a new secret (when confidential): the hash to check it,
-/// sealed for HS256 clients, whose ID tokens are keyed with it.
-fn new_secret(state: &AppState, client: &mut Client) -> Result<Option<String>, OAuthErr> {
-    client.client_secret = None;
-    client.client_secret_sealed = None;
-    if client.is_public() {
-        client.client_secret_sha256 = None;
-        return Ok(None);
-    }
-    let secret = crate::secrets::new_secret();
-    client.client_secret_sha256 = Some(crate::secrets::hash_secret_b64(&secret));
-    if client.id_token_signed_response_alg == "HS256" {
-        client.client_secret_sealed = Some(
-            state
-                .sealer
-                .seal(&secret, &client.client_id)
-                .map_err(|e| OAuthErr::from(ApiError::internal(e)))?,
-        );
-    }
-    Ok(Some(secret))
-}
-
-/// The shared client validation (the configuration's), with the secret in
-/// hand for the HS256 rule.
-fn check(client: &Client, secret: Option<&str>) -> Result<(), OAuthErr> {
-    let mut probe = client.clone();
-    probe.client_secret = secret
-        .map(str::to_string)
-        .or_else(|| probe.client_secret.clone());
-    probe
-        .validate()
-        .map_err(|e| OAuthErr::new(OAuthErrorCode::InvalidClientMetadata, e))
-}
-
-fn stored_json(client: &Client) -> Result<String, OAuthErr> {
-    let mut c = client.clone();
-    c.client_secret = None;
-    serde_json::to_string(&c).map_err(|e| ApiError::internal(e.to_string()).into())
-}
-
 /// Register a client (RFC 7591).
 #[utoipa::path(post, path = "/client", tag = "clients", operation_id = "client_register",
     request_body = ClientMetadataDoc,
@@ -246,46 +207,24 @@ pub async fn register(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    result(async {
-        state
-            .rate_limit(
-                format!("client-register:{ip}"),
-                state.config.rate.registrations_per_ip_per_hour,
-                3600,
-                "client registrations from this address",
-            )
-            .await?;
-        let owner = registrar(&state, &headers).await?;
-        let meta = parse(&body)?;
-        let now = state.now();
-        let base = Client {
-            client_id: crate::secrets::new_job_id(),
-            owner: owner.as_ref().map(|c| c.account.id.clone()),
-            client_id_issued_at: Some(now),
-            ..Client::default()
-        };
-        let mut client = metadata::to_client(&meta, base)?;
-        let secret = new_secret(&state, &mut client)?;
-        check(&client, secret.as_deref())?;
-        let registration_token = crate::secrets::new_secret();
-        client.registration_access_token_sha256 =
-            Some(crate::secrets::hash_secret_b64(&registration_token));
-        let data = stored_json(&client)?;
-        let (id, owner_id) = (client.client_id.clone(), client.owner.clone());
-        state
-            .db
-            .call(move |s| s.insert_client(&id, &data, owner_id.as_deref(), now))
-            .await
-            .map_err(ApiError::from)?;
-        tracing::info!(client = %client.client_id, owner = ?client.owner, "registered a client");
-        let mut body = metadata::show(&client, state.config.base_url()).0;
-        if let Some(s) = secret {
-            body.insert("client_secret".into(), json!(s));
+    result(
+        async {
+            manage::limit(&state, &ip).await?;
+            let owner = registrar(&state, &headers).await?;
+            let meta = parse(&body)?;
+            let created = manage::create(&state, owner.map(|c| c.account.id), &meta).await?;
+            let mut body = metadata::show(&created.client, state.config.base_url()).0;
+            if let Some(s) = created.secret {
+                body.insert("client_secret".into(), json!(s));
+            }
+            body.insert(
+                "registration_access_token".into(),
+                json!(created.registration_access_token),
+            );
+            Ok(answer(StatusCode::CREATED, Value::Object(body)))
         }
-        body.insert("registration_access_token".into(), json!(registration_token));
-        Ok(answer(StatusCode::CREATED, Value::Object(body)))
-    }
-    .await)
+        .await,
+    )
 }
 
 /// The caller's clients (an admin's: every stored client).
@@ -326,11 +265,7 @@ async fn managed(
 ) -> Result<Client, OAuthErr> {
     let refused = || OAuthErr::invalid_token("the token does not manage this client");
     let token = bearer(headers).ok_or_else(refused)?;
-    let in_config = state
-        .config
-        .clients
-        .iter()
-        .any(|c| c.client_id == client_id);
+    let in_config = manage::in_config(state, client_id);
     let client = match clients::find(state, client_id).await? {
         Some(c) if !in_config => c,
         _ => return Err(refused()),
@@ -405,54 +340,7 @@ pub async fn update(
                     "the body must name this client_id",
                 ));
             }
-            if let Some(s) = &meta.client_secret
-                && !current.verify_secret(s)
-            {
-                return Err(OAuthErr::new(
-                    OAuthErrorCode::InvalidClientMetadata,
-                    "client_secret is not this client's secret",
-                ));
-            }
-            let mut client = metadata::to_client(&meta, current.clone())?;
-            let was_public = current.is_public();
-            let needs_secret = !client.is_public()
-                && (was_public
-                    || (client.id_token_signed_response_alg == "HS256"
-                        && current.client_secret_sealed.is_none()));
-            let mut secret = None;
-            if meta.rotate_secret == Some(true) || client.is_public() != was_public || needs_secret
-            {
-                if needs_secret && meta.rotate_secret != Some(true) && meta.client_secret.is_some()
-                {
-                    // Keep the secret the client sent (it proved it), sealed now.
-                    if let Some(s) = &meta.client_secret {
-                        client.client_secret_sealed = Some(
-                            state
-                                .sealer
-                                .seal(s, &client.client_id)
-                                .map_err(|e| OAuthErr::from(ApiError::internal(e)))?,
-                        );
-                    }
-                } else {
-                    secret = new_secret(&state, &mut client)?;
-                }
-            } else if client.id_token_signed_response_alg != "HS256" {
-                client.client_secret_sealed = None;
-            }
-            check(
-                &client,
-                secret
-                    .as_deref()
-                    .or(meta.client_secret.as_deref())
-                    .or(current.client_secret.as_deref()),
-            )?;
-            let data = stored_json(&client)?;
-            let owned = client.client_id.clone();
-            state
-                .db
-                .call(move |s| s.update_client(&owned, &data))
-                .await
-                .map_err(ApiError::from)?;
+            let (client, secret) = manage::update(&state, current, &meta).await?;
             let mut body = metadata::show(&client, state.config.base_url()).0;
             if let Some(s) = secret {
                 body.insert("client_secret".into(), json!(s));
@@ -478,13 +366,7 @@ pub async fn remove(
     result(
         async {
             let client = managed(&state, &headers, &id).await?;
-            let owned = client.client_id.clone();
-            state
-                .db
-                .call(move |s| s.delete_client(&owned))
-                .await
-                .map_err(ApiError::from)?;
-            tracing::info!(client = %client.client_id, "deleted a client");
+            manage::delete(&state, &client.client_id).await?;
             Ok(StatusCode::NO_CONTENT.into_response())
         }
         .await,
