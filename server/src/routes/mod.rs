@@ -40,6 +40,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(crate::oidc::router())
         .merge(crate::accounts::routes::router())
+        .merge(crate::dashboard::router())
         .merge(demo)
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod channel;
 mod ciba;
+mod dashboard;
 mod deployment;
 mod device_par;
 mod dpop;

@@ -1,0 +1,157 @@
+//! Admin pages: every account (with its role to change) and every client.
+//! Anyone else gets 403 on each page and action.
+
+use std::collections::HashMap;
+
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Serialize;
+
+use super::client_view::ClientView;
+use super::render;
+use super::session::{Owner, Posted};
+use crate::AppState;
+use crate::accounts::Role;
+use crate::oidc::clients;
+use crate::oidc::registration::manage;
+use crate::store::StoreError;
+
+#[derive(Serialize)]
+struct AccountRow {
+    id: String,
+    email: String,
+    role: &'static str,
+    active: bool,
+    clients: usize,
+    is_me: bool,
+}
+
+#[derive(Serialize)]
+struct AccountsCtx {
+    accounts: Vec<AccountRow>,
+    roles: [&'static str; 3],
+    notice: Option<&'static str>,
+}
+
+/// `GET /dashboard/admin/accounts`.
+pub async fn accounts(State(state): State<AppState>, owner: Owner, uri: Uri) -> Response {
+    if let Err(r) = owner.admin() {
+        return r;
+    }
+    let all = match state.db.call(|s| s.list_accounts()).await {
+        Ok(a) => a,
+        Err(e) => return render::api_error(Some(&owner), e.into()),
+    };
+    let stored = match clients::stored(&state, None).await {
+        Ok(c) => c,
+        Err(e) => return render::api_error(Some(&owner), e),
+    };
+    let mut owned: HashMap<&str, usize> = HashMap::new();
+    for c in &stored {
+        if let Some(o) = c.owner.as_deref() {
+            *owned.entry(o).or_default() += 1;
+        }
+    }
+    let accounts = all
+        .iter()
+        .map(|a| AccountRow {
+            id: a.id.clone(),
+            email: a.email.clone(),
+            role: Role::parse(&a.role).unwrap_or(Role::Guest).as_str(),
+            active: a.deactivated_at.is_none(),
+            clients: owned.get(a.id.as_str()).copied().unwrap_or(0),
+            is_me: a.id == owner.id(),
+        })
+        .collect();
+    let notice = match crate::extract::form_value(uri.query().unwrap_or(""), "done").as_deref() {
+        Some("role") => Some("The role was changed."),
+        _ => None,
+    };
+    let ctx = AccountsCtx {
+        accounts,
+        roles: ["admin", "user", "guest"],
+        notice,
+    };
+    render::page(
+        StatusCode::OK,
+        "admin-accounts.html",
+        Some(&owner),
+        "accounts",
+        &ctx,
+    )
+}
+
+/// `POST /dashboard/admin/accounts/{id}/role` with `role`.
+pub async fn set_role(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let Posted { owner, form } = posted;
+    if let Err(r) = owner.admin() {
+        return r;
+    }
+    let Some(role) = form.get("role").and_then(Role::parse) else {
+        return render::message(
+            StatusCode::BAD_REQUEST,
+            Some(&owner),
+            "Not changed",
+            "Choose a role: admin, user or guest.",
+        );
+    };
+    let mut account = match state.db.call(move |s| s.get_account(&id)).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => return render::not_found(&owner, "such account"),
+        Err(e) => return render::api_error(Some(&owner), e.into()),
+    };
+    account.role = role.as_str().into();
+    match crate::accounts::routes::save(&state, account).await {
+        Ok(()) => Redirect::to("/dashboard/admin/accounts?done=role").into_response(),
+        Err(e) => render::api_error(Some(&owner), e),
+    }
+}
+
+#[derive(Serialize)]
+struct ClientsCtx {
+    clients: Vec<ClientView>,
+}
+
+/// `GET /dashboard/admin/clients`: the configuration's and the stored ones.
+pub async fn clients(State(state): State<AppState>, owner: Owner) -> Response {
+    if let Err(r) = owner.admin() {
+        return r;
+    }
+    let (all, accounts) = match (
+        clients::all(&state).await,
+        state.db.call(|s| s.list_accounts()).await,
+    ) {
+        (Ok(c), Ok(a)) => (c, a),
+        (Err(e), _) => return render::api_error(Some(&owner), e),
+        (_, Err(e)) => return render::api_error(Some(&owner), e.into()),
+    };
+    let emails: HashMap<&str, &str> = accounts
+        .iter()
+        .map(|a| (a.id.as_str(), a.email.as_str()))
+        .collect();
+    let clients = all
+        .iter()
+        .map(|c| {
+            let mut v = ClientView::of(c);
+            v.from_config = manage::in_config(&state, &c.client_id);
+            v.owner_email = c
+                .owner
+                .as_deref()
+                .and_then(|o| emails.get(o))
+                .map(|e| e.to_string());
+            v
+        })
+        .collect();
+    render::page(
+        StatusCode::OK,
+        "admin-clients.html",
+        Some(&owner),
+        "all-clients",
+        &ClientsCtx { clients },
+    )
+}

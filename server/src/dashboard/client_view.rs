@@ -1,0 +1,187 @@
+//! Clients as the dashboard's pages show them, and the client form's
+//! fields read into the registration metadata (validated there, as every
+//! registration is).
+
+use serde::Serialize;
+
+use super::form::Form;
+use crate::oidc::clients::{AuthMethod, Client, SubjectType};
+use crate::oidc::registration::metadata::Metadata;
+
+/// A client in a list or on its page.
+#[derive(Debug, Serialize)]
+pub struct ClientView {
+    pub id: String,
+    pub name: String,
+    pub confidential: bool,
+    pub kind: &'static str,
+    pub suspended: bool,
+    pub redirect_uris: Vec<String>,
+    pub owner_email: Option<String>,
+    /// Managed in the configuration file, not here.
+    pub from_config: bool,
+}
+
+impl ClientView {
+    pub fn of(c: &Client) -> Self {
+        Self {
+            id: c.client_id.clone(),
+            name: c.name.clone(),
+            confidential: !c.is_public(),
+            kind: if c.is_public() {
+                "Public (PKCE, no secret)"
+            } else {
+                "Confidential (with a secret)"
+            },
+            suspended: c.suspended,
+            redirect_uris: c.redirect_uris.clone(),
+            owner_email: None,
+            from_config: false,
+        }
+    }
+}
+
+/// The client form's fields, as typed (or as the client has them).
+#[derive(Debug, Default, Serialize)]
+pub struct Fields {
+    pub name: String,
+    pub logo_uri: String,
+    /// One per line.
+    pub redirect_uris: String,
+    pub post_logout_redirect_uris: String,
+    pub backchannel_logout_uri: String,
+    pub auth_method: String,
+    pub alg: String,
+    pub subject_type: String,
+}
+
+fn method_name(m: AuthMethod) -> &'static str {
+    match m {
+        AuthMethod::ClientSecretBasic => "client_secret_basic",
+        AuthMethod::ClientSecretPost => "client_secret_post",
+        AuthMethod::None => "none",
+    }
+}
+
+fn some(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn lines(s: &str) -> Vec<String> {
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+impl Fields {
+    /// A new client's defaults.
+    pub fn new_client() -> Self {
+        Self {
+            auth_method: "client_secret_basic".into(),
+            alg: "RS256".into(),
+            subject_type: "pairwise".into(),
+            ..Self::default()
+        }
+    }
+
+    pub fn of(c: &Client) -> Self {
+        Self {
+            name: c.name.clone(),
+            logo_uri: c.logo_uri.clone().unwrap_or_default(),
+            redirect_uris: c.redirect_uris.join("\n"),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.join("\n"),
+            backchannel_logout_uri: c.backchannel_logout_uri.clone().unwrap_or_default(),
+            auth_method: method_name(c.token_endpoint_auth_method).into(),
+            alg: c.id_token_signed_response_alg.clone(),
+            subject_type: match c.subject_type {
+                SubjectType::Pairwise => "pairwise".into(),
+                SubjectType::Public => "public".into(),
+            },
+        }
+    }
+
+    /// What the form posted; `auth_method` only where the form has it
+    /// (a new client), else `keep`'s.
+    pub fn read(form: &Form, keep: &Fields) -> Self {
+        let clip = |s: String| s.chars().take(20_000).collect::<String>();
+        Self {
+            name: clip(form.text("name")),
+            logo_uri: clip(form.text("logo_uri")),
+            redirect_uris: clip(form.lines("redirect_uris").join("\n")),
+            post_logout_redirect_uris: clip(form.lines("post_logout_redirect_uris").join("\n")),
+            backchannel_logout_uri: clip(form.text("backchannel_logout_uri")),
+            auth_method: form
+                .get("auth_method")
+                .map(str::to_string)
+                .unwrap_or_else(|| keep.auth_method.clone()),
+            alg: form.text("alg"),
+            subject_type: form.text("subject_type"),
+        }
+    }
+
+    /// Writes the fields into `meta` (the rest of it is kept); the
+    /// registration's validation judges the values.
+    pub fn apply(&self, meta: &mut Metadata) {
+        meta.client_name = some(&self.name);
+        meta.logo_uri = some(&self.logo_uri);
+        meta.redirect_uris = Some(lines(&self.redirect_uris));
+        meta.post_logout_redirect_uris = Some(lines(&self.post_logout_redirect_uris));
+        meta.backchannel_logout_uri = some(&self.backchannel_logout_uri);
+        meta.token_endpoint_auth_method = some(&self.auth_method);
+        meta.id_token_signed_response_alg = some(&self.alg);
+        meta.subject_type = some(&self.subject_type);
+    }
+}
+
+/// What a relying party is configured with, to copy.
+pub fn snippet(issuer: &str, c: &Client) -> String {
+    let mut s = format!(
+        "# OpenID Connect settings for {name}\n\
+         issuer={issuer}\n\
+         discovery_url={issuer}/.well-known/openid-configuration\n\
+         client_id={id}\n",
+        name = c.name,
+        id = c.client_id,
+    );
+    if !c.is_public() {
+        s.push_str("client_secret=<the secret shown when it was issued>\n");
+    }
+    if let Some(r) = c.redirect_uris.first() {
+        s.push_str(&format!("redirect_uri={r}\n"));
+    }
+    s.push_str("scope=openid email\n");
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_round_trip_through_metadata() {
+        let form = Form::parse(
+            b"name=Shop&redirect_uris=https%3A%2F%2Fa.example%2Fcb%0D%0A%0D%0Ahttps%3A%2F%2Fb.example%2Fcb&alg=EdDSA&subject_type=public&auth_method=none",
+        );
+        let f = Fields::read(&form, &Fields::new_client());
+        let mut meta = Metadata::default();
+        f.apply(&mut meta);
+        assert_eq!(meta.client_name.as_deref(), Some("Shop"));
+        assert_eq!(
+            meta.redirect_uris.as_deref(),
+            Some(
+                &[
+                    "https://a.example/cb".to_string(),
+                    "https://b.example/cb".to_string()
+                ][..]
+            )
+        );
+        assert_eq!(meta.token_endpoint_auth_method.as_deref(), Some("none"));
+        assert_eq!(meta.logo_uri, None);
+        assert_eq!(meta.backchannel_logout_uri, None);
+        // An edit form has no auth_method: the client's is kept.
+        let kept = Fields::read(&Form::parse(b"name=x"), &Fields::new_client());
+        assert_eq!(kept.auth_method, "client_secret_basic");
+    }
+}

@@ -1,0 +1,70 @@
+//! The owners' dashboard at `/dashboard`: server-rendered pages for the
+//! people who own clients and run the server, on the sign-in page's
+//! layout, stylesheet and strict Content-Security-Policy.
+//!
+//! Owners sign in with their account's email and password (the accounts
+//! API's check and login limits); the session is an account session in an
+//! HttpOnly, SameSite=Strict cookie, so signing out, a password change, a
+//! deactivation or deletion ends it at once. Every form carries a CSRF
+//! token derived from the session ([`session`]); a post without the right
+//! one is refused with 403. Clients are made, changed and deleted through
+//! the client registration code ([`crate::oidc::registration::manage`]).
+//!
+//! Screens: [`sign_in`] (sign in, sign out), [`clients`] (my clients),
+//! [`admin`] (accounts and all clients, admins only), [`account`]
+//! (password, sign out everywhere). Rendering is in [`render`], form
+//! bodies in [`form`], the stylesheet and script in [`assets`].
+
+// The screens' helpers answer `Result<_, Response>`: the error is the page
+// to show instead, built once per request, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+mod account;
+mod admin;
+mod assets;
+mod client_view;
+mod clients;
+mod form;
+mod render;
+mod session;
+mod sign_in;
+
+use axum::Router;
+use axum::routing::{get, post};
+
+use crate::AppState;
+
+/// Where the dashboard lives.
+pub const PREFIX: &str = "/dashboard";
+
+/// The dashboard's route table.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/dashboard", get(sign_in::show))
+        .route("/dashboard/sign-in", post(sign_in::submit))
+        .route("/dashboard/sign-out", post(sign_in::sign_out))
+        .route(
+            "/dashboard/clients",
+            get(clients::list).post(clients::create),
+        )
+        .route("/dashboard/clients/new", get(clients::new_form))
+        .route(
+            "/dashboard/clients/{id}",
+            get(clients::show).post(clients::save),
+        )
+        .route("/dashboard/clients/{id}/rotate", post(clients::rotate))
+        .route(
+            "/dashboard/clients/{id}/delete",
+            get(clients::confirm_delete).post(clients::delete),
+        )
+        .route("/dashboard/admin/accounts", get(admin::accounts))
+        .route("/dashboard/admin/accounts/{id}/role", post(admin::set_role))
+        .route("/dashboard/admin/clients", get(admin::clients))
+        .route("/dashboard/account", get(account::show))
+        .route("/dashboard/account/password", post(account::password))
+        .route(
+            "/dashboard/account/sign-out-everywhere",
+            post(account::sign_out_everywhere),
+        )
+        .merge(assets::router())
+}
