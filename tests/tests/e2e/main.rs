@@ -4,6 +4,7 @@
 //!
 //! - `aq`: the `aq` CLI with the real OS keyring against the server;
 //! - `browser`: the sign-in page in Chromium;
+//! - `dashboard`: the owners' dashboard in Chromium, through axe-core;
 //! - `desktop`: the desktop app over WebDriver;
 //! - `desktop_window`: the desktop app as a user launches it (no WebDriver);
 //! - `interop_jose`: our JWS against npm `jose`;
@@ -18,6 +19,7 @@
 
 mod aq;
 mod browser;
+mod dashboard;
 mod desktop;
 mod desktop_window;
 mod interop_jose;

@@ -1,0 +1,143 @@
+// The owners' dashboard in Debian's Chromium (playwright-core), 360 px
+// wide: signs in with a password, creates a client (its secret copied with
+// the Copy button), opens its page and deletes it, and visits the account
+// and admin screens; every screen is checked with axe-core (WCAG 2.x A and
+// AA) in the light and the dark theme, with a screenshot of each. axe is
+// evaluated through the DevTools protocol, so the pages keep their strict
+// CSP, and any CSP violation is reported. Run by
+// tests/tests/e2e/dashboard.rs.
+//
+//   node dashboard-audit.mjs <server url> <email> <password> <screenshot dir>
+//
+// Prints one JSON report on stdout; exits 1 on any violation or failed
+// step, 2 on bad usage.
+
+import { mkdirSync, readFileSync } from "node:fs";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const CHROMIUM = "/usr/bin/chromium";
+const STEP_MS = 15_000;
+const require = createRequire(import.meta.url);
+const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
+
+const [base, email, password, shots] = process.argv.slice(2);
+if (!base || !email || !password || !shots) {
+  process.stderr.write("usage: node dashboard-audit.mjs <server url> <email> <password> <screenshot dir>\n");
+  process.exit(2);
+}
+mkdirSync(shots, { recursive: true });
+const THEMES = ["light", "dark"];
+
+/** The screen as it is now, in both themes: screenshots and axe. */
+async function audit(page, name, audits) {
+  for (const theme of THEMES) {
+    await page.emulateMedia({ colorScheme: theme, reducedMotion: "reduce" });
+    await page.waitForTimeout(150);
+    await page.screenshot({ path: join(shots, `${name}-${theme}.png`), fullPage: true });
+    await page.evaluate(AXE_SOURCE);
+    const result = await page.evaluate(() =>
+      // eslint-disable-next-line no-undef
+      axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }),
+    );
+    audits.push({
+      screen: name,
+      theme,
+      passes: result.passes.length,
+      violations: result.violations.map((v) => ({
+        id: v.id,
+        impact: v.impact,
+        help: v.help,
+        nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
+      })),
+    });
+  }
+}
+
+async function goto(page, path, ready) {
+  await page.goto(`${base}${path}`);
+  await page.waitForSelector(ready, { timeout: STEP_MS });
+}
+
+let browser = null;
+const deadline = setTimeout(() => {
+  process.stderr.write("dashboard-audit.mjs: no result within 3 minutes\n");
+  process.exit(1);
+}, 180_000);
+
+try {
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+  const context = await browser.newContext({ viewport: { width: 360, height: 740 } });
+  await context.grantPermissions(["clipboard-read", "clipboard-write"], { origin: base });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  // The not-found screen is a 404 on purpose: its load error is expected.
+  let expect404 = false;
+  page.on("console", (m) => {
+    if (m.type() !== "error") return;
+    if (expect404 && /status of 404/.test(m.text())) return;
+    errors.push(m.text());
+  });
+  const audits = [];
+
+  await goto(page, "/dashboard", "form[action='/dashboard/sign-in']");
+  await audit(page, "sign-in", audits);
+  await page.fill("#email", email);
+  await page.fill("#password", password);
+  await page.click("form[action='/dashboard/sign-in'] button[type=submit]");
+  await page.waitForURL(`${base}/dashboard/clients`, { timeout: STEP_MS });
+  await audit(page, "clients-empty", audits);
+
+  await page.click("a[href='/dashboard/clients/new']");
+  await page.waitForSelector("#redirect_uris", { timeout: STEP_MS });
+  await audit(page, "client-new", audits);
+  await page.fill("#name", "Audit Shop");
+  await page.fill("#redirect_uris", "https://shop.example/cb");
+  await page.click("form[action='/dashboard/clients'] button[type=submit]");
+  await page.waitForSelector("#client-secret", { timeout: STEP_MS });
+  const clientId = (await page.textContent("#client-id"))?.trim() ?? "";
+  const secret = (await page.textContent("#client-secret"))?.trim() ?? "";
+  await page.click("button[data-copy='client-secret']");
+  await page.waitForFunction(() => document.getElementById("copy-status")?.textContent !== "", null, {
+    timeout: STEP_MS,
+  });
+  const copyStatus = (await page.textContent("#copy-status"))?.trim() ?? "";
+  const clipboard = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `unreadable: ${e}`);
+  await audit(page, "client-created", audits);
+
+  await page.click(`a[href='/dashboard/clients/${clientId}']`);
+  await page.waitForSelector("#snippet", { timeout: STEP_MS });
+  const snippet = (await page.textContent("#snippet")) ?? "";
+  await audit(page, "client", audits);
+
+  await page.click(`a[href='/dashboard/clients/${clientId}/delete']`);
+  await page.waitForSelector("button.button-danger", { timeout: STEP_MS });
+  await audit(page, "client-delete", audits);
+  await page.click("button.button-danger");
+  await page.waitForURL(`${base}/dashboard/clients?done=deleted`, { timeout: STEP_MS });
+  await audit(page, "clients-after-delete", audits);
+
+  await goto(page, "/dashboard/account", "form[action='/dashboard/account/password']");
+  await audit(page, "account", audits);
+  await goto(page, "/dashboard/admin/accounts", "table.dash-table");
+  await audit(page, "admin-accounts", audits);
+  await goto(page, "/dashboard/admin/clients", "table.dash-table");
+  await audit(page, "admin-clients", audits);
+  expect404 = true;
+  await goto(page, "/dashboard/clients/no-such-client", ".message");
+  await audit(page, "not-found", audits);
+
+  const violations = audits.reduce((n, a) => n + a.violations.length, 0);
+  const ok = violations === 0 && errors.length === 0 && clipboard === secret && secret !== "";
+  const report = { ok, violations, audits, clientId, secret, copyStatus, clipboard, snippet, errors };
+  process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
+  process.exitCode = ok ? 0 : 1;
+} catch (e) {
+  process.stderr.write(`dashboard-audit.mjs: ${e?.stack ?? e}\n`);
+  process.exitCode = 1;
+} finally {
+  clearTimeout(deadline);
+  await browser?.close().catch(() => {});
+}
