@@ -11,13 +11,26 @@
 //! 1. complete sign-ins (authorize → page → push → the device approves →
 //!    continue → code + PKCE at `/token`), a fixed number at each of a few
 //!    concurrencies; sign-ins/s and full-flow latency;
-//! 2. `/token` with `grant_type=refresh_token` (new access, refresh and ID
-//!    token each time) for the RS256 and for the EdDSA client, K workers
-//!    each on its own rotating refresh-token chain;
-//! 3. `/introspect` of a live access token by its client;
-//! 4. the server's memory after each phase.
+//! 2. `GET` discovery, the JWKS (`jwks_uri`) and userinfo with a live
+//!    access token (Bearer), N each at `--get-concurrency`;
+//! 3. `/token` with `grant_type=refresh_token` (new access, refresh and ID
+//!    token each time) for the RS256 and for the EdDSA client, at each of
+//!    the `--token-workers` counts (8 and 32), each worker on its own
+//!    rotating refresh-token chain;
+//! 4. `/introspect` of a live access token by its client;
+//! 5. the server's memory after each phase.
 //!
-//! Run it with `bash .ci/bench oidc`; it is a command, not a test.
+//! `--peer` then runs panva's `oidc-provider` (9.13.3, installed with npm
+//! into `--peer-dir`, `target/bench-peer` by default; needs `node` and
+//! `npm`) on a fresh Node.js process with its in-memory adapter, RS256 ID
+//! tokens, rotating refresh tokens and one client like our RS256 one
+//! (tests/bench-peer/oidc-provider.mjs, which seeds the refresh-token
+//! chains and an access token without a browser), runs phases 2 and 3
+//! against it with the same client, counts and concurrencies, measuring its
+//! process's CPU and memory the same way, and prints a side-by-side table:
+//! ours and its requests/s, the ratio, server CPU ms per request and p99.
+//!
+//! Run it with `bash .ci/bench oidc [--peer]`; it is a command, not a test.
 #![allow(clippy::print_stdout)]
 
 // Shared with bench-issuer: a binary's root looks for modules beside it, in
@@ -38,6 +51,10 @@ mod server;
 mod device;
 #[path = "bench_oidc/flow.rs"]
 mod flow;
+#[path = "bench_oidc/peer.rs"]
+mod peer;
+#[path = "bench_oidc/phases.rs"]
+mod phases;
 #[path = "bench_oidc/summary.rs"]
 mod summary;
 
@@ -55,9 +72,10 @@ use reqwest::StatusCode;
 use channel::Channel;
 use device::{Approvers, Device, Outbox};
 use flow::{Browsers, Flow, REDIRECT_URI, Rp, Wait};
+use phases::Endpoints;
 use report::{CpuMark, Phase};
 use server::{ProcStat, Server, expect_status, interrupted, loadavg, request_error};
-use summary::{Approvals, Mem, Report, SignIns, Tokens};
+use summary::{Approvals, Mem, PeerReport, Report, SignIns, Tokens};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -98,13 +116,26 @@ struct Args {
     /// `/token` refresh requests per client.
     #[arg(long, default_value_t = 5000)]
     token_requests: usize,
-    /// `/token` workers per client, each with its own refresh-token chain.
-    #[arg(long, default_value_t = 16)]
-    token_workers: usize,
-    /// `POST /introspect` requests (of one live access token), by
-    /// `token_workers` workers; 0 skips the phase.
+    /// `/token` workers per client, each with its own refresh-token chain:
+    /// one phase per count (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "8,32")]
+    token_workers: Vec<usize>,
+    /// `POST /introspect` requests (of one live access token), by as many
+    /// workers as the first `--token-workers`; 0 skips the phase.
     #[arg(long, default_value_t = 20000)]
     introspections: usize,
+    /// `GET` discovery, JWKS and userinfo requests, each; 0 skips them.
+    #[arg(long, default_value_t = 20000)]
+    get_requests: usize,
+    /// Concurrent requests of the `GET` phases.
+    #[arg(long, default_value_t = 8)]
+    get_concurrency: usize,
+    /// Also run oidc-provider (npm) and print the ratios side by side.
+    #[arg(long)]
+    peer: bool,
+    /// The scratch folder for oidc-provider (installed there once).
+    #[arg(long, default_value = "target/bench-peer")]
+    peer_dir: PathBuf,
     /// Keep the server's data directory and log after the run.
     #[arg(long)]
     keep_data: bool,
@@ -256,39 +287,10 @@ async fn sign_ins(
 }
 
 /// `n` introspections of one live access token of client 0, by
-/// `token_workers` workers.
+/// as many workers as the first `--token-workers`.
 async fn introspections(ctx: &mut Ctx, server: &Server, n: usize) -> anyhow::Result<Phase> {
-    let workers = ctx.args.token_workers.max(1);
-    let client = ctx
-        .browsers
-        .rps
-        .first()
-        .cloned()
-        .ok_or_else(|| anyhow!("no client"))?;
-    let flow = tokio::time::timeout(
-        Duration::from_secs(ctx.args.flow_timeout_secs),
-        ctx.browsers.sign_in(0, Wait::Device),
-    )
-    .await
-    .map_err(|_| anyhow!("the sign-in for an access token timed out"))?
-    .map_err(|e| anyhow!("the sign-in for an access token: {e}"))?;
-    let res = ctx
-        .browsers
-        .rp_http
-        .post(format!("{}/token", ctx.browsers.url))
-        .basic_auth(&client.client_id, Some(&client.secret))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", flow.refresh_token.as_str()),
-        ])
-        .send()
-        .await
-        .map_err(|e| anyhow!("refresh for an access token: {}", request_error(&e)))?;
-    let body: serde_json::Value = res.json().await?;
-    let access = body["access_token"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no access token: {body}"))?
-        .to_string();
+    let workers = first_workers(&ctx.args);
+    let (client, access) = live_access_token(ctx).await?;
     let label = format!("POST /introspect ({}, c={workers})", client.alg);
     let url = format!("{}/introspect", ctx.browsers.url);
     let mark = CpuMark::new(server.pid);
@@ -323,9 +325,55 @@ async fn introspections(ctx: &mut Ctx, server: &Server, n: usize) -> anyhow::Res
     Ok(Phase::from_load(&label, &load, mark.since()))
 }
 
+/// The first `--token-workers` count (at least 1).
+fn first_workers(args: &Args) -> usize {
+    args.token_workers.first().copied().unwrap_or(8).max(1)
+}
+
+/// A live access token of client 0: a sign-in, then a refresh grant.
+async fn live_access_token(ctx: &mut Ctx) -> anyhow::Result<(Rp, String)> {
+    let client = ctx
+        .browsers
+        .rps
+        .first()
+        .cloned()
+        .ok_or_else(|| anyhow!("no client"))?;
+    let flow = tokio::time::timeout(
+        Duration::from_secs(ctx.args.flow_timeout_secs),
+        ctx.browsers.sign_in(0, Wait::Device),
+    )
+    .await
+    .map_err(|_| anyhow!("the sign-in for an access token timed out"))?
+    .map_err(|e| anyhow!("the sign-in for an access token: {e}"))?;
+    let res = ctx
+        .browsers
+        .rp_http
+        .post(format!("{}/token", ctx.browsers.url))
+        .basic_auth(&client.client_id, Some(&client.secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", flow.refresh_token.as_str()),
+        ])
+        .send()
+        .await
+        .map_err(|e| anyhow!("refresh for an access token: {}", request_error(&e)))?;
+    let body: serde_json::Value = res.json().await?;
+    let access = body["access_token"]
+        .as_str()
+        .ok_or_else(|| anyhow!("no access token: {body}"))?
+        .to_string();
+    Ok((client, access))
+}
+
 /// `n` refresh grants for client `rp` over `workers` rotating chains.
-async fn tokens(ctx: &mut Ctx, server: &Server, rp: usize, n: usize) -> anyhow::Result<Tokens> {
-    let workers = ctx.args.token_workers.max(1);
+async fn tokens(
+    ctx: &mut Ctx,
+    server: &Server,
+    rp: usize,
+    n: usize,
+    workers: usize,
+) -> anyhow::Result<Tokens> {
+    let workers = workers.max(1);
     let client = ctx
         .browsers
         .rps
@@ -360,62 +408,8 @@ async fn tokens(ctx: &mut Ctx, server: &Server, rp: usize, n: usize) -> anyhow::
         .get_mut(rp)
         .map(|c| c.drain(..workers).collect())
         .unwrap_or_default();
-    let count = chains.len();
-    let pool = Arc::new(Mutex::new(chains));
-    let label = format!("POST /token refresh, {} (c={workers})", client.alg);
     let url = format!("{}/token", ctx.browsers.url);
-    let mark = CpuMark::new(server.pid);
-    let load = load::run(&label, n, workers, {
-        let (http, pool, client, url) = (
-            ctx.browsers.rp_http.clone(),
-            Arc::clone(&pool),
-            client.clone(),
-            url.clone(),
-        );
-        move |_| {
-            let (http, pool, client, url) =
-                (http.clone(), Arc::clone(&pool), client.clone(), url.clone());
-            async move {
-                let token = pool
-                    .lock()
-                    .map_err(|_| "chain pool poisoned".to_string())?
-                    .pop()
-                    .ok_or("no refresh-token chain left")?;
-                let res = http
-                    .post(&url)
-                    .basic_auth(&client.client_id, Some(&client.secret))
-                    .form(&[
-                        ("grant_type", "refresh_token"),
-                        ("refresh_token", token.as_str()),
-                    ])
-                    .send()
-                    .await
-                    .map_err(|e| request_error(&e))?;
-                let status = res.status();
-                let body = res.text().await.map_err(|e| request_error(&e))?;
-                if status != StatusCode::OK {
-                    let error = serde_json::from_str::<serde_json::Value>(&body)
-                        .ok()
-                        .and_then(|v| v["error"].as_str().map(str::to_string))
-                        .unwrap_or_default();
-                    return Err(format!("HTTP {} {error}", status.as_u16()));
-                }
-                let next = flow::check_tokens(&body, &client)?;
-                pool.lock()
-                    .map_err(|_| "chain pool poisoned".to_string())?
-                    .push(next);
-                Ok(())
-            }
-        }
-    })
-    .await?;
-    let phase = Phase::from_load(&label, &load, mark.since());
-    let chains_left = pool.lock().map(|p| p.len()).unwrap_or(0);
-    Ok(Tokens {
-        phase,
-        chains: count,
-        chains_left,
-    })
+    phases::refresh(&ctx.browsers.rp_http, server.pid, &url, &client, chains, n).await
 }
 
 fn mem(r: &mut Report, server: &Server, data: &Path, after: &str) -> anyhow::Result<()> {
@@ -542,13 +536,7 @@ async fn run(
         .connect_timeout(Duration::from_secs(5))
         .build()
         .context("cannot build the browsers' HTTP client")?;
-    let rp_http = reqwest::Client::builder()
-        .no_proxy()
-        .user_agent("bench-oidc relying party")
-        .timeout(Duration::from_secs(10))
-        .connect_timeout(Duration::from_secs(5))
-        .build()
-        .context("cannot build the relying party's HTTP client")?;
+    let rp_http = phases::rp_client()?;
     let n_rps = rps.len();
     let mut ctx = Ctx {
         browsers: Arc::new(Browsers {
@@ -609,24 +597,46 @@ async fn run(
         )?;
     }
 
+    if ctx.args.get_requests > 0 {
+        let (n, c) = (ctx.args.get_requests, ctx.args.get_concurrency.max(1));
+        println!(
+            "==> GET discovery, JWKS, userinfo (a live access token) × {n} each ({c} at a time)"
+        );
+        let ep = Endpoints::discover(&ctx.http, &url).await?;
+        let (_, access) = live_access_token(&mut ctx).await?;
+        r.gets = phases::gets(&ctx.browsers.rp_http, server.pid, &ep, &access, n, c).await?;
+        mem(r, server, data, "GETs")?;
+        if let Some(status) = server.exit_status() {
+            bail!("the server exited during the GET phases ({status})");
+        }
+    }
+    let worker_counts = ctx.args.token_workers.clone();
     for rp in 0..n_rps {
         let alg = ctx.browsers.rps.get(rp).map_or("?", |c| c.alg);
-        println!(
-            "==> POST /token × {} (refresh grant, {alg} ID tokens, {} workers with their own chains)",
-            ctx.args.token_requests, ctx.args.token_workers
-        );
-        let n = ctx.args.token_requests;
-        let t = tokens(&mut ctx, server, rp, n).await?;
-        r.tokens.push(t);
-        mem(r, server, data, &format!("/token refresh {alg}"))?;
-        if let Some(status) = server.exit_status() {
-            bail!("the server exited during the /token phase ({status})");
+        for &workers in &worker_counts {
+            println!(
+                "==> POST /token × {} (refresh grant, {alg} ID tokens, {workers} workers with their own chains)",
+                ctx.args.token_requests
+            );
+            let n = ctx.args.token_requests;
+            let t = tokens(&mut ctx, server, rp, n, workers).await?;
+            r.tokens.push(t);
+            mem(
+                r,
+                server,
+                data,
+                &format!("/token refresh {alg} c={workers}"),
+            )?;
+            if let Some(status) = server.exit_status() {
+                bail!("the server exited during the /token phase ({status})");
+            }
         }
     }
     if ctx.args.introspections > 0 {
         println!(
             "==> POST /introspect × {} ({} workers, one live access token)",
-            ctx.args.introspections, ctx.args.token_workers
+            ctx.args.introspections,
+            first_workers(&ctx.args)
         );
         let n = ctx.args.introspections;
         r.introspection = Some(introspections(&mut ctx, server, n).await?);
@@ -668,6 +678,17 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if nofile < need {
         println!("note: the open-file limit is {nofile}; this run may need about {need}");
     }
+    // The peer is installed first: a missing node or npm fails the run at once.
+    let peer_node = if args.peer {
+        let dir = args.peer_dir.clone();
+        Some(
+            tokio::task::spawn_blocking(move || peer::install(&dir))
+                .await
+                .context("the peer's installation panicked")??,
+        )
+    } else {
+        None
+    };
     let data = tempfile::Builder::new()
         .prefix("bench-oidc-")
         .tempdir()
@@ -709,6 +730,18 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         data.path().display()
     );
     let keep_data = args.keep_data;
+    let peer_plan = match (peer_node, rps.first()) {
+        (Some(node), Some(client)) => Some(peer::Plan {
+            dir: std::fs::canonicalize(&args.peer_dir).unwrap_or_else(|_| args.peer_dir.clone()),
+            node,
+            client: client.clone(),
+            get_requests: args.get_requests,
+            get_concurrency: args.get_concurrency.max(1),
+            token_requests: args.token_requests,
+            token_workers: args.token_workers.clone(),
+        }),
+        _ => None,
+    };
     // From here on the server is killed when `server` is dropped, on every path.
     let mut server = Server::start_with(
         &server_bin,
@@ -734,6 +767,30 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if let Err(e) = &outcome {
         println!("\nthe benchmark failed: {e:#}");
         println!("server log ends:\n{}", server.log_tail(20));
+    }
+    // The peer after ours has stopped, so neither runs beside the other.
+    let mut outcome = outcome;
+    if let Some(plan) = peer_plan.as_ref().filter(|_| outcome.is_ok()) {
+        let mut p = PeerReport {
+            name: format!(
+                "{} {} on Node.js {}",
+                peer::PACKAGE,
+                peer::VERSION,
+                plan.node
+            ),
+            ..PeerReport::default()
+        };
+        let result = tokio::select! {
+            r = peer::run(plan, &mut p) => r,
+            why = interrupted() => Err(anyhow!("interrupted by {why}")),
+        };
+        if let Err(e) = &result {
+            println!("\nthe peer run failed: {e:#}");
+            p.failed = Some(format!("{e:#}"));
+        }
+        report.loadavg_end = loadavg();
+        report.peer = Some(p);
+        outcome = result;
     }
     summary::print(&report, &log, early_exit.as_deref());
     if keep_data {

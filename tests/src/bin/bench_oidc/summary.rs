@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::device::Approvers;
 use crate::flow::STEPS;
+use crate::phases::refresh_label;
 use crate::report::{Phase, pct, print_phase_header, print_phase_row};
 use crate::server::{LogSummary, ProcStat};
 
@@ -27,6 +28,26 @@ pub struct Tokens {
     pub phase: Phase,
     pub chains: usize,
     pub chains_left: usize,
+}
+
+/// The peer (`--peer`): the same phases against oidc-provider.
+#[derive(Debug, Default)]
+pub struct PeerReport {
+    /// E.g. "oidc-provider 9.13.3 on Node.js v20.20.2".
+    pub name: String,
+    pub pid: u32,
+    pub url: String,
+    pub log_path: String,
+    pub gets: Vec<Phase>,
+    pub tokens: Vec<Tokens>,
+    /// After start (tokens seeded) and after the last phase.
+    pub mem_start: Option<ProcStat>,
+    pub mem_end: Option<ProcStat>,
+    pub server_errors: usize,
+    /// How it had exited, when it was gone before being stopped.
+    pub exited: Option<String>,
+    /// Why the peer phases stopped, if they did.
+    pub failed: Option<String>,
 }
 
 /// The server's memory and data directory after a phase.
@@ -63,6 +84,8 @@ pub struct Report {
     pub flow_timeout: Duration,
     pub enrol: Option<Phase>,
     pub sign_ins: Vec<SignIns>,
+    /// GET discovery, JWKS and userinfo.
+    pub gets: Vec<Phase>,
     pub tokens: Vec<Tokens>,
     /// `POST /introspect` of one live access token.
     pub introspection: Option<Phase>,
@@ -71,6 +94,7 @@ pub struct Report {
     /// Read into `approvals` at the end.
     pub approvers: Option<Arc<Approvers>>,
     pub client_at_end: ProcStat,
+    pub peer: Option<PeerReport>,
 }
 
 pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
@@ -108,16 +132,10 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
             println!("      sampling stopped early: {why}");
         }
     }
-    for t in &r.tokens {
-        print_phase_row(&t.phase, 40);
-        if t.chains_left < t.chains {
-            println!(
-                "      {} of {} refresh-token chains lost to failed requests",
-                t.chains - t.chains_left,
-                t.chains
-            );
-        }
+    for p in &r.gets {
+        print_phase_row(p, 40);
     }
+    print_token_rows(&r.tokens);
     if let Some(p) = &r.introspection {
         print_phase_row(p, 40);
     }
@@ -194,5 +212,128 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
     for e in &log.examples {
         println!("      {e}");
     }
+    if let Some(peer) = &r.peer {
+        println!();
+        print_peer(r, peer, line.len());
+    }
     println!("{line}");
+}
+
+fn print_token_rows(tokens: &[Tokens]) {
+    for t in tokens {
+        print_phase_row(&t.phase, 40);
+        if t.chains_left < t.chains {
+            println!(
+                "      {} of {} refresh-token chains lost to failed requests",
+                t.chains - t.chains_left,
+                t.chains
+            );
+        }
+    }
+}
+
+/// Server CPU milliseconds per successful request.
+fn cpu_per_request(p: &Phase) -> Option<f64> {
+    (p.ok > 0).then(|| p.server_cpu * 1e3 / p.ok as f64)
+}
+
+fn cpu_ms(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "-".into())
+}
+
+/// One row of the side-by-side table.
+fn compare_row(endpoint: &str, ours: Option<&Phase>, peer: Option<&Phase>) {
+    let rate = |p: Option<&Phase>| {
+        p.filter(|p| p.ok > 0)
+            .map(|p| format!("{:.0}", p.rate()))
+            .unwrap_or_else(|| "-".into())
+    };
+    let ratio = match (ours, peer) {
+        (Some(o), Some(p)) if o.ok > 0 && p.ok > 0 => format!("{:.2}×", o.rate() / p.rate()),
+        _ => "-".into(),
+    };
+    let cpu = format!(
+        "{} / {}",
+        cpu_ms(ours.and_then(cpu_per_request)),
+        cpu_ms(peer.and_then(cpu_per_request))
+    );
+    let p99 = |p: Option<&Phase>| {
+        p.and_then(|p| pct(&p.latencies, 99.0))
+            .map(|d| format!("{:.2}", d.as_secs_f64() * 1e3))
+            .unwrap_or_else(|| "-".into())
+    };
+    println!(
+        "{:<44} {:>10} {:>10} {:>7} {:>21} {:>17}",
+        endpoint,
+        rate(ours),
+        rate(peer),
+        ratio,
+        cpu,
+        format!("{} / {}", p99(ours), p99(peer)),
+    );
+}
+
+fn mem_line(s: Option<&ProcStat>) -> String {
+    s.map(|s| format!("VmRSS {:.1} MiB, VmHWM {:.1} MiB", s.rss_mib(), s.hwm_mib()))
+        .unwrap_or_else(|| "-".into())
+}
+
+/// The side-by-side table: ours and the peer, phase by phase (matched on
+/// the label), then the peer's own phase rows (with their errors).
+fn print_peer(r: &Report, peer: &PeerReport, rule: usize) {
+    println!(
+        "side by side with {} (default in-memory adapter, RS256 ID tokens, rotateRefreshToken: true; one client, \
+         client_secret_basic),\n  on a fresh process (pid {}) at {} after ours was stopped; the same load client, counts and concurrencies",
+        peer.name, peer.pid, peer.url
+    );
+    println!(
+        "{:<44} {:>10} {:>10} {:>7} {:>21} {:>17}",
+        "endpoint", "ours ok/s", "peer ok/s", "ratio", "CPU ms/req ours/peer", "p99 ms ours/peer"
+    );
+    println!("{}", "-".repeat(rule));
+    let ours_phase = |label: &str| {
+        r.gets
+            .iter()
+            .chain(r.tokens.iter().map(|t| &t.phase))
+            .find(|p| p.label == label)
+    };
+    for p in peer.gets.iter().chain(peer.tokens.iter().map(|t| &t.phase)) {
+        compare_row(&p.label, ours_phase(&p.label), Some(p));
+    }
+    // Our EdDSA client against the peer's RS256 one (the peer has no other).
+    for t in &peer.tokens {
+        let c = t.chains;
+        if t.phase.label == refresh_label("RS256", c)
+            && let Some(o) = ours_phase(&refresh_label("EdDSA", c))
+        {
+            compare_row(&refresh_label("EdDSA/RS256", c), Some(o), Some(&t.phase));
+        }
+    }
+    println!(
+        "  (ratio = ours / peer ok/s; CPU = the server process's user + system time over its successful requests;\n   \
+         EdDSA/RS256 = our EdDSA client against the peer's RS256 one)"
+    );
+    println!(
+        "  memory: ours at the end {}; peer after start {}, after its phases {}",
+        mem_line(r.mem.last().map(|m| &m.stat)),
+        mem_line(peer.mem_start.as_ref()),
+        mem_line(peer.mem_end.as_ref()),
+    );
+    println!();
+    println!("peer phases ({}):", peer.name);
+    print_phase_header(40, rule);
+    for p in &peer.gets {
+        print_phase_row(p, 40);
+    }
+    print_token_rows(&peer.tokens);
+    if let Some(status) = &peer.exited {
+        println!("peer         EXITED ON ITS OWN during the run: {status}");
+    }
+    if let Some(why) = &peer.failed {
+        println!("peer         stopped early: {why}");
+    }
+    println!(
+        "peer log     {} ({} server_error lines)",
+        peer.log_path, peer.server_errors
+    );
 }
