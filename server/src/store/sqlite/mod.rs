@@ -1,5 +1,6 @@
 //! The embedded default: one SQLite file in WAL mode with
-//! `synchronous = FULL`, so an acknowledged write survives a crash.
+//! `synchronous = FULL`, so an acknowledged write survives a crash (and a
+//! power loss); concurrent writes share a commit ([`writer`]).
 //!
 //! This file holds the connections, the migrations and the dispatch of the
 //! [`Store`] trait; the SQL lives in one module per area.
@@ -10,12 +11,13 @@ mod keys;
 mod records;
 #[cfg(test)]
 mod tests;
+mod writer;
 
 use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 
 use super::{
     Account, ClientSession, EventCount, EventFilter, GrantRecord, Job, KeyRecord, Outgoing,
@@ -54,30 +56,23 @@ fn conflict_or_backend(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreE
     }
 }
 
-/// A write transaction that takes the write lock at its start (`BEGIN
-/// IMMEDIATE`), so a read followed by a write can never fail to upgrade
-/// while another connection (another process) writes: it waits for the
-/// lock under `busy_timeout` instead of answering `database is locked`.
-fn write_tx(c: &mut Connection) -> StoreResult<Transaction<'_>> {
-    c.transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(backend)
-}
-
 /// One writer connection and a few readers (WAL lets them read while it writes).
 #[derive(Debug)]
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
 }
 
 fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(backend)?;
+    // The busy timeout first: switching a new file to WAL takes a lock that
+    // another process opening it at the same moment may hold.
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
+        "PRAGMA busy_timeout = 5000;
+         PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 5000;",
+         PRAGMA foreign_keys = ON;",
     )
     .map_err(backend)?;
     Ok(conn)
@@ -118,28 +113,21 @@ impl SqliteStore {
             .map(|_| open(path).map(Mutex::new))
             .collect::<StoreResult<Vec<_>>>()?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer: writer::Writer::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
         })
     }
 
-    fn write<T>(&self, f: impl FnOnce(&mut Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let mut conn = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
-        f(&mut conn)
+    /// Runs `f` as one write (all of it or nothing), answered once committed.
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.writer.write(f)
     }
 
-    /// Runs `f` in one write transaction, committed only if it succeeds.
-    fn in_tx<T>(&self, f: impl FnOnce(&Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
-        self.write(|c| {
-            let tx = write_tx(c)?;
-            let out = f(&tx)?;
-            tx.commit().map_err(backend)?;
-            Ok(out)
-        })
+    /// [`Self::write`]: every write is its own transaction (a savepoint in
+    /// a group commit); the name says the reads in `f` matter.
+    fn in_tx<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.writer.write(f)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
