@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::client_view::{ClientView, Fields, snippet};
 use super::render;
 use super::session::{Owner, Posted};
+use super::usage::{self, Usage};
 use crate::AppState;
 use crate::oidc::clients::{self, Client};
 use crate::oidc::error::OAuthErr;
@@ -180,12 +181,13 @@ struct ClientCtx<'a> {
     error: Option<&'a str>,
     notice: Option<&'static str>,
     new_client: bool,
+    usage: Option<&'a Usage>,
     issuer: &'a str,
     discovery: String,
     snippet: String,
 }
 
-fn client_page(
+async fn client_page(
     state: &AppState,
     owner: &Owner,
     status: StatusCode,
@@ -195,12 +197,18 @@ fn client_page(
     notice: Option<&'static str>,
 ) -> Response {
     let issuer = state.config.base_url();
+    // The page shows without its usage rather than not at all.
+    let usage = usage::of(state, &client.client_id)
+        .await
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot read a client's usage"))
+        .ok();
     let ctx = ClientCtx {
         client: ClientView::of(client),
         fields,
         error,
         notice,
         new_client: false,
+        usage: usage.as_ref(),
         issuer,
         discovery: format!("{issuer}/.well-known/openid-configuration"),
         snippet: snippet(issuer, client),
@@ -216,15 +224,18 @@ pub async fn show(
     uri: Uri,
 ) -> Response {
     match managed(&state, &owner, &id).await {
-        Ok(c) => client_page(
-            &state,
-            &owner,
-            StatusCode::OK,
-            &c,
-            &Fields::of(&c),
-            None,
-            notice(&uri),
-        ),
+        Ok(c) => {
+            client_page(
+                &state,
+                &owner,
+                StatusCode::OK,
+                &c,
+                &Fields::of(&c),
+                None,
+                notice(&uri),
+            )
+            .await
+        }
         Err(r) => r,
     }
 }
@@ -265,15 +276,18 @@ pub async fn save(
             Redirect::to(&format!("/dashboard/clients/{}?done=saved", c.client_id)).into_response()
         }
         Err(e) => match refusal(&owner, e) {
-            Ok(why) => client_page(
-                &state,
-                &owner,
-                StatusCode::BAD_REQUEST,
-                &client,
-                &fields,
-                Some(&why),
-                None,
-            ),
+            Ok(why) => {
+                client_page(
+                    &state,
+                    &owner,
+                    StatusCode::BAD_REQUEST,
+                    &client,
+                    &fields,
+                    Some(&why),
+                    None,
+                )
+                .await
+            }
             Err(r) => r,
         },
     }

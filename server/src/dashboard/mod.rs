@@ -10,7 +10,8 @@
 //! one is refused with 403. Clients are made, changed and deleted through
 //! the client registration code ([`crate::oidc::registration::manage`]).
 //!
-//! Screens: [`sign_in`] (sign in, sign out), [`clients`] (my clients),
+//! Screens: [`sign_in`] (sign in, sign out), [`clients`] (my clients,
+//! with their [`usage`]),
 //! [`admin`] (accounts and all clients, admins only), [`account`]
 //! (password, sign out everywhere). Rendering is in [`render`], form
 //! bodies in [`form`], the stylesheet and script in [`assets`].
@@ -28,6 +29,7 @@ mod form;
 mod render;
 mod session;
 mod sign_in;
+mod usage;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -857,3 +857,148 @@ async fn client_names_and_uris_are_escaped() {
         .await;
     assert!(!p.body.contains("<script>alert(3)"), "{}", p.body);
 }
+
+#[tokio::test]
+async fn client_page_counts_sign_ins_per_day_and_lists_recent_events() {
+    use authentiq_server::store::SecurityEvent;
+    let s = TestServer::start().await;
+    account(&s, "ann@example.com", false).await;
+    let b = Browser::new(&s);
+    let csrf = b.sign_in("ann@example.com").await.csrf();
+    let (id, _, _) = create(&b, &csrf, "Shop").await;
+    let p = b.get(&format!("/dashboard/clients/{id}")).await;
+    assert!(p.body.contains("0 approved and 0 denied"), "{}", p.body);
+    assert!(p.body.contains("Nothing yet"));
+    // Events as the sign-in page records them; one of another client, one too old.
+    let t = now();
+    let day = 86_400;
+    let seeded = [
+        (t - 10, "sign-in-approved", id.as_str()),
+        (t - 5, "sign-in-approved", id.as_str()),
+        (t - 2 * day, "sign-in-denied", id.as_str()),
+        (t - 2 * day, "sign-in-approved", "another-client"),
+        (t - 40 * day, "sign-in-approved", id.as_str()),
+    ];
+    for (at, kind, client) in seeded {
+        let e = SecurityEvent {
+            id: 0,
+            at,
+            kind: kind.into(),
+            pk: Some("AbCdEfGhIjKlMnOp".into()),
+            client_id: Some(client.into()),
+            ip: Some("192.0.2.7".into()),
+            detail: None,
+        };
+        s.state
+            .db
+            .call(move |st| st.insert_security_event(&e))
+            .await
+            .unwrap();
+    }
+    let p = b.get(&format!("/dashboard/clients/{id}")).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_strict_page(&p);
+    assert!(p.body.contains("2 approved and 1 denied"), "{}", p.body);
+    assert_eq!(p.body.matches("<g data-day=").count(), 30, "30 days");
+    let text = p.text();
+    let today = between(&text, "<g data-day=\"", "\"").to_string();
+    assert!(
+        text.contains("data-approved=\"2\" data-denied=\"0\"><title>")
+            && text.contains("data-approved=\"0\" data-denied=\"1\"><title>"),
+        "today's and two days ago's bars"
+    );
+    assert!(!today.is_empty());
+    assert_eq!(p.body.matches("class=\"dash-bar-approved\"").count(), 1);
+    assert_eq!(p.body.matches("class=\"dash-bar-denied\"").count(), 1);
+    // The newest first.
+    let recent = between(&p.body, "<tbody>", "</tbody>");
+    assert_eq!(recent.matches("<tr>").count(), 3, "{recent}");
+    assert!(recent.contains("Sign-in approved") && recent.contains("Sign-in denied"));
+    assert!(recent.contains("AbCdEfGhIj…") && recent.contains("192.0.2.7"));
+    assert!(recent.find("Sign-in approved") < recent.find("Sign-in denied"));
+}
+
+#[tokio::test]
+async fn account_page_changes_the_password_and_signs_out_everywhere() {
+    let s = TestServer::start().await;
+    account(&s, "ann@example.com", false).await;
+    let (b, other) = (Browser::new(&s), Browser::new(&s));
+    b.sign_in("ann@example.com").await;
+    other.sign_in("ann@example.com").await;
+    let page = b.get("/dashboard/account").await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert_strict_page(&page);
+    let csrf = page.csrf();
+    let change = |current: &'static str, new: &'static str, confirm: &'static str| {
+        let (b, csrf) = (&b, csrf.clone());
+        async move {
+            b.post(
+                "/dashboard/account/password",
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("current", current),
+                    ("new", new),
+                    ("confirm", confirm),
+                ],
+            )
+            .await
+        }
+    };
+    let p = change(PW, "another long password", "a typo in it").await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert!(p.body.contains("differ"));
+    let p = change(
+        "not the password",
+        "another long password",
+        "another long password",
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNAUTHORIZED);
+    assert!(p.body.contains("The current password is not right."));
+    let p = change(PW, "short", "short").await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    assert_eq!(other.get("/dashboard/clients").await.status, StatusCode::OK);
+    let p = change(PW, "another long password", "another long password").await;
+    assert_eq!(
+        (p.status, p.location()),
+        (StatusCode::SEE_OTHER, "/dashboard/account?done=password")
+    );
+    // This session goes on; the other one ended; the new password signs in.
+    assert_eq!(b.get("/dashboard/clients").await.status, StatusCode::OK);
+    assert_eq!(
+        other.get("/dashboard/clients").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let res = s
+        .http
+        .post(s.url("/authentiq/v1/user/login"))
+        .json(&json!({ "email": "ann@example.com", "password": "another long password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let api_token = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Sign out everywhere: the dashboard's session and the API's token end.
+    let p = b
+        .post("/dashboard/account/sign-out-everywhere", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (p.status, p.location()),
+        (StatusCode::SEE_OTHER, "/dashboard")
+    );
+    assert_eq!(
+        b.get("/dashboard/clients").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let res = s
+        .http
+        .get(s.url("/authentiq/v1/validate/token"))
+        .bearer_auth(&api_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+}
