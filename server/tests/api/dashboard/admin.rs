@@ -1,0 +1,94 @@
+//! Admin pages and actions: admins only, 403 for everyone else.
+
+use reqwest::StatusCode;
+
+use super::*;
+use crate::common::*;
+
+#[tokio::test]
+async fn admin_pages_and_actions_are_for_admins_only() {
+    let s = TestServer::start().await;
+    let admin_id = account(&s, "root@example.com", true).await;
+    let user_id = account(&s, "ann@example.com", false).await;
+    let user = Browser::new(&s);
+    let csrf = user.sign_in("ann@example.com").await.csrf();
+    for path in ["/dashboard/admin/accounts", "/dashboard/admin/clients"] {
+        let p = user.get(path).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}");
+        assert!(p.body.contains("Admins only"));
+        assert!(!p.body.contains("root@example.com"));
+    }
+    // The action, with a good CSRF token: 403, nothing changed.
+    for (who, role) in [(&user_id, "admin"), (&admin_id, "guest")] {
+        let p = user
+            .post(
+                &format!("/dashboard/admin/accounts/{who}/role"),
+                &[("csrf", &csrf), ("role", role)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(p.body.contains("Admins only"));
+    }
+    assert_eq!(role_of(&s, &user_id).await, "user");
+    assert_eq!(role_of(&s, &admin_id).await, "admin");
+    // An admin sees both and changes a role.
+    let admin = Browser::new(&s);
+    let page = admin.sign_in("root@example.com").await;
+    assert!(page.body.contains("/dashboard/admin/accounts"));
+    let p = admin.get("/dashboard/admin/accounts").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_strict_page(&p);
+    assert!(p.body.contains("ann@example.com") && p.body.contains("root@example.com"));
+    let admin_csrf = p.csrf();
+    let p = admin
+        .post(
+            &format!("/dashboard/admin/accounts/{user_id}/role"),
+            &[("csrf", &admin_csrf), ("role", "guest")],
+        )
+        .await;
+    assert_eq!(
+        (p.status, p.location()),
+        (StatusCode::SEE_OTHER, "/dashboard/admin/accounts?done=role")
+    );
+    assert_eq!(role_of(&s, &user_id).await, "guest");
+    // The role is read on every request: the guest may not make clients.
+    assert_eq!(
+        user.post(
+            "/dashboard/clients",
+            &[
+                ("csrf", &csrf),
+                ("name", "x"),
+                ("redirect_uris", "https://x.example/cb")
+            ]
+        )
+        .await
+        .status,
+        StatusCode::FORBIDDEN
+    );
+    // A bad role, an unknown account, the last admin: pages, not 500s.
+    let p = admin
+        .post(
+            &format!("/dashboard/admin/accounts/{user_id}/role"),
+            &[("csrf", &admin_csrf), ("role", "emperor")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    let p = admin
+        .post(
+            "/dashboard/admin/accounts/nobody/role",
+            &[("csrf", &admin_csrf), ("role", "user")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    let p = admin
+        .post(
+            &format!("/dashboard/admin/accounts/{admin_id}/role"),
+            &[("csrf", &admin_csrf), ("role", "user")],
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.body.contains("last active admin"), "{}", p.body);
+    assert_eq!(role_of(&s, &admin_id).await, "admin");
+    let p = admin.get("/dashboard/admin/clients").await;
+    assert_eq!(p.status, StatusCode::OK);
+}
