@@ -389,20 +389,30 @@ pub async fn set_active(
     JsonBody(b): JsonBody<ActiveChange>,
 ) -> Result<Json<AccountBody>, ApiError> {
     caller.admin()?;
-    let mut account = find_by_email(&state, email(&b.email)?)
+    let account = find_by_email(&state, email(&b.email)?)
         .await?
         .ok_or_else(|| ApiError::not_found("no account has this email"))?;
-    account.deactivated_at = if b.active { None } else { Some(state.now()) };
-    let body = AccountBody::from(&account);
+    let account = change_active(&state, account, b.active).await?;
+    Ok(Json(AccountBody::from(&account)))
+}
+
+/// Deactivates (its sessions end, its clients stop working) or
+/// reactivates an account; the last active admin stays (409).
+pub async fn change_active(
+    state: &AppState,
+    mut account: Account,
+    active: bool,
+) -> Result<Account, ApiError> {
+    account.deactivated_at = if active { None } else { Some(state.now()) };
     let id = account.id.clone();
-    save(&state, account).await?;
-    if !b.active {
+    save(state, account.clone()).await?;
+    if !active {
         state
             .db
             .call(move |s| s.delete_account_sessions(&id, None))
             .await?;
     }
-    Ok(Json(body))
+    Ok(account)
 }
 
 /// Sign out: this token stops working at once.

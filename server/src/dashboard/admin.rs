@@ -1,4 +1,5 @@
-//! Admin pages: every account (with its role to change) and every client.
+//! Admin pages: every account (its role to change, to deactivate or
+//! reactivate) and every client.
 //! Anyone else gets 403 on each page and action.
 
 use std::collections::HashMap;
@@ -66,6 +67,10 @@ pub async fn accounts(State(state): State<AppState>, owner: Owner, uri: Uri) -> 
         .collect();
     let notice = match crate::extract::form_value(uri.query().unwrap_or(""), "done").as_deref() {
         Some("role") => Some("The role was changed."),
+        Some("activated") => Some("The account is active again."),
+        Some("deactivated") => {
+            Some("The account is deactivated: its sessions ended and its clients are suspended.")
+        }
         _ => None,
     };
     let ctx = AccountsCtx {
@@ -108,6 +113,41 @@ pub async fn set_role(
     account.role = role.as_str().into();
     match crate::accounts::routes::save(&state, account).await {
         Ok(()) => Redirect::to("/dashboard/admin/accounts?done=role").into_response(),
+        Err(e) => render::api_error(Some(&owner), e),
+    }
+}
+
+/// `POST /dashboard/admin/accounts/{id}/active` with `active=yes|no`:
+/// a deactivated account's sessions end and its clients stop working.
+pub async fn set_active(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let Posted { owner, form } = posted;
+    if let Err(r) = owner.admin() {
+        return r;
+    }
+    let active = match form.get("active") {
+        Some("yes") => true,
+        Some("no") => false,
+        _ => {
+            return render::message(
+                StatusCode::BAD_REQUEST,
+                Some(&owner),
+                "Not changed",
+                "Say whether the account is to be active: yes or no.",
+            );
+        }
+    };
+    let account = match state.db.call(move |s| s.get_account(&id)).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => return render::not_found(&owner, "such account"),
+        Err(e) => return render::api_error(Some(&owner), e.into()),
+    };
+    match crate::accounts::routes::change_active(&state, account, active).await {
+        Ok(_) if active => Redirect::to("/dashboard/admin/accounts?done=activated").into_response(),
+        Ok(_) => Redirect::to("/dashboard/admin/accounts?done=deactivated").into_response(),
         Err(e) => render::api_error(Some(&owner), e),
     }
 }

@@ -61,6 +61,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/dashboard/admin/accounts", get(admin::accounts))
         .route("/dashboard/admin/accounts/{id}/role", post(admin::set_role))
+        .route(
+            "/dashboard/admin/accounts/{id}/active",
+            post(admin::set_active),
+        )
         .route("/dashboard/admin/clients", get(admin::clients))
         .route("/dashboard/account", get(account::show))
         .route("/dashboard/account/password", post(account::password))

@@ -29,8 +29,19 @@ async fn admin_pages_and_actions_are_for_admins_only() {
         assert_eq!(p.status, StatusCode::FORBIDDEN);
         assert!(p.body.contains("Admins only"));
     }
+    for (who, active) in [(&admin_id, "no"), (&user_id, "yes")] {
+        let p = user
+            .post(
+                &format!("/dashboard/admin/accounts/{who}/active"),
+                &[("csrf", &csrf), ("active", active)],
+            )
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+        assert!(p.body.contains("Admins only"));
+    }
     assert_eq!(role_of(&s, &user_id).await, "user");
     assert_eq!(role_of(&s, &admin_id).await, "admin");
+    assert!(is_active(&s, &admin_id).await);
     // An admin sees both and changes a role.
     let admin = Browser::new(&s);
     let page = admin.sign_in("root@example.com").await;
@@ -91,4 +102,54 @@ async fn admin_pages_and_actions_are_for_admins_only() {
     assert_eq!(role_of(&s, &admin_id).await, "admin");
     let p = admin.get("/dashboard/admin/clients").await;
     assert_eq!(p.status, StatusCode::OK);
+    // Deactivate: the account's sessions end at once; reactivate.
+    set_role(&s, &user_id, "user").await;
+    let (_, secret, _) = create(&user, &csrf, "Ann's shop").await;
+    assert!(!secret.is_empty());
+    let active = |who: String, yes: &'static str| {
+        let (admin, csrf) = (&admin, admin_csrf.clone());
+        async move {
+            admin
+                .post(
+                    &format!("/dashboard/admin/accounts/{who}/active"),
+                    &[("csrf", csrf.as_str()), ("active", yes)],
+                )
+                .await
+        }
+    };
+    let p = active(user_id.clone(), "no").await;
+    assert_eq!(
+        (p.status, p.location()),
+        (
+            StatusCode::SEE_OTHER,
+            "/dashboard/admin/accounts?done=deactivated"
+        )
+    );
+    assert!(!is_active(&s, &user_id).await);
+    assert_eq!(
+        user.get("/dashboard/clients").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let p = admin.get("/dashboard/admin/clients").await;
+    assert!(p.body.contains("suspended"), "its clients are suspended");
+    let p = active(user_id.clone(), "yes").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert!(is_active(&s, &user_id).await);
+    user.sign_in("ann@example.com").await;
+    let p = active(user_id.clone(), "maybe").await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST);
+    let p = active(admin_id.clone(), "no").await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "the last active admin");
+    assert!(is_active(&s, &admin_id).await);
+}
+
+async fn is_active(s: &TestServer, id: &str) -> bool {
+    let id = id.to_string();
+    s.state
+        .db
+        .call(move |st| st.get_account(&id))
+        .await
+        .unwrap()
+        .deactivated_at
+        .is_none()
 }
