@@ -125,6 +125,8 @@ try {
   await audit(page, "admin-accounts", audits);
   await goto(page, "/dashboard/admin/clients", "table.dash-table");
   await audit(page, "admin-clients", audits);
+  await goto(page, "/dashboard/admin/events", "form.dash-filter");
+  await audit(page, "admin-events", audits);
   expect404 = true;
   await goto(page, "/dashboard/clients/no-such-client", ".message");
   await audit(page, "not-found", audits);

@@ -12,7 +12,8 @@
 //!
 //! Screens: [`sign_in`] (sign in, sign out), [`clients`] (my clients,
 //! with their [`usage`]),
-//! [`admin`] (accounts and all clients, admins only), [`account`]
+//! [`admin`] (accounts and all clients, admins only), [`events`] (the
+//! security event log, admins only), [`account`]
 //! (password, sign out everywhere). Rendering is in [`render`], form
 //! bodies in [`form`], the stylesheet and script in [`assets`].
 
@@ -25,6 +26,7 @@ mod admin;
 mod assets;
 mod client_view;
 mod clients;
+mod events;
 mod form;
 mod render;
 mod session;
@@ -66,6 +68,7 @@ pub fn router() -> Router<AppState> {
             post(admin::set_active),
         )
         .route("/dashboard/admin/clients", get(admin::clients))
+        .route("/dashboard/admin/events", get(events::list))
         .route("/dashboard/account", get(account::show))
         .route("/dashboard/account/password", post(account::password))
         .route(

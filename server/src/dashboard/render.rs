@@ -66,6 +66,10 @@ const TEMPLATES_SRC: &[(&str, &str)] = &[
         "dashboard/account.html",
         include_str!("templates/account.html"),
     ),
+    (
+        "dashboard/admin-events.html",
+        include_str!("templates/admin-events.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {

@@ -64,13 +64,13 @@ fn date(t: i64) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
-fn moment(t: i64) -> String {
+pub(super) fn moment(t: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(t)
         .map(|d| format!("{} {:02}:{:02} UTC", date(t), d.hour(), d.minute()))
         .unwrap_or_else(|_| t.to_string())
 }
 
-fn label(kind: &str) -> &'static str {
+pub(super) fn label(kind: &str) -> &'static str {
     match kind {
         "sign-in-approved" => "Sign-in approved",
         "sign-in-denied" => "Sign-in denied",
@@ -78,6 +78,8 @@ fn label(kind: &str) -> &'static str {
         "wrong-number" => "Wrong number picked (denied)",
         "token-reused" => "A spent code or token came back",
         "signed-out" => "Signed out",
+        "key-revoked" => "Key revoked",
+        "code-limit-reached" => "Too many wrong codes",
         _ => "Other event",
     }
 }

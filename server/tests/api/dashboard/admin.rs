@@ -153,3 +153,66 @@ async fn is_active(s: &TestServer, id: &str) -> bool {
         .deactivated_at
         .is_none()
 }
+
+#[tokio::test]
+async fn the_event_log_is_for_admins_and_filters() {
+    use authentiq_server::store::SecurityEvent;
+    let s = TestServer::start().await;
+    account(&s, "root@example.com", true).await;
+    account(&s, "ann@example.com", false).await;
+    let user = Browser::new(&s);
+    user.sign_in("ann@example.com").await;
+    let p = user.get("/dashboard/admin/events").await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let t = now();
+    for (i, (kind, client, pk)) in [
+        ("sign-in-approved", "shop", "KEY1"),
+        ("sign-in-denied", "shop", "KEY2"),
+        ("token-reused", "blog", "KEY1"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let e = SecurityEvent {
+            id: 0,
+            at: t - 100 + i as i64,
+            kind: kind.into(),
+            pk: Some(pk.into()),
+            client_id: Some(client.into()),
+            ip: Some("192.0.2.9".into()),
+            detail: Some("<script>alert(1)</script>".into()),
+        };
+        s.state
+            .db
+            .call(move |st| st.insert_security_event(&e))
+            .await
+            .unwrap();
+    }
+    let admin = Browser::new(&s);
+    admin.sign_in("root@example.com").await;
+    let rows = |p: &Page| p.body.matches("<tr data-kind=").count();
+    let p = admin.get("/dashboard/admin/events").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_strict_page(&p);
+    assert_eq!(rows(&p), 3);
+    assert!(!p.body.contains("<script>alert"), "details are escaped");
+    let p = admin.get("/dashboard/admin/events?client=shop").await;
+    assert_eq!(rows(&p), 2);
+    let p = admin
+        .get("/dashboard/admin/events?client=shop&key=KEY1")
+        .await;
+    assert_eq!(rows(&p), 1);
+    assert!(p.body.contains("data-kind=\"sign-in-approved\""));
+    let p = admin.get("/dashboard/admin/events?kind=token-reused").await;
+    assert_eq!(rows(&p), 1);
+    assert!(p.body.contains("<option value=\"token-reused\" selected>"));
+    let p = admin
+        .get("/dashboard/admin/events?kind=nonsense&ip=192.0.2.9")
+        .await;
+    assert_eq!(rows(&p), 3, "an unknown kind is no filter");
+    let p = admin.get("/dashboard/admin/events?ip=198.51.100.1").await;
+    assert_eq!((p.status, rows(&p)), (StatusCode::OK, 0));
+    assert!(p.body.contains("No events match."));
+    let p = admin.get("/dashboard/admin/events?client=%FF%FE").await;
+    assert_eq!(p.status, StatusCode::OK, "bad input is no server error");
+}
