@@ -123,6 +123,10 @@ try {
   await audit(page, "account", audits);
   await goto(page, "/dashboard/admin/accounts", "table.dash-table");
   await audit(page, "admin-accounts", audits);
+  // The confirmation of deleting an account (its own: not confirmed here).
+  await page.click("a[href$='/delete']");
+  await page.waitForSelector("button.button-danger", { timeout: STEP_MS });
+  await audit(page, "admin-account-delete", audits);
   await goto(page, "/dashboard/admin/clients", "table.dash-table");
   await audit(page, "admin-clients", audits);
   await goto(page, "/dashboard/admin/events", "form.dash-filter");

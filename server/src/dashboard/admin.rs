@@ -1,5 +1,5 @@
 //! Admin pages: every account (its role to change, to deactivate or
-//! reactivate) and every client.
+//! reactivate, to delete after a confirmation) and every client.
 //! Anyone else gets 403 on each page and action.
 
 use std::collections::HashMap;
@@ -68,6 +68,7 @@ pub async fn accounts(State(state): State<AppState>, owner: Owner, uri: Uri) -> 
     let notice = match crate::extract::form_value(uri.query().unwrap_or(""), "done").as_deref() {
         Some("role") => Some("The role was changed."),
         Some("activated") => Some("The account is active again."),
+        Some("deleted") => Some("The account and its clients were deleted."),
         Some("deactivated") => {
             Some("The account is deactivated: its sessions ended and its clients are suspended.")
         }
@@ -149,6 +150,82 @@ pub async fn set_active(
         Ok(_) if active => Redirect::to("/dashboard/admin/accounts?done=activated").into_response(),
         Ok(_) => Redirect::to("/dashboard/admin/accounts?done=deactivated").into_response(),
         Err(e) => render::api_error(Some(&owner), e),
+    }
+}
+
+#[derive(Serialize)]
+struct DeleteCtx {
+    id: String,
+    email: String,
+    clients: usize,
+    is_me: bool,
+}
+
+/// `GET /dashboard/admin/accounts/{id}/delete`: are you sure?
+pub async fn confirm_delete(
+    State(state): State<AppState>,
+    owner: Owner,
+    Path(id): Path<String>,
+) -> Response {
+    if let Err(r) = owner.admin() {
+        return r;
+    }
+    let owned = id.clone();
+    let account = match state.db.call(move |s| s.get_account(&owned)).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => return render::not_found(&owner, "such account"),
+        Err(e) => return render::api_error(Some(&owner), e.into()),
+    };
+    let clients = match clients::stored(&state, Some(&id)).await {
+        Ok(c) => c.len(),
+        Err(e) => return render::api_error(Some(&owner), e),
+    };
+    let ctx = DeleteCtx {
+        is_me: account.id == owner.id(),
+        id: account.id,
+        email: account.email,
+        clients,
+    };
+    render::page(
+        StatusCode::OK,
+        "admin-account-delete.html",
+        Some(&owner),
+        "accounts",
+        &ctx,
+    )
+}
+
+/// `POST /dashboard/admin/accounts/{id}/delete` with `confirm=yes`: the
+/// account, its sessions and its clients go (the last active admin stays).
+pub async fn delete(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    posted: Posted,
+) -> Response {
+    let Posted { owner, form } = posted;
+    if let Err(r) = owner.admin() {
+        return r;
+    }
+    if form.get("confirm") != Some("yes") {
+        return render::message(
+            StatusCode::BAD_REQUEST,
+            Some(&owner),
+            "Not deleted",
+            "Deleting an account needs the confirmation: use the Delete button on its confirmation page.",
+        );
+    }
+    let is_me = id == owner.id();
+    match state.db.call(move |s| s.delete_account(&id)).await {
+        Ok(()) if is_me => super::sign_in::signed_out(&state),
+        Ok(()) => Redirect::to("/dashboard/admin/accounts?done=deleted").into_response(),
+        Err(StoreError::NotFound) => render::not_found(&owner, "such account"),
+        Err(StoreError::Conflict(_)) => render::message(
+            StatusCode::CONFLICT,
+            Some(&owner),
+            "Not deleted",
+            "This is the last active admin: make another admin first.",
+        ),
+        Err(e) => render::api_error(Some(&owner), e.into()),
     }
 }
 

@@ -67,6 +67,10 @@ pub fn router() -> Router<AppState> {
             "/dashboard/admin/accounts/{id}/active",
             post(admin::set_active),
         )
+        .route(
+            "/dashboard/admin/accounts/{id}/delete",
+            get(admin::confirm_delete).post(admin::delete),
+        )
         .route("/dashboard/admin/clients", get(admin::clients))
         .route("/dashboard/admin/events", get(events::list))
         .route("/dashboard/account", get(account::show))

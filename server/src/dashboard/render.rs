@@ -70,6 +70,10 @@ const TEMPLATES_SRC: &[(&str, &str)] = &[
         "dashboard/admin-events.html",
         include_str!("templates/admin-events.html"),
     ),
+    (
+        "dashboard/admin-account-delete.html",
+        include_str!("templates/admin-account-delete.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {

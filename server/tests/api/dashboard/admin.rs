@@ -216,3 +216,58 @@ async fn the_event_log_is_for_admins_and_filters() {
     let p = admin.get("/dashboard/admin/events?client=%FF%FE").await;
     assert_eq!(p.status, StatusCode::OK, "bad input is no server error");
 }
+
+#[tokio::test]
+async fn admins_delete_accounts_after_a_confirmation() {
+    let s = TestServer::start().await;
+    let admin_id = account(&s, "root@example.com", true).await;
+    let ann = account(&s, "ann@example.com", false).await;
+    let user = Browser::new(&s);
+    let csrf = user.sign_in("ann@example.com").await.csrf();
+    let (client_id, _, _) = create(&user, &csrf, "Ann's shop").await;
+    // Not for users: the page, and the action with a good CSRF token.
+    for who in [&admin_id, &ann] {
+        let path = format!("/dashboard/admin/accounts/{who}/delete");
+        assert_eq!(user.get(&path).await.status, StatusCode::FORBIDDEN);
+        let p = user
+            .post(&path, &[("csrf", &csrf), ("confirm", "yes")])
+            .await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN);
+    }
+    assert!(is_active(&s, &admin_id).await && is_active(&s, &ann).await);
+    let admin = Browser::new(&s);
+    let admin_csrf = admin.sign_in("root@example.com").await.csrf();
+    let path = format!("/dashboard/admin/accounts/{ann}/delete");
+    let p = admin.get(&path).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_strict_page(&p);
+    assert!(p.body.contains("Delete ann@example.com?") && p.body.contains("its 1 client "));
+    let p = admin.post(&path, &[("csrf", &admin_csrf)]).await;
+    assert_eq!(p.status, StatusCode::BAD_REQUEST, "no confirmation");
+    let p = admin
+        .post(&path, &[("csrf", &admin_csrf), ("confirm", "yes")])
+        .await;
+    assert_eq!(
+        (p.status, p.location()),
+        (
+            StatusCode::SEE_OTHER,
+            "/dashboard/admin/accounts?done=deleted"
+        )
+    );
+    assert_eq!(
+        user.get("/dashboard/clients").await.status,
+        StatusCode::SEE_OTHER
+    );
+    let gone = authentiq_server::oidc::clients::find(&s.state, &client_id)
+        .await
+        .unwrap();
+    assert!(gone.is_none(), "its clients went with it");
+    assert_eq!(admin.get(&path).await.status, StatusCode::NOT_FOUND);
+    // The last active admin stays.
+    let own = format!("/dashboard/admin/accounts/{admin_id}/delete");
+    let p = admin
+        .post(&own, &[("csrf", &admin_csrf), ("confirm", "yes")])
+        .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(is_active(&s, &admin_id).await);
+}
