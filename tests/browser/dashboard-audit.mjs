@@ -1,18 +1,23 @@
 // The owners' dashboard in Debian's Chromium (playwright-core), 360 px
 // wide: signs in with a password, creates a client (its secret copied with
-// the Copy button), opens its page and deletes it, and visits the account
-// and admin screens; every screen is checked with axe-core (WCAG 2.x A and
-// AA) in the light and the dark theme, with a screenshot of each. axe is
+// the Copy button), hands the copied credentials to the test, which signs
+// in with them through a real OIDC library, then opens the client's page
+// (the sign-in counted) and deletes the client, and visits the account and
+// admin screens; every screen is checked with axe-core (WCAG 2.x A and AA)
+// in the light and the dark theme, with a screenshot of each. axe is
 // evaluated through the DevTools protocol, so the pages keep their strict
 // CSP, and any CSP violation is reported. Run by
 // tests/tests/e2e/dashboard.rs.
 //
-//   node dashboard-audit.mjs <server url> <email> <password> <screenshot dir>
+//   node dashboard-audit.mjs <server url> <email> <password> <screenshot dir> <redirect uri>
 //
-// Prints one JSON report on stdout; exits 1 on any violation or failed
-// step, 2 on bad usage.
+// Line protocol on stdout: `CLIENT <client id> <secret from the clipboard>`,
+// then it waits for `SIGNED-IN` on stdin; at the end `REPORT <json>` and
+// `DONE`. Exits 1 on any violation or failed step, 2 on bad usage, 3 when
+// stdin closes early.
 
 import { mkdirSync, readFileSync } from "node:fs";
+import { createInterface } from "node:readline";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
@@ -22,10 +27,22 @@ const STEP_MS = 15_000;
 const require = createRequire(import.meta.url);
 const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
-const [base, email, password, shots] = process.argv.slice(2);
-if (!base || !email || !password || !shots) {
-  process.stderr.write("usage: node dashboard-audit.mjs <server url> <email> <password> <screenshot dir>\n");
+const [base, email, password, shots, redirect] = process.argv.slice(2);
+if (!base || !email || !password || !shots || !redirect) {
+  process.stderr.write(
+    "usage: node dashboard-audit.mjs <server url> <email> <password> <screenshot dir> <redirect uri>\n",
+  );
   process.exit(2);
+}
+const input = createInterface({ input: process.stdin });
+const inputLines = input[Symbol.asyncIterator]();
+async function nextLine() {
+  const { value, done } = await inputLines.next();
+  if (done) {
+    process.stderr.write("dashboard-audit.mjs: stdin closed\n");
+    process.exit(3);
+  }
+  return value.trim();
 }
 mkdirSync(shots, { recursive: true });
 const THEMES = ["light", "dark"];
@@ -94,7 +111,7 @@ try {
   await page.waitForSelector("#redirect_uris", { timeout: STEP_MS });
   await audit(page, "client-new", audits);
   await page.fill("#name", "Audit Shop");
-  await page.fill("#redirect_uris", "https://shop.example/cb");
+  await page.fill("#redirect_uris", redirect);
   await page.click("form[action='/dashboard/clients'] button[type=submit]");
   await page.waitForSelector("#client-secret", { timeout: STEP_MS });
   const clientId = (await page.textContent("#client-id"))?.trim() ?? "";
@@ -106,10 +123,19 @@ try {
   const copyStatus = (await page.textContent("#copy-status"))?.trim() ?? "";
   const clipboard = await page.evaluate(() => navigator.clipboard.readText()).catch((e) => `unreadable: ${e}`);
   await audit(page, "client-created", audits);
+  // The test signs in to the new client with what was copied.
+  process.stdout.write(`CLIENT ${clientId} ${clipboard}\n`);
+  const answer = await nextLine();
+  if (answer !== "SIGNED-IN") throw new Error(`expected SIGNED-IN, got ${answer}`);
 
   await page.click(`a[href='/dashboard/clients/${clientId}']`);
   await page.waitForSelector("#snippet", { timeout: STEP_MS });
   const snippet = (await page.textContent("#snippet")) ?? "";
+  const usage = {
+    summary: (await page.textContent("#usage-summary"))?.trim() ?? "",
+    approvedBars: await page.locator("svg.dash-chart rect.dash-bar-approved").count(),
+    recent: await page.locator("#events-title + .dash-scroll tbody tr").count(),
+  };
   await audit(page, "client", audits);
 
   await page.click(`a[href='/dashboard/clients/${clientId}/delete']`);
@@ -137,13 +163,15 @@ try {
 
   const violations = audits.reduce((n, a) => n + a.violations.length, 0);
   const ok = violations === 0 && errors.length === 0 && clipboard === secret && secret !== "";
-  const report = { ok, violations, audits, clientId, secret, copyStatus, clipboard, snippet, errors };
-  process.stdout.write(`${JSON.stringify(report, null, 1)}\n`);
+  const report = { ok, violations, audits, clientId, secret, copyStatus, clipboard, snippet, usage, errors };
+  process.stdout.write(`REPORT ${JSON.stringify(report)}\n`);
+  process.stdout.write("DONE\n");
   process.exitCode = ok ? 0 : 1;
 } catch (e) {
   process.stderr.write(`dashboard-audit.mjs: ${e?.stack ?? e}\n`);
   process.exitCode = 1;
 } finally {
   clearTimeout(deadline);
+  input.close();
   await browser?.close().catch(() => {});
 }

@@ -1,37 +1,93 @@
 //! The owners' dashboard in a real browser: Debian's Chromium, 360 px wide,
 //! driven by `tests/browser/dashboard-audit.mjs` (playwright-core), signs in
 //! with a password, creates a client and copies its secret with the Copy
-//! button, opens the client's page and deletes it, and visits the account
-//! and admin screens (accounts, deleting one, clients, events) and a 404;
-//! axe-core (WCAG 2.x A and AA) checks every screen in the light and the
-//! dark theme, the pages keeping their strict CSP.
-//! Screenshots go to `tests/artifacts/dashboard/`.
+//! button; this test signs a user in to that client with the copied
+//! credentials through the `openidconnect` crate (a device approving); the
+//! browser then sees the sign-in counted on the client's page, deletes the
+//! client, and visits the account and admin screens (accounts, deleting
+//! one, clients, events) and a 404. axe-core (WCAG 2.x A and AA) checks
+//! every screen in the light and the dark theme, the pages keeping their
+//! strict CSP. Screenshots go to `tests/artifacts/dashboard/`.
 //!
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules` (`bash .ci/setup
 //! test`); fails, never skips, without them.
 
 use std::path::Path;
 
+use authentiq_protocol::payloads::Decision;
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
+use openidconnect::{
+    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
+    RedirectUrl, Scope, TokenResponse,
+};
 use serde_json::Value;
 
-use crate::support::chromium::{browser_dir, one_at_a_time};
+use crate::oidc::common::{
+    REDIRECT, browser, continue_to_client, open_sign_in, param, send_to_device,
+};
+use crate::support::chromium::{Script, one_at_a_time};
+use crate::support::device::Device;
 use crate::support::provider::Provider;
 
 const EMAIL: &str = "owner@example.com";
 const PASSWORD: &str = "a long dashboard password";
 
+/// A user signs in to `client_id` with `secret` through `openidconnect`;
+/// the ID token's email.
+async fn sign_in_with(p: &Provider, client_id: &str, secret: &str) -> anyhow::Result<String> {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()?;
+    let metadata =
+        CoreProviderMetadata::discover_async(IssuerUrl::new(p.url.clone())?, &http).await?;
+    let client = CoreClient::from_provider_metadata(
+        metadata,
+        ClientId::new(client_id.into()),
+        Some(ClientSecret::new(secret.into())),
+    )
+    .set_redirect_uri(RedirectUrl::new(REDIRECT.into())?);
+    let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
+    let (auth_url, _, nonce) = client
+        .authorize_url(
+            CoreAuthenticationFlow::AuthorizationCode,
+            CsrfToken::new_random,
+            Nonce::new_random,
+        )
+        .add_scope(Scope::new("email~rs".into()))
+        .set_pkce_challenge(challenge)
+        .url();
+    let email = "ada@example.com";
+    let mut device = Device::enrol(p, email).await;
+    let b = browser();
+    let page = open_sign_in(p, &b, auth_url.as_str()).await;
+    send_to_device(p, &b, &page, email).await;
+    let req = device.next_request(p).await;
+    let res = device
+        .send(
+            &req,
+            device.answer(&req, Decision::Approve, Some(page.number), "openid email"),
+        )
+        .await;
+    anyhow::ensure!(res.status() == 200, "the approval: {}", res.text().await?);
+    let back = continue_to_client(p, &b, &page).await;
+    let code = param(&back, "code").ok_or_else(|| anyhow::anyhow!("no code in {back}"))?;
+    let token = client
+        .exchange_code(AuthorizationCode::new(code))?
+        .set_pkce_verifier(verifier)
+        .request_async(&http)
+        .await?;
+    let id_token = token
+        .id_token()
+        .ok_or_else(|| anyhow::anyhow!("no ID token"))?;
+    let claims = id_token.claims(&client.id_token_verifier(), &nonce)?;
+    Ok(claims
+        .email()
+        .map(|e| e.as_str().to_string())
+        .unwrap_or_default())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_dashboard_screen_passes_axe_in_both_themes() {
-    assert!(
-        Path::new("/usr/bin/chromium").exists(),
-        "/usr/bin/chromium is missing: install Debian's chromium (`bash .ci/setup test` does)"
-    );
-    let dir = browser_dir();
-    assert!(
-        dir.join("node_modules/axe-core").is_dir(),
-        "run `npm ci` in {} (`bash .ci/setup test` does)",
-        dir.display()
-    );
+async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
     let _one = one_at_a_time().await;
     let p = Provider::start_with(|_| {}).await;
     // An admin account, registered as anyone would be and made admin in
@@ -54,19 +110,27 @@ async fn every_dashboard_screen_passes_axe_in_both_themes() {
         .unwrap();
     let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/dashboard");
     let _ = std::fs::remove_dir_all(&shots);
-    let run = tokio::process::Command::new("node")
-        .arg(dir.join("dashboard-audit.mjs"))
-        .args([p.url.as_str(), EMAIL, PASSWORD])
-        .arg(&shots)
-        .current_dir(&dir)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .expect("running node (Node.js 20+ on PATH?)");
-    let stderr = String::from_utf8_lossy(&run.stderr);
-    let report: Value = serde_json::from_slice(&run.stdout).unwrap_or_else(|e| {
-        panic!("no report from dashboard-audit.mjs ({e}); its stderr:\n{stderr}")
-    });
+    let shots_arg = shots.to_str().unwrap();
+    let mut script = Script::start(
+        "dashboard-audit.mjs",
+        &[&p.url, EMAIL, PASSWORD, shots_arg, REDIRECT],
+    );
+
+    // The credentials as the Copy button put them on the clipboard.
+    let client = script.expect("CLIENT ").await;
+    let (id, secret) = client.split_once(' ').unwrap_or((&client, ""));
+    let (id, secret) = (id.to_string(), secret.to_string());
+    match sign_in_with(&p, &id, &secret).await {
+        Ok(email) if email == "ada@example.com" => {}
+        Ok(other) => match script.fail(&format!("signed in as {other:?}")).await {},
+        Err(e) => match script
+            .fail(&format!("signing in with the copied credentials: {e:#}"))
+            .await {},
+    }
+    script.send("SIGNED-IN").await;
+    let report = script.expect("REPORT ").await;
+    let report: Value = serde_json::from_str(&report).unwrap();
+    script.expect("DONE").await;
 
     let mut problems = Vec::new();
     let audits = report["audits"].as_array().unwrap();
@@ -93,14 +157,10 @@ async fn every_dashboard_screen_passes_axe_in_both_themes() {
             ));
         }
     }
-    let (id, secret) = (
-        report["clientId"].as_str().unwrap_or(""),
-        report["secret"].as_str().unwrap_or(""),
-    );
-    if secret.is_empty() || report["clipboard"] != secret {
+    if secret.is_empty() || report["secret"] != secret.as_str() {
         problems.push(format!(
-            "the Copy button did not copy the secret: {} / {}",
-            report["copyStatus"], report["clipboard"]
+            "the Copy button did not copy the secret: {} / {secret:?}",
+            report["copyStatus"]
         ));
     }
     let snippet = report["snippet"].as_str().unwrap_or("");
@@ -113,20 +173,42 @@ async fn every_dashboard_screen_passes_axe_in_both_themes() {
             problems.push(format!("the snippet lacks {want}: {snippet:?}"));
         }
     }
+    let usage = &report["usage"];
+    if !usage["summary"]
+        .as_str()
+        .unwrap_or("")
+        .starts_with("1 approved and 0 denied")
+        || usage["approvedBars"] != 1
+        || usage["recent"] != 1
+    {
+        problems.push(format!(
+            "the sign-in is not counted on the client's page: {usage}"
+        ));
+    }
     if !report["errors"].as_array().unwrap().is_empty() {
         problems.push(format!("page errors: {}", report["errors"]));
     }
-    assert!(
-        problems.is_empty(),
-        "{} problem(s):\n{}\n(screenshots in {})",
-        problems.len(),
-        problems.join("\n"),
-        shots.display()
-    );
-    assert!(run.status.success(), "dashboard-audit.mjs failed: {stderr}");
-    // The browser deleted the client it made.
-    let gone = authentiq_server::oidc::clients::find(&p.state, id)
+    if !problems.is_empty() {
+        let msg = format!(
+            "{} problem(s):\n{}\n(screenshots in {})",
+            problems.len(),
+            problems.join("\n"),
+            shots.display()
+        );
+        match script.fail(&msg).await {}
+    }
+    script.finish().await;
+    // The browser deleted the client: its credentials are refused now.
+    let gone = authentiq_server::oidc::clients::find(&p.state, &id)
         .await
         .unwrap();
     assert!(gone.is_none(), "the client {id} was deleted");
+    let res = reqwest::Client::new()
+        .post(format!("{}/token", p.url))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401, "invalid_client once deleted");
 }

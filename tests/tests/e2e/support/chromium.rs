@@ -119,6 +119,20 @@ impl Script {
         }
     }
 
+    /// Writes `line` to the script's standard input.
+    pub async fn send(&mut self, line: &str) {
+        use tokio::io::AsyncWriteExt;
+        let sent = match self.stdin.as_mut() {
+            Some(stdin) => stdin.write_all(format!("{line}\n").as_bytes()).await,
+            None => Err(std::io::Error::other("its stdin is closed")),
+        };
+        if let Err(e) = sent {
+            match self
+                .fail(&format!("cannot send {line:?} to the script: {e}"))
+                .await {}
+        }
+    }
+
     /// Stops the script (its browser with it) and panics with `msg`, its
     /// exit status and everything it wrote on stderr.
     pub async fn fail(&mut self, msg: &str) -> Infallible {
