@@ -2,7 +2,8 @@
 // wide: signs in with a password, creates a client (its secret copied with
 // the Copy button), hands the copied credentials to the test, which signs
 // in with them through a real OIDC library, then opens the client's page
-// (the sign-in counted) and deletes the client, and visits the account and
+// (the sign-in counted), rotates the secret (the test checks the old one
+// is refused) and deletes the client, and visits the account and
 // admin screens; every screen is checked with axe-core (WCAG 2.x A and AA)
 // in the light and the dark theme, with a screenshot of each. axe is
 // evaluated through the DevTools protocol, so the pages keep their strict
@@ -12,7 +13,8 @@
 //   node dashboard-audit.mjs <server url> <email> <password> <screenshot dir> <redirect uri>
 //
 // Line protocol on stdout: `CLIENT <client id> <secret from the clipboard>`,
-// then it waits for `SIGNED-IN` on stdin; at the end `REPORT <json>` and
+// then it waits for `SIGNED-IN` on stdin; `ROTATED <new secret>`, then it
+// waits for `CHECKED`; at the end `REPORT <json>` and
 // `DONE`. Exits 1 on any violation or failed step, 2 on bad usage, 3 when
 // stdin closes early.
 
@@ -137,6 +139,17 @@ try {
     recent: await page.locator("#events-title + .dash-scroll tbody tr").count(),
   };
   await audit(page, "client", audits);
+
+  // Rotate the secret: the test checks the old one is refused, the new one not.
+  await page.click(`form[action='/dashboard/clients/${clientId}/rotate'] button[type=submit]`);
+  await page.waitForSelector("#client-secret", { timeout: STEP_MS });
+  const rotated = (await page.textContent("#client-secret"))?.trim() ?? "";
+  await audit(page, "client-rotated", audits);
+  process.stdout.write(`ROTATED ${rotated}\n`);
+  const checked = await nextLine();
+  if (checked !== "CHECKED") throw new Error(`expected CHECKED, got ${checked}`);
+  await page.click(`a[href='/dashboard/clients/${clientId}']`);
+  await page.waitForSelector("#snippet", { timeout: STEP_MS });
 
   await page.click(`a[href='/dashboard/clients/${clientId}/delete']`);
   await page.waitForSelector("button.button-danger", { timeout: STEP_MS });

@@ -3,11 +3,12 @@
 //! with a password, creates a client and copies its secret with the Copy
 //! button; this test signs a user in to that client with the copied
 //! credentials through the `openidconnect` crate (a device approving); the
-//! browser then sees the sign-in counted on the client's page, deletes the
-//! client, and visits the account and admin screens (accounts, deleting
-//! one, clients, events) and a 404. axe-core (WCAG 2.x A and AA) checks
-//! every screen in the light and the dark theme, the pages keeping their
-//! strict CSP. Screenshots go to `tests/artifacts/dashboard/`.
+//! browser then sees the sign-in counted on the client's page, rotates the
+//! secret (the old one is refused at once), deletes the client, and visits
+//! the account and admin screens (accounts, deleting one, clients, events)
+//! and a 404. axe-core (WCAG 2.x A and AA) checks every screen in the light
+//! and the dark theme, the pages keeping their strict CSP. Screenshots go
+//! to `tests/artifacts/dashboard/`.
 //!
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules` (`bash .ci/setup
 //! test`); fails, never skips, without them.
@@ -86,6 +87,22 @@ async fn sign_in_with(p: &Provider, client_id: &str, secret: &str) -> anyhow::Re
         .unwrap_or_default())
 }
 
+/// What `/token` says to `client_id` with `secret` and an unknown refresh
+/// token: `invalid_grant` once authenticated, `invalid_client` if not.
+async fn token_error(p: &Provider, client_id: &str, secret: &str) -> String {
+    let res = reqwest::Client::new()
+        .post(format!("{}/token", p.url))
+        .basic_auth(client_id, Some(secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+        .send()
+        .await
+        .unwrap();
+    res.json::<Value>().await.unwrap()["error"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
     let _one = one_at_a_time().await;
@@ -128,13 +145,24 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
             .await {},
     }
     script.send("SIGNED-IN").await;
+    // Rotated: the old secret stops working at once, the new one works.
+    let rotated = script.expect("ROTATED ").await;
+    let (old_says, new_says) = (
+        token_error(&p, &id, &secret).await,
+        token_error(&p, &id, &rotated).await,
+    );
+    if rotated == secret || old_says != "invalid_client" || new_says != "invalid_grant" {
+        let msg = format!("after rotation: the old secret gets {old_says}, the new {new_says}");
+        match script.fail(&msg).await {}
+    }
+    script.send("CHECKED").await;
     let report = script.expect("REPORT ").await;
     let report: Value = serde_json::from_str(&report).unwrap();
     script.expect("DONE").await;
 
     let mut problems = Vec::new();
     let audits = report["audits"].as_array().unwrap();
-    assert_eq!(audits.len(), 26, "13 screens × 2 themes were audited");
+    assert_eq!(audits.len(), 28, "14 screens × 2 themes were audited");
     for a in audits {
         assert!(a["passes"].as_u64().unwrap() > 10, "axe ran its rules: {a}");
         let (screen, theme) = (a["screen"].as_str().unwrap(), a["theme"].as_str().unwrap());
@@ -203,12 +231,9 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
         .await
         .unwrap();
     assert!(gone.is_none(), "the client {id} was deleted");
-    let res = reqwest::Client::new()
-        .post(format!("{}/token", p.url))
-        .basic_auth(&id, Some(&secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 401, "invalid_client once deleted");
+    assert_eq!(
+        token_error(&p, &id, &rotated).await,
+        "invalid_client",
+        "deleted"
+    );
 }
