@@ -170,6 +170,8 @@ try {
   await audit(page, "admin-clients", audits);
   await goto(page, "/dashboard/admin/events", "form.dash-filter");
   await audit(page, "admin-events", audits);
+  await goto(page, "/dashboard/admin/status", "#version");
+  await audit(page, "admin-status", audits);
   expect404 = true;
   await goto(page, "/dashboard/clients/no-such-client", ".message");
   await audit(page, "not-found", audits);

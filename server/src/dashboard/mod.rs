@@ -13,7 +13,8 @@
 //! Screens: [`sign_in`] (sign in, sign out), [`clients`] (my clients,
 //! with their [`usage`]),
 //! [`admin`] (accounts and all clients, admins only), [`events`] (the
-//! security event log, admins only), [`account`]
+//! security event log, admins only), [`status`] (server status, admins
+//! only), [`account`]
 //! (password, sign out everywhere). Rendering is in [`render`], form
 //! bodies in [`form`], the stylesheet and script in [`assets`].
 
@@ -31,6 +32,7 @@ mod form;
 mod render;
 mod session;
 mod sign_in;
+mod status;
 mod usage;
 
 use axum::Router;
@@ -73,6 +75,7 @@ pub fn router() -> Router<AppState> {
         )
         .route("/dashboard/admin/clients", get(admin::clients))
         .route("/dashboard/admin/events", get(events::list))
+        .route("/dashboard/admin/status", get(status::show))
         .route("/dashboard/account", get(account::show))
         .route("/dashboard/account/password", post(account::password))
         .route(

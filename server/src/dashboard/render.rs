@@ -74,6 +74,10 @@ const TEMPLATES_SRC: &[(&str, &str)] = &[
         "dashboard/admin-account-delete.html",
         include_str!("templates/admin-account-delete.html"),
     ),
+    (
+        "dashboard/admin-status.html",
+        include_str!("templates/admin-status.html"),
+    ),
 ];
 
 static TEMPLATES: LazyLock<Result<Environment<'static>, minijinja::Error>> = LazyLock::new(|| {

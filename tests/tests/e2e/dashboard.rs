@@ -5,8 +5,8 @@
 //! credentials through the `openidconnect` crate (a device approving); the
 //! browser then sees the sign-in counted on the client's page, rotates the
 //! secret (the old one is refused at once), deletes the client, and visits
-//! the account and admin screens (accounts, deleting one, clients, events)
-//! and a 404. axe-core (WCAG 2.x A and AA) checks every screen in the light
+//! the account and admin screens (accounts, deleting one, clients, events,
+//! status) and a 404. axe-core (WCAG 2.x A and AA) checks every screen in the light
 //! and the dark theme, the pages keeping their strict CSP. Screenshots go
 //! to `tests/artifacts/dashboard/`.
 //!
@@ -162,7 +162,7 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
 
     let mut problems = Vec::new();
     let audits = report["audits"].as_array().unwrap();
-    assert_eq!(audits.len(), 28, "14 screens × 2 themes were audited");
+    assert_eq!(audits.len(), 30, "15 screens × 2 themes were audited");
     for a in audits {
         assert!(a["passes"].as_u64().unwrap() > 10, "axe ran its rules: {a}");
         let (screen, theme) = (a["screen"].as_str().unwrap(), a["theme"].as_str().unwrap());

@@ -1,6 +1,7 @@
 //! Admin pages and actions: admins only, 403 for everyone else.
 
 use reqwest::StatusCode;
+use serde_json::Value;
 
 use super::*;
 use crate::common::*;
@@ -270,4 +271,48 @@ async fn admins_delete_accounts_after_a_confirmation() {
         .await;
     assert_eq!(p.status, StatusCode::CONFLICT);
     assert!(is_active(&s, &admin_id).await);
+}
+
+#[tokio::test]
+async fn server_status_is_for_admins_and_lists_the_signing_keys() {
+    let s = TestServer::start().await;
+    account(&s, "root@example.com", true).await;
+    account(&s, "ann@example.com", false).await;
+    let user = Browser::new(&s);
+    user.sign_in("ann@example.com").await;
+    let p = user.get("/dashboard/admin/status").await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(!p.body.contains("Signing keys"));
+    let admin = Browser::new(&s);
+    let home = admin.sign_in("root@example.com").await;
+    assert!(home.body.contains("href=\"/dashboard/admin/status\""));
+    let p = admin.get("/dashboard/admin/status").await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert_strict_page(&p);
+    assert!(p.body.contains(&format!(
+        "<span id=\"version\">{}</span>",
+        env!("CARGO_PKG_VERSION")
+    )));
+    assert!(p.body.contains("<dd>2</dd>"), "two accounts");
+    // Every key the JWKS publishes is listed.
+    let jwks: Value = s
+        .http
+        .get(s.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kids: Vec<&str> = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str())
+        .collect();
+    assert!(!kids.is_empty());
+    for kid in kids {
+        assert!(p.body.contains(&format!("data-kid=\"{kid}\"")), "{kid}");
+    }
+    assert!(p.body.contains("authentiq-server keys rotate"));
 }
