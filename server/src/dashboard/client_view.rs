@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::form::Form;
-use crate::oidc::clients::{AuthMethod, Client, SubjectType};
+use crate::oidc::clients::{AuthMethod, Client, SdkFlow, SubjectType};
 use crate::oidc::registration::metadata::Metadata;
 
 /// A client in a list or on its page.
@@ -53,6 +53,8 @@ pub struct Fields {
     pub auth_method: String,
     pub alg: String,
     pub subject_type: String,
+    /// SDK verification flows, one per line: `slug: scope`.
+    pub sdk_flows: String,
 }
 
 fn method_name(m: AuthMethod) -> &'static str {
@@ -99,6 +101,12 @@ impl Fields {
                 SubjectType::Pairwise => "pairwise".into(),
                 SubjectType::Public => "public".into(),
             },
+            sdk_flows: c
+                .sdk_flows
+                .iter()
+                .map(|f| format!("{}: {}", f.slug, f.scope))
+                .collect::<Vec<_>>()
+                .join("\n"),
         }
     }
 
@@ -118,6 +126,10 @@ impl Fields {
                 .unwrap_or_else(|| keep.auth_method.clone()),
             alg: form.text("alg"),
             subject_type: form.text("subject_type"),
+            sdk_flows: match form.get("sdk_flows") {
+                Some(_) => clip(form.lines("sdk_flows").join("\n")),
+                None => keep.sdk_flows.clone(),
+            },
         }
     }
 
@@ -132,6 +144,43 @@ impl Fields {
         meta.token_endpoint_auth_method = some(&self.auth_method);
         meta.id_token_signed_response_alg = some(&self.alg);
         meta.subject_type = some(&self.subject_type);
+    }
+}
+
+impl Fields {
+    /// The SDK verification flows typed, `slug: scope` a line; the scope's
+    /// grammar is checked with the rest of the client.
+    pub fn flows(&self) -> Result<Vec<SdkFlow>, String> {
+        let mut flows: Vec<SdkFlow> = Vec::new();
+        for line in lines(&self.sdk_flows) {
+            let Some((slug, scope)) = line.split_once(':') else {
+                return Err(format!(
+                    "SDK flow {line:?}: write it as a slug, a colon and its claims, e.g. kyc: email~rs phone~rs"
+                ));
+            };
+            let (slug, scope) = (slug.trim(), scope.trim());
+            let slug_ok = !slug.is_empty()
+                && slug.len() <= 64
+                && slug
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !slug_ok {
+                return Err(format!(
+                    "SDK flow slug {slug:?}: use 1 to 64 letters, digits, - or _"
+                ));
+            }
+            if scope.is_empty() {
+                return Err(format!("SDK flow {slug}: name the claims it asks for"));
+            }
+            if flows.iter().any(|f| f.slug == slug) {
+                return Err(format!("SDK flow {slug} is there twice"));
+            }
+            flows.push(SdkFlow {
+                slug: slug.to_string(),
+                scope: scope.to_string(),
+            });
+        }
+        Ok(flows)
     }
 }
 

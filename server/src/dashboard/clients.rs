@@ -263,7 +263,26 @@ pub async fn save(
         Err(r) => return r,
     };
     fields.apply(&mut meta);
-    match manage::update(&state, client.clone(), &meta).await {
+    // SDK flows are the client's own (not registration metadata): kept
+    // on the client the update starts from, validated with it.
+    let mut current = client.clone();
+    match fields.flows() {
+        Ok(flows) => current.sdk_flows = flows,
+        Err(why) => {
+            let why = render::sentence(&why);
+            return client_page(
+                &state,
+                &owner,
+                StatusCode::BAD_REQUEST,
+                &client,
+                &fields,
+                Some(&why),
+                None,
+            )
+            .await;
+        }
+    }
+    match manage::update(&state, current, &meta).await {
         // A change that needs a new secret (HS256 ID tokens) issues one.
         Ok((c, Some(secret))) => secret_page(
             &owner,

@@ -317,3 +317,84 @@ async fn client_page_counts_sign_ins_per_day_and_lists_recent_events() {
     assert!(recent.contains("AbCdEfGhIj…") && recent.contains("192.0.2.7"));
     assert!(recent.find("Sign-in approved") < recent.find("Sign-in denied"));
 }
+
+#[tokio::test]
+async fn sdk_verification_flows_are_edited_on_the_client_page() {
+    let s = TestServer::start().await;
+    account(&s, "ann@example.com", false).await;
+    let b = Browser::new(&s);
+    let csrf = b.sign_in("ann@example.com").await.csrf();
+    let (id, secret, _) = create(&b, &csrf, "Shop").await;
+    let edit = |flows: &'static str| {
+        let (b, id, csrf) = (&b, id.clone(), csrf.clone());
+        async move {
+            b.post(
+                &format!("/dashboard/clients/{id}"),
+                &[
+                    ("csrf", csrf.as_str()),
+                    ("name", "Shop"),
+                    ("redirect_uris", "https://shop.example/cb"),
+                    ("alg", "EdDSA"),
+                    ("subject_type", "pairwise"),
+                    ("sdk_flows", flows),
+                ],
+            )
+            .await
+        }
+    };
+    let mint = |slug: &'static str| {
+        let (s, id, secret) = (&s, id.clone(), secret.clone());
+        async move {
+            s.http
+                .get(s.url("/mobile-sdk/verification-token"))
+                .basic_auth(id, Some(secret))
+                .header("aq-flow-slug", slug)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(mint("kyc").await, StatusCode::NOT_FOUND, "no such flow yet");
+    let p = edit("kyc: email~rs phone~rs\r\n\r\ndefault: email~rs").await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let c = authentiq_server::oidc::clients::find(&s.state, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let flows: Vec<(&str, &str)> = c
+        .sdk_flows
+        .iter()
+        .map(|f| (f.slug.as_str(), f.scope.as_str()))
+        .collect();
+    assert_eq!(
+        flows,
+        [("kyc", "email~rs phone~rs"), ("default", "email~rs")]
+    );
+    assert_eq!(
+        mint("kyc").await,
+        StatusCode::OK,
+        "the SDK endpoint uses them"
+    );
+    let p = b.get(&format!("/dashboard/clients/{id}")).await;
+    assert!(
+        p.text()
+            .contains("kyc: email~rs phone~rs\ndefault: email~rs</textarea>")
+    );
+    // Bad flows: the form again with the reason; nothing changed.
+    for bad in [
+        "kyc email~rs",
+        "k y c: email~rs",
+        "kyc:",
+        "kyc: email~rs\nkyc: phone~rs",
+        "kyc: email~xx",
+    ] {
+        let p = edit(bad).await;
+        assert_eq!(p.status, StatusCode::BAD_REQUEST, "{bad}");
+        assert!(p.body.contains("class=\"dash-error\""), "{bad}");
+    }
+    assert_eq!(mint("kyc").await, StatusCode::OK);
+    // Emptied: the flows go.
+    assert_eq!(edit("").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(mint("kyc").await, StatusCode::NOT_FOUND);
+}
