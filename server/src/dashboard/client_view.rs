@@ -55,7 +55,20 @@ pub struct Fields {
     pub subject_type: String,
     /// SDK verification flows, one per line: `slug: scope`.
     pub sdk_flows: String,
+    /// The allowed `response_type` values ticked.
+    pub response_types: Vec<String>,
 }
+
+/// The response types the form offers (the registration's).
+pub const RESPONSE_TYPES: [&str; 7] = [
+    "code",
+    "code id_token",
+    "code token",
+    "code id_token token",
+    "id_token",
+    "id_token token",
+    "token",
+];
 
 fn method_name(m: AuthMethod) -> &'static str {
     match m {
@@ -81,6 +94,7 @@ impl Fields {
     /// A new client's defaults.
     pub fn new_client() -> Self {
         Self {
+            response_types: vec!["code".into()],
             auth_method: "client_secret_basic".into(),
             alg: "RS256".into(),
             subject_type: "pairwise".into(),
@@ -107,6 +121,7 @@ impl Fields {
                 .map(|f| format!("{}: {}", f.slug, f.scope))
                 .collect::<Vec<_>>()
                 .join("\n"),
+            response_types: c.response_types.clone(),
         }
     }
 
@@ -130,6 +145,12 @@ impl Fields {
                 Some(_) => clip(form.lines("sdk_flows").join("\n")),
                 None => keep.sdk_flows.clone(),
             },
+            // Ticked boxes; only the offered values (nothing ticked: code).
+            response_types: form
+                .all("response_types")
+                .filter(|r| RESPONSE_TYPES.contains(r))
+                .map(str::to_string)
+                .collect(),
         }
     }
 
@@ -144,6 +165,34 @@ impl Fields {
         meta.token_endpoint_auth_method = some(&self.auth_method);
         meta.id_token_signed_response_alg = some(&self.alg);
         meta.subject_type = some(&self.subject_type);
+        // The grant types follow the response types (RFC 7591 §2.1): the
+        // code grant for `code`, implicit for tokens from /authorize.
+        // Nothing ticked is the default, `code`.
+        let response_types = if self.response_types.is_empty() {
+            vec!["code".to_string()]
+        } else {
+            self.response_types.clone()
+        };
+        let uses = |word: &str| {
+            response_types
+                .iter()
+                .any(|r| r.split(' ').any(|w| w == word))
+        };
+        let mut grants: Vec<String> = meta
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec!["authorization_code".into(), "refresh_token".into()])
+            .into_iter()
+            .filter(|g| g != "authorization_code" && g != "implicit")
+            .collect();
+        if uses("code") {
+            grants.insert(0, "authorization_code".into());
+        }
+        if uses("token") || uses("id_token") {
+            grants.push("implicit".into());
+        }
+        meta.grant_types = Some(grants);
+        meta.response_types = Some(response_types);
     }
 }
 

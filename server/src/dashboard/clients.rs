@@ -8,7 +8,7 @@ use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
-use super::client_view::{ClientView, Fields, snippet};
+use super::client_view::{ClientView, Fields, RESPONSE_TYPES, snippet};
 use super::render;
 use super::session::{Owner, Posted};
 use super::usage::{self, Usage};
@@ -61,6 +61,7 @@ struct FormCtx<'a> {
     error: Option<&'a str>,
     /// The form asks for the client type (only when it is made).
     new_client: bool,
+    offered_response_types: &'static [&'static str],
 }
 
 fn new_page(owner: &Owner, status: StatusCode, fields: &Fields, error: Option<&str>) -> Response {
@@ -68,6 +69,7 @@ fn new_page(owner: &Owner, status: StatusCode, fields: &Fields, error: Option<&s
         fields,
         error,
         new_client: true,
+        offered_response_types: &RESPONSE_TYPES,
     };
     render::page(status, "client-new.html", Some(owner), "clients", &ctx)
 }
@@ -181,6 +183,7 @@ struct ClientCtx<'a> {
     error: Option<&'a str>,
     notice: Option<&'static str>,
     new_client: bool,
+    offered_response_types: &'static [&'static str],
     usage: Option<&'a Usage>,
     issuer: &'a str,
     discovery: String,
@@ -208,6 +211,7 @@ async fn client_page(
         error,
         notice,
         new_client: false,
+        offered_response_types: &RESPONSE_TYPES,
         usage: usage.as_ref(),
         issuer,
         discovery: format!("{issuer}/.well-known/openid-configuration"),

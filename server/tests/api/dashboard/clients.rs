@@ -398,3 +398,74 @@ async fn sdk_verification_flows_are_edited_on_the_client_page() {
     assert_eq!(edit("").await.status, StatusCode::SEE_OTHER);
     assert_eq!(mint("kyc").await, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn response_types_are_ticked_and_the_grant_types_follow() {
+    let s = TestServer::start().await;
+    account(&s, "ann@example.com", false).await;
+    let b = Browser::new(&s);
+    let csrf = b.sign_in("ann@example.com").await.csrf();
+    let (id, _, _) = create(&b, &csrf, "Shop").await;
+    let p = b.get(&format!("/dashboard/clients/{id}")).await;
+    assert!(
+        p.body.contains("value=\"code\" checked>"),
+        "code by default"
+    );
+    assert!(!p.body.contains("value=\"id_token token\" checked>"));
+    let edit = |types: &'static [&'static str]| {
+        let (b, id, csrf) = (&b, id.clone(), csrf.clone());
+        async move {
+            let mut fields = vec![
+                ("csrf", csrf.as_str()),
+                ("name", "Shop"),
+                ("redirect_uris", "https://shop.example/cb"),
+                ("alg", "EdDSA"),
+                ("subject_type", "pairwise"),
+            ];
+            for t in types {
+                fields.push(("response_types", t));
+            }
+            b.post(&format!("/dashboard/clients/{id}"), &fields).await
+        }
+    };
+    let stored = || {
+        let (s, id) = (&s, id.clone());
+        async move {
+            let c = authentiq_server::oidc::clients::find(&s.state, &id)
+                .await
+                .unwrap()
+                .unwrap();
+            (c.response_types, c.grant_types)
+        }
+    };
+    let p = edit(&["code", "code id_token", "none of these"]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (types, grants) = stored().await;
+    assert_eq!(
+        types,
+        ["code", "code id_token"],
+        "unknown values are dropped"
+    );
+    assert_eq!(grants, ["authorization_code", "refresh_token", "implicit"]);
+    let p = b.get(&format!("/dashboard/clients/{id}")).await;
+    assert!(p.body.contains("value=\"code id_token\" checked>"));
+    let p = edit(&["code"]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let (types, grants) = stored().await;
+    assert_eq!(types, ["code"]);
+    assert_eq!(
+        grants,
+        ["authorization_code", "refresh_token"],
+        "implicit off again"
+    );
+    let p = edit(&["token"]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    let (types, grants) = stored().await;
+    assert_eq!(
+        (types, grants),
+        (
+            vec!["token".to_string()],
+            vec!["refresh_token".to_string(), "implicit".to_string()]
+        )
+    );
+}
