@@ -9,7 +9,6 @@
 //! are counted per address.
 
 use authentiq_protocol::errors::OAuthErrorCode;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
@@ -131,16 +130,7 @@ pub async fn device_authorization(
         }))
     }
     .await;
-    match r {
-        Ok(body) => {
-            let mut res = Json(body).into_response();
-            let h = res.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    super::error::json_answer(StatusCode::OK, r)
 }
 
 /// `GET /device[?user_code=]`: the form, filled in from the

@@ -91,13 +91,32 @@ impl From<ApiError> for OAuthErr {
     }
 }
 
+/// Marks an OAuth answer as never to be cached (RFC 6749 §5.1).
+pub fn no_store(res: &mut Response) {
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// The JSON answer of an OAuth endpoint with `status`, or its error; never
+/// cached either way.
+pub fn json_answer(status: StatusCode, result: Result<serde_json::Value, OAuthErr>) -> Response {
+    match result {
+        Ok(body) => {
+            let mut res = (status, Json(body)).into_response();
+            no_store(&mut res);
+            res
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
 impl IntoResponse for OAuthErr {
     fn into_response(self) -> Response {
         let body = OAuthError::new(self.code, self.description);
         let mut res = (self.status, Json(body)).into_response();
+        no_store(&mut res);
         let h = res.headers_mut();
-        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
         if let Some(n) = self
             .dpop_nonce
             .as_deref()

@@ -2,11 +2,10 @@
 //! Only the token's own client learns anything: for everyone else, and for
 //! unknown, expired, revoked or signed-out tokens, `{"active": false}`.
 
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde_json::json;
 
 use super::client_auth::{Form, authenticate};
@@ -67,16 +66,7 @@ pub async fn introspect(
         Ok::<_, OAuthErr>(json!({ "active": false }))
     }
     .await;
-    match result {
-        Ok(body) => {
-            let mut res = Json(body).into_response();
-            let h = res.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    super::error::json_answer(StatusCode::OK, result)
 }
 
 /// The grant of an active token of `kind`, and when it expires.

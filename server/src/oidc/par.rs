@@ -6,11 +6,10 @@
 //! other kind.
 
 use authentiq_protocol::errors::OAuthErrorCode;
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde_json::json;
 
 use super::authorize::validate::{self, AuthError, AuthParams};
@@ -78,16 +77,7 @@ pub async fn push(State(state): State<AppState>, headers: HeaderMap, body: Bytes
         }))
     }
     .await;
-    match r {
-        Ok(body) => {
-            let mut res = (StatusCode::CREATED, Json(body)).into_response();
-            let h = res.headers_mut();
-            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-            res
-        }
-        Err(e) => e.into_response(),
-    }
+    super::error::json_answer(StatusCode::CREATED, r)
 }
 
 /// The pushed request `request_uri` stands for, spent; for `client_id` only.

@@ -6,7 +6,7 @@ use authentiq_protocol::errors::OAuthErrorCode;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -107,8 +107,6 @@ fn respond(state: &AppState, issued: grants::Issued) -> Response {
         "scope": issued.scope,
     }))
     .into_response();
-    let h = res.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    super::error::no_store(&mut res);
     res
 }

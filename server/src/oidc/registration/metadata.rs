@@ -14,9 +14,12 @@ pub enum Invalid {
     Metadata(String),
 }
 
-/// The metadata a registration or update sends; unknown members are ignored.
-#[derive(Debug, Default, Clone, Deserialize)]
+/// The metadata a registration or update sends (OpenID Connect
+/// Registration / RFC 7591; also the OpenAPI document's schema); unknown
+/// members are ignored.
+#[derive(Debug, Default, Clone, Deserialize, utoipa::ToSchema)]
 pub struct Metadata {
+    /// Required unless the grant types need none (CIBA, the device grant).
     pub redirect_uris: Option<Vec<String>>,
     pub client_name: Option<String>,
     pub client_uri: Option<String>,
@@ -24,10 +27,13 @@ pub struct Metadata {
     pub policy_uri: Option<String>,
     pub tos_uri: Option<String>,
     pub contacts: Option<Vec<String>>,
+    /// `client_secret_basic` (default), `client_secret_post` or `none`.
     pub token_endpoint_auth_method: Option<String>,
     pub grant_types: Option<Vec<String>>,
     pub response_types: Option<Vec<String>>,
+    /// `RS256` (default), `ES256`, `EdDSA`, `HS256`.
     pub id_token_signed_response_alg: Option<String>,
+    /// `pairwise` (default) or `public`.
     pub subject_type: Option<String>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
     pub backchannel_logout_uri: Option<String>,

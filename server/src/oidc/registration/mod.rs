@@ -32,36 +32,6 @@ use crate::security::ClientIp;
 use crate::store::StoreError;
 use crate::{ApiError, AppState};
 
-/// Client metadata (OpenID Connect Registration / RFC 7591), for the
-/// OpenAPI document; unknown members are ignored.
-#[derive(Debug, serde::Deserialize, serde::Serialize, utoipa::ToSchema)]
-pub struct ClientMetadataDoc {
-    pub redirect_uris: Vec<String>,
-    pub client_name: Option<String>,
-    pub client_uri: Option<String>,
-    pub logo_uri: Option<String>,
-    pub policy_uri: Option<String>,
-    pub tos_uri: Option<String>,
-    pub contacts: Option<Vec<String>>,
-    /// `client_secret_basic` (default), `client_secret_post` or `none`.
-    pub token_endpoint_auth_method: Option<String>,
-    /// `authorization_code`, `refresh_token`, `implicit`.
-    pub grant_types: Option<Vec<String>>,
-    pub response_types: Option<Vec<String>>,
-    /// `RS256` (default), `ES256`, `EdDSA`, `HS256`.
-    pub id_token_signed_response_alg: Option<String>,
-    /// `pairwise` (default) or `public`.
-    pub subject_type: Option<String>,
-    pub post_logout_redirect_uris: Option<Vec<String>>,
-    pub backchannel_logout_uri: Option<String>,
-    pub backchannel_logout_session_required: Option<bool>,
-    /// Updates (RFC 7592): the client's id, and optionally its secret.
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    /// Updates: `true` issues a new client secret.
-    pub rotate_secret: Option<bool>,
-}
-
 /// A registered client as the server describes it (RFC 7591 §3.2.1).
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ClientInfoDoc {
@@ -193,7 +163,7 @@ fn result(r: Result<Response, OAuthErr>) -> Response {
 
 /// Register a client (RFC 7591).
 #[utoipa::path(post, path = "/client", tag = "clients", operation_id = "client_register",
-    request_body = ClientMetadataDoc,
+    request_body = metadata::Metadata,
     responses(
         (status = 201, description = "Registered: the secret and the registration access token are shown this once", body = ClientInfoDoc),
         (status = 400, description = "`invalid_redirect_uri` or `invalid_client_metadata`", body = OAuthErrorDoc),
@@ -318,7 +288,7 @@ pub async fn read(
 /// issues a new secret.
 #[utoipa::path(put, path = "/client/{client_id}", tag = "clients", operation_id = "client_update",
     params(("client_id" = String, Path)),
-    request_body = ClientMetadataDoc,
+    request_body = metadata::Metadata,
     responses(
         (status = 200, description = "Updated", body = ClientInfoDoc),
         (status = 400, description = "`invalid_redirect_uri` or `invalid_client_metadata`", body = OAuthErrorDoc),

@@ -27,10 +27,8 @@ struct Inner {
     conn: Connection,
     /// Writes in the open transaction (0: none open).
     in_group: usize,
-    /// The open (or next) group's number.
+    /// The open (or next) group's number: every group below it is decided.
     group: u64,
-    /// Groups committed so far: every group below this one is decided.
-    decided: u64,
     /// Decided groups' outcomes (an error text for a failed commit), kept
     /// until their last waiter has read them.
     outcomes: HashMap<u64, (usize, Option<String>)>,
@@ -58,7 +56,6 @@ impl Writer {
                 conn,
                 in_group: 0,
                 group: 0,
-                decided: 0,
                 outcomes: HashMap::new(),
             }),
             committed: Condvar::new(),
@@ -118,7 +115,7 @@ impl Writer {
         // commits. A failed write has nothing to wait for.
         let value = out?;
         g.outcomes.entry(group).or_insert((0, None)).0 += 1;
-        while g.decided <= group {
+        while g.group <= group {
             g = self
                 .committed
                 .wait(g)
@@ -149,7 +146,6 @@ impl Writer {
         }
         g.in_group = 0;
         g.group += 1;
-        g.decided = g.group;
         self.committed.notify_all();
     }
 }
