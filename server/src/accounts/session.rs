@@ -38,16 +38,7 @@ pub async fn start(state: &AppState, account: &Account) -> Result<String, ApiErr
         .subject(account.id.clone())
         .audience(AUDIENCE)
         .valid_for(now, ttl);
-    jwt::sign_typed(
-        &claims,
-        state.issuer.signing_key(),
-        state.issuer.active_kid(),
-        TYP,
-    )
-    .map_err(|e| {
-        tracing::error!(error = %e, "cannot sign an account token");
-        ApiError::internal("cannot sign")
-    })
+    state.sign_typed(&claims, TYP)
 }
 
 /// The account behind a request's `Authorization: Bearer` account token:
@@ -82,7 +73,7 @@ pub async fn verify(state: &AppState, token: &str) -> Result<Caller, ApiError> {
         .ok()
         .flatten()
         .ok_or_else(invalid)?;
-    let key = *state.issuer.find(&kid).ok_or_else(invalid)?;
+    let key = *state.keys().issuer.find(&kid).ok_or_else(invalid)?;
     let v = state.validation().typ(TYP).audience(AUDIENCE);
     let claims = jwt::verify::<AccountToken>(token, &key, Some(&kid), &v).map_err(|_| invalid())?;
     if claims.registered.iss.as_deref() != Some(state.config.base_url()) {

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::keys::IssuerKeys;
+use crate::keys::{IssuerKeys, Vault};
 use crate::oidc::keys::{DEFAULT_PUBLISH_AHEAD, KeyState, OidcKeys};
 
 use super::{date, now};
@@ -13,14 +13,15 @@ use super::{date, now};
 pub enum KeysAction {
     /// Make new signing keys; older keys keep verifying what they signed.
     ///
-    /// The new issuer (Ed25519, EdDSA) key signs once the server restarts.
-    /// The new RS256 and ES256 keys are published once the server restarts
-    /// and sign from --publish-ahead seconds after now; the keys they
-    /// replace stay published until the ID tokens they signed have expired.
+    /// Running servers (every instance on the database) load them within
+    /// a few seconds: the new issuer (Ed25519, EdDSA) key signs from then;
+    /// the new RS256 and ES256 keys are published from then and sign from
+    /// --publish-ahead seconds after now; the keys they replace stay
+    /// published until the ID tokens they signed have expired.
     Rotate {
         /// Seconds between now and when the new RS256/ES256 keys start
-        /// signing. Restart the server well within this time, so relying
-        /// parties (which cache the key set for 5 minutes) see them first.
+        /// signing, so relying parties (which cache the key set for 5
+        /// minutes) see them first.
         #[arg(long, value_name = "SECS", default_value_t = DEFAULT_PUBLISH_AHEAD.unsigned_abs())]
         publish_ahead: u64,
     },
@@ -30,25 +31,32 @@ pub enum KeysAction {
 }
 
 #[allow(clippy::print_stdout)] // the point of these commands is their output
-pub fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
+pub async fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
     let now = now();
-    let dir = &config.data_dir;
+    let vault = super::open_vault(config)?;
     let issuer = match action {
         KeysAction::Rotate { publish_ahead } => {
             let publish_ahead =
                 i64::try_from(publish_ahead).context("--publish-ahead is too large")?;
-            let issuer = IssuerKeys::rotate(dir, now)?;
-            OidcKeys::rotate(dir, now, publish_ahead)?;
+            let issuer = rotate(&vault, now, publish_ahead)?;
+            if let Some(url) = &config.database_url {
+                // Instances reload at once rather than on their next check.
+                if let Err(e) = crate::hub::postgres::announce(url, &crate::hub::Topic::Keys).await
+                {
+                    tracing::warn!(error = %e, "cannot notify the running instances");
+                }
+            }
             println!(
-                "Rotated. Restart the server to publish the new keys; the new issuer \
-                     key signs from the restart, the new RS256 and ES256 keys from {}.\n",
+                "Rotated. Running servers load the new keys within {} s; the new issuer \
+                 key signs from then, the new RS256 and ES256 keys from {}.\n",
+                crate::keys::live::RELOAD_EVERY.as_secs(),
                 date(now.saturating_add(publish_ahead))
             );
             issuer
         }
-        KeysAction::List => IssuerKeys::load_or_create(dir, now)?,
+        KeysAction::List => IssuerKeys::load_or_create(&vault, now)?,
     };
-    let keys = OidcKeys::load_or_create(dir, &issuer, now)?;
+    let keys = OidcKeys::load_or_create(&vault, &issuer, now)?;
     for k in keys.list(now) {
         let state = match k.state {
             KeyState::PublishedOnly { signs_from } => {
@@ -65,4 +73,13 @@ pub fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
         println!("{:<5}  {}  {state}", k.alg, k.kid);
     }
     Ok(())
+}
+
+/// Rotates every signing key (what the command line and the dashboard do):
+/// a new issuer key, and RS256/ES256 keys that sign `publish_ahead` seconds
+/// from now. Returns the new issuer keys.
+pub fn rotate(vault: &Vault, now: i64, publish_ahead: i64) -> anyhow::Result<IssuerKeys> {
+    let issuer = IssuerKeys::rotate(vault, now)?;
+    OidcKeys::rotate(vault, now, publish_ahead)?;
+    Ok(issuer)
 }

@@ -49,7 +49,7 @@ pub async fn show(State(state): State<AppState>, owner: Owner) -> Response {
     };
     let now = state.now();
     let keys = state
-        .oidc_keys
+        .keys().oidc
         .list(now)
         .into_iter()
         .map(|k| {

@@ -2,7 +2,8 @@
 //! publishes them (`/jwks`, `/public-keys`).
 //!
 //! - `RS256` (RSA 2048, the default: every RP library has it) and `ES256`
-//!   (P-256) keys live in `<data_dir>/keys/oidc-keys.json`, owner-only.
+//!   (P-256) keys live in the database, sealed under the master key
+//!   ([`crate::keys::vault`], document `oidc-keys`).
 //! - `EdDSA` reuses the issuer's Ed25519 keys ([`IssuerKeys`]): one key
 //!   per server, rotated with them.
 //! - `HS256` is keyed per client with its client secret and never published.
@@ -20,7 +21,6 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::path::Path;
 use std::str::FromStr;
 
 use anyhow::{Context, anyhow, bail};
@@ -32,10 +32,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::keys::{IssuerKeys, keys_dir, write_private};
-
-/// The file, under `<data_dir>/keys/`.
-pub const KEYS_FILE: &str = "oidc-keys.json";
+use crate::keys::{IssuerKeys, Vault, vault};
 /// The longest lifetime (`exp - iat`) of an ID token this server signs: a
 /// retired key stays published this long after it stopped signing.
 pub const ID_TOKEN_MAX_LIFETIME: i64 = 24 * 60 * 60;
@@ -191,7 +188,7 @@ struct StoredKeys {
     keys: Vec<StoredKey>,
 }
 
-/// The algorithms whose keys live in [`KEYS_FILE`].
+/// The algorithms whose keys are stored (the `oidc-keys` document).
 const STORED_ALGS: [IdTokenAlg; 2] = [IdTokenAlg::RS256, IdTokenAlg::ES256];
 
 /// A loaded key.
@@ -272,7 +269,7 @@ pub struct KeyInfo {
     pub state: KeyState,
 }
 
-/// The ID token signing keys: RS256 and ES256 from [`KEYS_FILE`], EdDSA
+/// The ID token signing keys: RS256 and ES256 from the `oidc-keys` document, EdDSA
 /// from the issuer keys.
 pub struct OidcKeys {
     keys: Vec<Key>,
@@ -411,12 +408,11 @@ fn new_stored_key(alg: IdTokenAlg, now: i64, not_before: i64) -> anyhow::Result<
     })
 }
 
-fn load_stored(path: &Path) -> anyhow::Result<StoredKeys> {
-    if !path.exists() {
-        return Ok(StoredKeys::default());
+fn parse_stored(doc: Option<&str>) -> anyhow::Result<StoredKeys> {
+    match doc {
+        None => Ok(StoredKeys::default()),
+        Some(doc) => serde_json::from_str(doc).context("the OpenID Connect keys are corrupt"),
     }
-    let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))
 }
 
 /// Whether the key ever signs: not retired before it would have started.
@@ -461,6 +457,41 @@ fn ensure_signers(stored: &mut StoredKeys, now: i64) -> anyhow::Result<Vec<IdTok
     Ok(added)
 }
 
+/// [`OidcKeys::rotate`] on the stored keys.
+fn rotate_stored(
+    stored: &mut StoredKeys,
+    now: i64,
+    publish_ahead_secs: i64,
+) -> anyhow::Result<Vec<(IdTokenAlg, String)>> {
+    // On a first start there is nothing to replace: new keys sign now.
+    let fresh = ensure_signers(stored, now)?;
+    let not_before = now.saturating_add(publish_ahead_secs);
+    let mut new = Vec::new();
+    for alg in STORED_ALGS {
+        if fresh.contains(&alg) {
+            if let Some(k) = stored.keys.iter().rev().find(|k| k.alg == alg) {
+                new.push((alg, k.kid.clone()));
+            }
+            continue;
+        }
+        let key = new_stored_key(alg, now, not_before)?;
+        new.push((alg, key.kid.clone()));
+        stored.keys.push(key);
+    }
+    // Record when each replaced key stops signing.
+    let until: Vec<Option<i64>> = (0..stored.keys.len())
+        .map(|i| signs_until(&stored.keys, i))
+        .collect();
+    for (k, until) in stored.keys.iter_mut().zip(until) {
+        k.retired = until;
+    }
+    stored.keys.retain(|k| {
+        k.retired
+            .is_none_or(|r| now < r.saturating_add(ID_TOKEN_MAX_LIFETIME))
+    });
+    Ok(new)
+}
+
 impl OidcKeys {
     /// The `id_token_signing_alg_values_supported`.
     pub fn supported_algs() -> &'static [&'static str] {
@@ -469,60 +500,40 @@ impl OidcKeys {
 
     /// Loads the keys, generating an RS256 and an ES256 key on first start
     /// (or when every key of an algorithm was retired).
-    pub fn load_or_create(data_dir: &Path, issuer: &IssuerKeys, now: i64) -> anyhow::Result<Self> {
-        let path = keys_dir(data_dir)?.join(KEYS_FILE);
-        let mut stored = load_stored(&path)?;
-        if !ensure_signers(&mut stored, now)?.is_empty() {
-            write_private(&path, &serde_json::to_vec_pretty(&stored)?)?;
-        }
-        Self::from_stored(&stored, issuer)
+    pub fn load_or_create(vault: &Vault, issuer: &IssuerKeys, now: i64) -> anyhow::Result<Self> {
+        let doc = vault.update(vault::OIDC_KEYS, now, |current| {
+            let mut stored = parse_stored(current)?;
+            Ok(if ensure_signers(&mut stored, now)?.is_empty() {
+                None
+            } else {
+                Some(serde_json::to_string_pretty(&stored)?)
+            })
+        })?;
+        Self::from_stored(&parse_stored(Some(&doc))?, issuer)
     }
 
     /// Adds a new RS256 and ES256 key that signs from
     /// `now + publish_ahead_secs` and is published from now; the keys they
     /// replace retire then. Keys whose tokens have all expired are deleted.
     /// (EdDSA keys rotate with [`IssuerKeys::rotate`].) Returns the new
-    /// keys' algorithms and ids. A running server publishes them once it
-    /// restarts: restart it within `publish_ahead_secs`.
+    /// keys' algorithms and ids. Running servers publish them once they
+    /// reload their keys ([`crate::keys::reload`]).
     pub fn rotate(
-        data_dir: &Path,
+        vault: &Vault,
         now: i64,
         publish_ahead_secs: i64,
     ) -> anyhow::Result<Vec<(IdTokenAlg, String)>> {
         if publish_ahead_secs < 0 {
             bail!("the publish-ahead time cannot be negative");
         }
-        let path = keys_dir(data_dir)?.join(KEYS_FILE);
-        let mut stored = load_stored(&path)?;
-        // On a first start there is nothing to replace: new keys sign now.
-        let fresh = ensure_signers(&mut stored, now)?;
-        let not_before = now.saturating_add(publish_ahead_secs);
         let mut new = Vec::new();
-        for alg in STORED_ALGS {
-            if fresh.contains(&alg) {
-                if let Some(k) = stored.keys.iter().rev().find(|k| k.alg == alg) {
-                    new.push((alg, k.kid.clone()));
-                }
-                continue;
-            }
-            let key = new_stored_key(alg, now, not_before)?;
-            new.push((alg, key.kid.clone()));
-            stored.keys.push(key);
-        }
-        // Record when each replaced key stops signing.
-        let until: Vec<Option<i64>> = (0..stored.keys.len())
-            .map(|i| signs_until(&stored.keys, i))
-            .collect();
-        for (k, until) in stored.keys.iter_mut().zip(until) {
-            k.retired = until;
-        }
-        stored.keys.retain(|k| {
-            k.retired
-                .is_none_or(|r| now < r.saturating_add(ID_TOKEN_MAX_LIFETIME))
-        });
-        write_private(&path, &serde_json::to_vec_pretty(&stored)?)?;
+        vault.update(vault::OIDC_KEYS, now, |current| {
+            let mut stored = parse_stored(current)?;
+            new = rotate_stored(&mut stored, now, publish_ahead_secs)?;
+            Ok(Some(serde_json::to_string_pretty(&stored)?))
+        })?;
         for (alg, kid) in &new {
-            tracing::info!(%kid, %alg, not_before, "rotated an OpenID Connect signing key");
+            tracing::info!(%kid, %alg, not_before = now.saturating_add(publish_ahead_secs), "rotated an OpenID Connect signing key");
         }
         Ok(new)
     }
@@ -559,15 +570,15 @@ impl OidcKeys {
         }
         for (i, s) in stored.keys.iter().enumerate() {
             if !STORED_ALGS.contains(&s.alg) {
-                bail!("{KEYS_FILE}: unexpected {} key {}", s.alg, s.kid);
+                bail!("oidc-keys: unexpected {} key {}", s.alg, s.kid);
             }
             let der = URL_SAFE_NO_PAD
                 .decode(&s.private_key)
-                .with_context(|| format!("{KEYS_FILE}: key {} is corrupt", s.kid))?;
+                .with_context(|| format!("oidc-keys: key {} is corrupt", s.kid))?;
             let (encoding, decoding, jwk, kid) = parse_private(s.alg, &der)
-                .with_context(|| format!("{KEYS_FILE}: key {} is corrupt", s.kid))?;
+                .with_context(|| format!("oidc-keys: key {} is corrupt", s.kid))?;
             if kid != s.kid {
-                bail!("{KEYS_FILE}: key {} has the thumbprint {kid}", s.kid);
+                bail!("oidc-keys: key {} has the thumbprint {kid}", s.kid);
             }
             let signs_until = signs_until(&stored.keys, i);
             keys.push(Key {
@@ -772,7 +783,6 @@ fn numeric_date(v: &Value) -> Option<i64> {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
     use std::time::Instant;
 
     use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
@@ -784,9 +794,9 @@ mod tests {
 
     fn setup(now: i64) -> (tempfile::TempDir, IssuerKeys, OidcKeys) {
         let dir = tempfile::tempdir().unwrap();
-        let issuer = IssuerKeys::load_or_create(dir.path(), now).unwrap();
+        let issuer = IssuerKeys::load_or_create(&Vault::for_tests(dir.path()), now).unwrap();
         let started = Instant::now();
-        let keys = OidcKeys::load_or_create(dir.path(), &issuer, now).unwrap();
+        let keys = OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, now).unwrap();
         eprintln!("RS256 + ES256 key generation: {:?}", started.elapsed());
         (dir, issuer, keys)
     }
@@ -831,7 +841,7 @@ mod tests {
     #[test]
     fn first_start_generates_and_later_starts_reload() {
         let (dir, issuer, a) = setup(T0);
-        let b = OidcKeys::load_or_create(dir.path(), &issuer, T0 + 5).unwrap();
+        let b = OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, T0 + 5).unwrap();
         assert_eq!(kids(&a.jwks(T0)), kids(&b.jwks(T0 + 5)));
         assert_eq!(kids(&a.jwks(T0)).len(), 3, "RS256, ES256 and EdDSA");
         for alg in [IdTokenAlg::RS256, IdTokenAlg::ES256, IdTokenAlg::EdDSA] {
@@ -847,19 +857,6 @@ mod tests {
         // A token signed before the restart verifies after it.
         let token = a.sign(IdTokenAlg::RS256, &claims(T0), None, T0).unwrap();
         b.verify(&token, None, T0 + 5).unwrap();
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn key_file_is_owner_only() {
-        use std::os::unix::fs::PermissionsExt;
-        let (dir, _, _) = setup(T0);
-        let mode = |p: PathBuf| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(dir.path().join("keys")), 0o700);
-        assert_eq!(mode(dir.path().join("keys").join(KEYS_FILE)), 0o600);
-        OidcKeys::rotate(dir.path(), T0 + 1, 60).unwrap();
-        assert_eq!(mode(dir.path().join("keys").join(KEYS_FILE)), 0o600);
-        assert!(!dir.path().join("keys").join("oidc-keys.tmp").exists());
     }
 
     #[test]
@@ -1109,7 +1106,7 @@ mod tests {
     #[test]
     fn rotation_publishes_first_signs_later_and_retires_old_keys() {
         let (dir, issuer, _) = setup(T0);
-        let before = OidcKeys::load_or_create(dir.path(), &issuer, T0).unwrap();
+        let before = OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, T0).unwrap();
         let old_rs = before
             .signing_kid(IdTokenAlg::RS256, T0)
             .unwrap()
@@ -1122,7 +1119,7 @@ mod tests {
         let rotated_at = T0 + 100;
         let ahead = 3600;
         let started = Instant::now();
-        let new = OidcKeys::rotate(dir.path(), rotated_at, ahead).unwrap();
+        let new = OidcKeys::rotate(&Vault::for_tests(dir.path()), rotated_at, ahead).unwrap();
         eprintln!(
             "rotation (RS256 + ES256 generation): {:?}",
             started.elapsed()
@@ -1144,7 +1141,8 @@ mod tests {
         assert_ne!(new_es, old_es);
 
         // The server restarts right after the rotation.
-        let keys = OidcKeys::load_or_create(dir.path(), &issuer, rotated_at + 1).unwrap();
+        let keys = OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, rotated_at + 1)
+            .unwrap();
         let switch = rotated_at + ahead;
 
         // Published at once, but the old keys still sign.
@@ -1225,8 +1223,9 @@ mod tests {
         ));
 
         // A later rotation deletes keys nothing can need any more.
-        OidcKeys::rotate(dir.path(), retire_end, 0).unwrap();
-        let later = OidcKeys::load_or_create(dir.path(), &issuer, retire_end).unwrap();
+        OidcKeys::rotate(&Vault::for_tests(dir.path()), retire_end, 0).unwrap();
+        let later =
+            OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, retire_end).unwrap();
         let all: Vec<String> = later.list(retire_end).into_iter().map(|k| k.kid).collect();
         assert!(!all.contains(&old_rs) && !all.contains(&old_es));
         assert!(all.contains(&new_rs), "retiring, still listed");
@@ -1245,14 +1244,15 @@ mod tests {
             .signing_kid(IdTokenAlg::RS256, T0)
             .unwrap()
             .to_string();
-        let pending = OidcKeys::rotate(dir.path(), T0 + 10, 3600).unwrap()[0]
+        let pending = OidcKeys::rotate(&Vault::for_tests(dir.path()), T0 + 10, 3600).unwrap()[0]
             .1
             .clone();
         // Rotated again, to sign at once (say the old key leaked).
-        let newest = OidcKeys::rotate(dir.path(), T0 + 20, 0).unwrap()[0]
+        let newest = OidcKeys::rotate(&Vault::for_tests(dir.path()), T0 + 20, 0).unwrap()[0]
             .1
             .clone();
-        let keys = OidcKeys::load_or_create(dir.path(), &issuer, T0 + 20).unwrap();
+        let keys =
+            OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, T0 + 20).unwrap();
         for t in [T0 + 20, T0 + 10 + 3600, T0 + 10 * 3600] {
             assert_eq!(
                 keys.signing_kid(IdTokenAlg::RS256, t),
@@ -1286,22 +1286,23 @@ mod tests {
     #[test]
     fn rotating_a_fresh_data_dir_makes_one_key_per_algorithm() {
         let dir = tempfile::tempdir().unwrap();
-        let issuer = IssuerKeys::load_or_create(dir.path(), T0).unwrap();
-        let new = OidcKeys::rotate(dir.path(), T0, 3600).unwrap();
-        let keys = OidcKeys::load_or_create(dir.path(), &issuer, T0).unwrap();
+        let issuer = IssuerKeys::load_or_create(&Vault::for_tests(dir.path()), T0).unwrap();
+        let new = OidcKeys::rotate(&Vault::for_tests(dir.path()), T0, 3600).unwrap();
+        let keys = OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, T0).unwrap();
         assert_eq!(
             keys.signing_kid(IdTokenAlg::RS256, T0),
             Some(new[0].1.as_str())
         );
         assert_eq!(keys.jwks(T0)["keys"].as_array().unwrap().len(), 3);
-        assert!(OidcKeys::rotate(dir.path(), T0, -1).is_err());
+        assert!(OidcKeys::rotate(&Vault::for_tests(dir.path()), T0, -1).is_err());
     }
 
     #[test]
     fn eddsa_follows_the_issuer_rotation() {
         let (dir, old_issuer, _) = setup(T0);
-        let issuer = IssuerKeys::rotate(dir.path(), T0 + 1).unwrap();
-        let keys = OidcKeys::load_or_create(dir.path(), &issuer, T0 + 1).unwrap();
+        let issuer = IssuerKeys::rotate(&Vault::for_tests(dir.path()), T0 + 1).unwrap();
+        let keys =
+            OidcKeys::load_or_create(&Vault::for_tests(dir.path()), &issuer, T0 + 1).unwrap();
         assert_eq!(
             keys.signing_kid(IdTokenAlg::EdDSA, T0 + 1),
             Some(issuer.active_kid())
@@ -1327,14 +1328,20 @@ mod tests {
     #[test]
     fn a_tampered_key_file_is_refused() {
         let (dir, issuer, _) = setup(T0);
-        let path = dir.path().join("keys").join(KEYS_FILE);
-        let mut stored: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        stored["keys"][0]["kid"] = json!("someone-elses-kid");
-        std::fs::write(&path, stored.to_string()).unwrap();
-        let err = OidcKeys::load_or_create(dir.path(), &issuer, T0).unwrap_err();
+        let vault = Vault::for_tests(dir.path());
+        vault
+            .update(vault::OIDC_KEYS, T0, |current| {
+                let mut stored: Value = serde_json::from_str(current.unwrap()).unwrap();
+                stored["keys"][0]["kid"] = json!("someone-elses-kid");
+                Ok(Some(stored.to_string()))
+            })
+            .unwrap();
+        let err = OidcKeys::load_or_create(&vault, &issuer, T0).unwrap_err();
         assert!(format!("{err:#}").contains("thumbprint"), "{err:#}");
-        std::fs::write(&path, b"{not json").unwrap();
-        assert!(OidcKeys::load_or_create(dir.path(), &issuer, T0).is_err());
+        vault
+            .update(vault::OIDC_KEYS, T0, |_| Ok(Some("{not json".into())))
+            .unwrap();
+        assert!(OidcKeys::load_or_create(&vault, &issuer, T0).is_err());
     }
 
     #[test]

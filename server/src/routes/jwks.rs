@@ -38,7 +38,7 @@ pub async fn public_keys(State(state): State<AppState>) -> Response {
 }
 
 fn key_set(state: &AppState) -> Response {
-    let mut res = Json(state.oidc_keys.jwks(state.now())).into_response();
+    let mut res = Json(state.keys().oidc.jwks(state.now())).into_response();
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static(CACHE_CONTROL),

@@ -214,7 +214,7 @@ pub(crate) fn verify_grant(
 ) -> Result<(GrantRecord, String), ApiError> {
     let kid = jwt::peek_kid(grant, state.config.limits.jwt_bytes)?
         .ok_or_else(|| ApiError::invalid_jwt("a grant must name its key in kid"))?;
-    let key = match state.issuer.find(&kid) {
+    let key = match state.keys().issuer.find(&kid) {
         Some(k) => *k,
         None => {
             crate::routes::scope::authority_key(state, &kid)?

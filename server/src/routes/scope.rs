@@ -433,7 +433,7 @@ async fn issue_grant(state: &AppState, job: &Job, now: i64) -> Result<String, Ap
         pk: job.pk.clone(),
         scope: job.scope.clone(),
         value_hash: job.value_hash.clone(),
-        issuer: state.issuer.active_kid().to_string(),
+        issuer: state.keys().issuer.active_kid().to_string(),
         jti,
         issued_at: now,
         expires_at: now + GRANT_TTL,

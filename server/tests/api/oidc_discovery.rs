@@ -111,13 +111,13 @@ async fn key_sets_hold_each_key_once_of_every_type() {
     // The Ed25519 key is the issuer key that signs grants: listed once.
     let okp: Vec<&Value> = keys.iter().filter(|k| k["kty"] == "OKP").collect();
     assert_eq!(okp.len(), 1);
-    assert_eq!(okp[0]["kid"], s.state.issuer.active_kid());
+    assert_eq!(okp[0]["kid"], s.state.keys().issuer.active_kid());
 
     // What an ID token carries in its header is in the set.
     let now = s.state.now();
     let token = s
         .state
-        .oidc_keys
+        .keys().oidc
         .sign(
             authentiq_server::oidc::keys::IdTokenAlg::RS256,
             &json!({"iss": s.url, "sub": "x", "exp": now + 60}),

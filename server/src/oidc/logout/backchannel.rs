@@ -71,7 +71,7 @@ pub fn logout_token(
         .parse()
         .map_err(|_| ApiError::internal("client has an unsupported signing algorithm"))?;
     state
-        .oidc_keys
+        .keys().oidc
         .sign_typed(
             alg,
             "logout+jwt",

@@ -1,7 +1,7 @@
 //! GET `/sign-in/{sid}`: the sign-in page (or, for the app, the signed
 //! request), and POST `/sign-in/{sid}/push`: "send to my device".
 
-use authentiq_protocol::jwt::{self, Claims};
+use authentiq_protocol::jwt::Claims;
 use authentiq_protocol::payloads::DeviceEvent;
 use authentiq_protocol::scope::{Scope, ScopeName};
 use axum::extract::{Form, Path, State};
@@ -59,14 +59,9 @@ pub(super) async fn show(
         )))
         .issuer(state.config.base_url())
         .valid_for(state.now(), ttl);
-        return match jwt::sign_typed(
-            &claims,
-            state.issuer.signing_key(),
-            state.issuer.active_kid(),
-            DeviceEvent::TYP,
-        ) {
+        return match state.sign_typed(&claims, DeviceEvent::TYP) {
             Ok(t) => ([(header::CONTENT_TYPE, "application/jwt")], t).into_response(),
-            Err(_) => ApiError::internal("cannot sign").into_response(),
+            Err(e) => e.into_response(),
         };
     }
     if data.status != Status::Pending {

@@ -2,13 +2,19 @@
 //! changed". A signal carries nothing but the fact of a change; whoever
 //! waits on it re-reads the store from where it left off, so a signal can
 //! never be reordered, dropped or overtaken by its data, and a slow
-//! listener costs nothing. (A second server instance can later raise the
-//! same signals from PostgreSQL's LISTEN/NOTIFY.)
+//! listener costs nothing.
+//!
+//! On PostgreSQL the instances share their signals ([`postgres`]): a
+//! signal raised here is also sent to the others, and theirs arrive here,
+//! so a device channel held by one instance wakes for an event another
+//! stored.
+
+pub mod postgres;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -19,12 +25,16 @@ pub enum Topic {
     Session(String),
     /// Something was queued for delivery to another server.
     Outgoing,
+    /// The stored signing keys changed (rotated).
+    Keys,
 }
 
 #[derive(Debug, Default)]
 pub struct Hub {
     /// A counter per watched topic, bumped on every signal.
     topics: Mutex<HashMap<Topic, watch::Sender<u64>>>,
+    /// Where signals go to reach the other instances, once relayed.
+    relay: OnceLock<mpsc::UnboundedSender<Topic>>,
 }
 
 /// One listener's view of a topic; leaves the hub when dropped.
@@ -78,13 +88,39 @@ impl Hub {
         }
     }
 
-    /// Wakes everyone watching `topic`, without waiting on anyone.
+    /// Wakes everyone watching `topic`, here and (when relayed) on the
+    /// other instances, without waiting on anyone.
     pub fn signal(&self, topic: &Topic) {
+        self.signal_here(topic);
+        if let Some(relay) = self.relay.get() {
+            // Closed only when the relay task ended with the server.
+            let _ = relay.send(topic.clone());
+        }
+    }
+
+    /// Wakes the watchers of `topic` on this instance only.
+    pub fn signal_here(&self, topic: &Topic) {
         if let Ok(map) = self.topics.lock()
             && let Some(tx) = map.get(topic)
         {
             tx.send_modify(|n| *n = n.wrapping_add(1));
         }
+    }
+
+    /// Wakes every watcher on this instance (after signals may have been
+    /// missed: each re-reads and finds what is new).
+    pub fn signal_all_here(&self) {
+        if let Ok(map) = self.topics.lock() {
+            for tx in map.values() {
+                tx.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+
+    /// From now on, [`Hub::signal`] also hands each topic to `relay`.
+    /// Returns false if a relay was already set.
+    pub fn relay_to(&self, relay: mpsc::UnboundedSender<Topic>) -> bool {
+        self.relay.set(relay).is_ok()
     }
 
     /// Listeners of device channels (open channels) in all.

@@ -1,9 +1,12 @@
-//! The server's own keys, kept in `<data_dir>/keys/` with owner-only
-//! permissions: the Ed25519 issuer keys (which sign scope grants and device
-//! events) and the secret of the keyed hashes.
+//! The server's own keys: the Ed25519 issuer keys (which sign scope grants
+//! and device events), the secret of the keyed hashes, and the sealing key,
+//! all kept in the database under the master key ([`vault`]).
 //!
 //! Issuer keys are a list: one active key signs; the others still verify,
 //! so a rotation never invalidates what was signed before it.
+
+pub mod live;
+pub mod vault;
 
 use std::fs;
 use std::io::Write;
@@ -17,8 +20,8 @@ use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-const ISSUER_FILE: &str = "issuer-keys.json";
-const HASH_KEY_FILE: &str = "hash.key";
+pub use live::{LiveKeys, SigningKeys};
+pub use vault::Vault;
 
 #[derive(Serialize, Deserialize)]
 struct StoredKey {
@@ -112,12 +115,11 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn load_stored(path: &Path) -> anyhow::Result<StoredKeys> {
-    if !path.exists() {
-        return Ok(StoredKeys::default());
+fn parse_stored(doc: Option<&str>) -> anyhow::Result<StoredKeys> {
+    match doc {
+        None => Ok(StoredKeys::default()),
+        Some(doc) => serde_json::from_str(doc).context("the issuer keys are corrupt"),
     }
-    let bytes = fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes).with_context(|| format!("{} is corrupt", path.display()))
 }
 
 fn new_stored_key(now: i64) -> StoredKey {
@@ -142,27 +144,30 @@ fn decode_seed(s: &StoredKey) -> anyhow::Result<SigningKey> {
 
 impl IssuerKeys {
     /// Loads the issuer keys, generating the first one on first start.
-    pub fn load_or_create(data_dir: &Path, now: i64) -> anyhow::Result<Self> {
-        let path = keys_dir(data_dir)?.join(ISSUER_FILE);
-        let mut stored = load_stored(&path)?;
-        if stored.keys.is_empty() {
+    pub fn load_or_create(vault: &Vault, now: i64) -> anyhow::Result<Self> {
+        let doc = vault.update(vault::ISSUER_KEYS, now, |current| {
+            let mut stored = parse_stored(current)?;
+            if !stored.keys.is_empty() {
+                return Ok(None);
+            }
             stored.keys.push(new_stored_key(now));
-            write_private(&path, &serde_json::to_vec_pretty(&stored)?)?;
             tracing::info!(kid = %stored.keys[0].kid, "generated the issuer key");
-        }
-        Self::from_stored(&stored)
+            Ok(Some(serde_json::to_string_pretty(&stored)?))
+        })?;
+        Self::from_stored(&parse_stored(Some(&doc))?)
     }
 
     /// Adds a new active key; the previous ones keep verifying.
-    pub fn rotate(data_dir: &Path, now: i64) -> anyhow::Result<Self> {
-        let path = keys_dir(data_dir)?.join(ISSUER_FILE);
-        let mut stored = load_stored(&path)?;
-        for k in stored.keys.iter_mut().filter(|k| k.retired.is_none()) {
-            k.retired = Some(now);
-        }
-        stored.keys.push(new_stored_key(now));
-        write_private(&path, &serde_json::to_vec_pretty(&stored)?)?;
-        Self::from_stored(&stored)
+    pub fn rotate(vault: &Vault, now: i64) -> anyhow::Result<Self> {
+        let doc = vault.update(vault::ISSUER_KEYS, now, |current| {
+            let mut stored = parse_stored(current)?;
+            for k in stored.keys.iter_mut().filter(|k| k.retired.is_none()) {
+                k.retired = Some(now);
+            }
+            stored.keys.push(new_stored_key(now));
+            Ok(Some(serde_json::to_string_pretty(&stored)?))
+        })?;
+        Self::from_stored(&parse_stored(Some(&doc))?)
     }
 
     fn from_stored(stored: &StoredKeys) -> anyhow::Result<Self> {
@@ -205,30 +210,14 @@ impl IssuerKeys {
 }
 
 /// The secret of the keyed hashes, generated on first start.
-pub fn load_or_create_hash_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
-    load_or_create_secret(data_dir, HASH_KEY_FILE)
+pub fn load_or_create_hash_key(vault: &Vault, now: i64) -> anyhow::Result<[u8; 32]> {
+    vault.secret(vault::HASH_KEY, now)
 }
 
 /// The key that seals secrets the server must read back (registered HS256
 /// clients' secrets), generated on first start.
-pub fn load_or_create_sealing_key(data_dir: &Path) -> anyhow::Result<[u8; 32]> {
-    load_or_create_secret(data_dir, SEALING_KEY_FILE)
-}
-
-const SEALING_KEY_FILE: &str = "sealing.key";
-
-/// 32 random bytes kept in `keys/<file>` (owner-only).
-fn load_or_create_secret(data_dir: &Path, file: &str) -> anyhow::Result<[u8; 32]> {
-    let path = keys_dir(data_dir)?.join(file);
-    if path.exists() {
-        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        return bytes
-            .try_into()
-            .map_err(|_| anyhow::anyhow!("{} is corrupt (not 32 bytes)", path.display()));
-    }
-    let key = crate::secrets::random_bytes::<32>();
-    write_private(&path, &key)?;
-    Ok(key)
+pub fn load_or_create_sealing_key(vault: &Vault, now: i64) -> anyhow::Result<[u8; 32]> {
+    vault.secret(vault::SEALING_KEY, now)
 }
 
 #[cfg(test)]
@@ -238,35 +227,24 @@ mod tests {
     #[test]
     fn first_start_generates_and_later_starts_reload() {
         let dir = tempfile::tempdir().unwrap();
-        let a = IssuerKeys::load_or_create(dir.path(), 1).unwrap();
-        let b = IssuerKeys::load_or_create(dir.path(), 2).unwrap();
+        let vault = Vault::for_tests(dir.path());
+        let a = IssuerKeys::load_or_create(&vault, 1).unwrap();
+        let b = IssuerKeys::load_or_create(&vault, 2).unwrap();
         assert_eq!(a.active_kid(), b.active_kid());
         assert_eq!(a.signing_key().to_bytes(), b.signing_key().to_bytes());
         assert_eq!(a.active_kid(), thumbprint(&a.signing_key().verifying_key()));
     }
 
-    #[cfg(unix)]
-    #[test]
-    fn key_files_are_owner_only() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        IssuerKeys::load_or_create(dir.path(), 1).unwrap();
-        load_or_create_hash_key(dir.path()).unwrap();
-        let mode = |p: PathBuf| fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(dir.path().join("keys")), 0o700);
-        assert_eq!(mode(dir.path().join("keys").join(ISSUER_FILE)), 0o600);
-        assert_eq!(mode(dir.path().join("keys").join(HASH_KEY_FILE)), 0o600);
-    }
-
     #[test]
     fn rotation_keeps_old_keys_for_verification() {
         let dir = tempfile::tempdir().unwrap();
-        let old = IssuerKeys::load_or_create(dir.path(), 1).unwrap();
-        let new = IssuerKeys::rotate(dir.path(), 2).unwrap();
+        let vault = Vault::for_tests(dir.path());
+        let old = IssuerKeys::load_or_create(&vault, 1).unwrap();
+        let new = IssuerKeys::rotate(&vault, 2).unwrap();
         assert_ne!(old.active_kid(), new.active_kid());
         assert!(new.find(old.active_kid()).is_some());
         assert_eq!(new.public_keys().len(), 2);
-        let reloaded = IssuerKeys::load_or_create(dir.path(), 3).unwrap();
+        let reloaded = IssuerKeys::load_or_create(&vault, 3).unwrap();
         assert_eq!(reloaded.active_kid(), new.active_kid());
     }
 
@@ -286,9 +264,14 @@ mod tests {
     #[test]
     fn hash_key_is_stable() {
         let dir = tempfile::tempdir().unwrap();
+        let vault = Vault::for_tests(dir.path());
         assert_eq!(
-            load_or_create_hash_key(dir.path()).unwrap(),
-            load_or_create_hash_key(dir.path()).unwrap()
+            load_or_create_hash_key(&vault, 1).unwrap(),
+            load_or_create_hash_key(&vault, 2).unwrap()
+        );
+        assert_ne!(
+            load_or_create_hash_key(&vault, 1).unwrap(),
+            load_or_create_sealing_key(&vault, 1).unwrap()
         );
     }
 }
