@@ -20,6 +20,11 @@ pub struct Config {
     pub public_url: String,
     /// Where the SQLite database, keys and outbox live.
     pub data_dir: PathBuf,
+    /// `postgres://user:password@host/db` (or `postgresql://…`): keep
+    /// everything in PostgreSQL, shared by any number of instances, instead
+    /// of the SQLite file in `data_dir`. Unset (the default): SQLite.
+    /// Never logged (it may hold the password).
+    pub database_url: Option<String>,
     pub limits: Limits,
     pub email: EmailConfig,
     pub sms: SmsConfig,
@@ -148,6 +153,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: "http://127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
+            database_url: None,
             limits: Limits::default(),
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
@@ -321,6 +327,7 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("public_url", &self.public_url)
             .field("data_dir", &self.data_dir)
+            .field("database_url", &self.database_url.as_ref().map(|_| "<hidden>"))
             .field("limits", &self.limits)
             .field("email", &self.email)
             .field("sms", &self.sms)
@@ -382,6 +389,10 @@ mod tests {
             )?;
             jail.set_env("AUTHENTIQ_LISTEN", "0.0.0.0:9000");
             jail.set_env("AUTHENTIQ_LIMITS__BODY_BYTES", "2000");
+            jail.set_env(
+                "AUTHENTIQ_DATABASE_URL",
+                "postgres://aq:s3cret-pw@db.example/authentiq",
+            );
             let c = Config::load(Some(Path::new("authentiq.toml"))).map_err(|e| e.to_string())?;
             assert_eq!(c.public_url, "https://id.example");
             assert_eq!(c.listen, "0.0.0.0:9000".parse().unwrap());
@@ -390,6 +401,11 @@ mod tests {
             assert_eq!(c.email.mode, DeliveryMode::Smtp);
             let shown = format!("{c:?}");
             assert!(!shown.contains("hunter2"), "{shown}");
+            assert_eq!(
+                c.database_url.as_deref(),
+                Some("postgres://aq:s3cret-pw@db.example/authentiq")
+            );
+            assert!(!shown.contains("s3cret-pw"), "{shown}");
             Ok(())
         });
     }

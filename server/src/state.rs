@@ -18,7 +18,7 @@ use crate::oidc::keys::OidcKeys;
 use crate::secrets::Hasher;
 use crate::security::TrustedProxies;
 use crate::security::streams::StreamLimiter;
-use crate::store::{Db, KeyRecord, SqliteStore, StoreError};
+use crate::store::{Db, KeyRecord, StoreError};
 
 /// The SQLite database, in the data directory.
 pub const DB_FILE: &str = "authentiq.sqlite3";
@@ -127,7 +127,7 @@ impl AppState {
         let lock = lock_data_dir(&config.data_dir)?;
         let proxies = TrustedProxies::new(&config.trusted_proxies, config.client_ip_header)
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
-        let store = SqliteStore::open(&config.data_dir.join(DB_FILE))
+        let store = crate::store::open(&config)
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
         let issuer = IssuerKeys::load_or_create(&config.data_dir, clock.now())?;
         let oidc_keys = OidcKeys::load_or_create(&config.data_dir, &issuer, clock.now())?;
@@ -137,7 +137,7 @@ impl AppState {
         let delivery = Delivery::from_config(&config)?;
         Ok(Self(Arc::new(Inner {
             config,
-            db: Db::new(Arc::new(store)),
+            db: Db::new(store),
             issuer,
             oidc_keys,
             hasher,

@@ -3,11 +3,34 @@
 //! calls it through [`Db`], which runs every call on tokio's blocking pool
 //! so no async thread ever waits on disk.
 
+mod postgres;
 mod sqlite;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
+pub use postgres::PostgresStore;
+#[cfg(any(test, feature = "test-cluster"))]
+pub use postgres::cluster as pg_cluster;
 pub use sqlite::SqliteStore;
+
+/// The store the configuration names: PostgreSQL when `database_url` is
+/// set (`postgres://…` or `postgresql://…`), else the SQLite file in the
+/// data directory. Errors never include the URL.
+pub fn open(config: &crate::config::Config) -> StoreResult<Arc<dyn Store>> {
+    match config.database_url.as_deref() {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Ok(Arc::new(PostgresStore::open(url)?))
+        }
+        Some(_) => Err(StoreError::Backend(
+            "database_url must start with postgres:// or postgresql://".into(),
+        )),
+        None => Ok(Arc::new(SqliteStore::open(
+            &config.data_dir.join(crate::state::DB_FILE),
+        )?)),
+    }
+}
 
 /// Why a storage call failed. `NotFound` and `Conflict` are answers, not
 /// failures; everything else is `Backend`.
@@ -469,7 +492,7 @@ impl Db {
         F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     {
         let store = Arc::clone(&self.0);
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
+        tokio::task::spawn_blocking(move || postgres::blocking_call(|| f(store.as_ref())))
             .await
             .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
     }
