@@ -118,6 +118,15 @@ impl AppState {
         {
             config.clients.push(crate::demo::client(config.base_url()));
         }
+        // The dashboard's "Sign in with Authentiq" is a client of this server.
+        if !config
+            .clients
+            .iter()
+            .any(|c| c.client_id == crate::dashboard::authentiq::CLIENT_ID)
+        {
+            let dashboard = crate::dashboard::authentiq::client(config.base_url());
+            config.clients.push(dashboard);
+        }
         for c in &config.clients {
             c.validate()
                 .map_err(|e| anyhow::anyhow!("invalid client configuration: {e}"))?;

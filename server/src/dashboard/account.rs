@@ -1,5 +1,5 @@
 //! The signed-in account: change the password (every other session ends),
-//! sign out everywhere.
+//! link or unlink an Authentiq ID ([`super::link`]), sign out everywhere.
 
 use axum::extract::State;
 use axum::http::{StatusCode, Uri};
@@ -14,8 +14,17 @@ use crate::accounts::routes::replace_password;
 
 #[derive(Serialize)]
 struct AccountCtx<'a> {
+    /// About the password form.
     error: Option<&'a str>,
+    /// About linking an Authentiq ID.
+    link_error: Option<&'a str>,
     notice: Option<&'static str>,
+    /// The linked Authentiq ID.
+    linked: Option<&'a str>,
+}
+
+fn page(owner: &Owner, status: StatusCode, ctx: AccountCtx<'_>) -> Response {
+    render::page(status, "account.html", Some(owner), "account", &ctx)
 }
 
 fn account_page(
@@ -24,13 +33,26 @@ fn account_page(
     error: Option<&str>,
     notice: Option<&'static str>,
 ) -> Response {
-    render::page(
-        status,
-        "account.html",
-        Some(owner),
-        "account",
-        &AccountCtx { error, notice },
-    )
+    let linked = owner.caller.account.authentiq_pk.as_deref();
+    let ctx = AccountCtx {
+        error,
+        link_error: None,
+        notice,
+        linked,
+    };
+    page(owner, status, ctx)
+}
+
+/// The account page saying why an Authentiq ID was not linked.
+pub fn link_failed(owner: &Owner, status: StatusCode, why: &str) -> Response {
+    let linked = owner.caller.account.authentiq_pk.as_deref();
+    let ctx = AccountCtx {
+        error: None,
+        link_error: Some(why),
+        notice: None,
+        linked,
+    };
+    page(owner, status, ctx)
 }
 
 /// `GET /dashboard/account`.
@@ -38,6 +60,12 @@ pub async fn show(owner: Owner, uri: Uri) -> Response {
     let notice = match crate::extract::form_value(uri.query().unwrap_or(""), "done").as_deref() {
         Some("password") => {
             Some("The password was changed. Every other session of this account has ended.")
+        }
+        Some("linked") => Some(
+            "The Authentiq ID is linked: you can sign in with it from the dashboard's sign-in page.",
+        ),
+        Some("unlinked") => {
+            Some("The Authentiq ID is no longer linked. Sign in with your password.")
         }
         _ => None,
     };

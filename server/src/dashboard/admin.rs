@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use super::client_view::ClientView;
 use super::render;
-use super::session::{Owner, Posted};
+use super::session::{Admin, Posted};
 use crate::AppState;
 use crate::accounts::Role;
 use crate::oidc::clients;
@@ -36,10 +36,7 @@ struct AccountsCtx {
 }
 
 /// `GET /dashboard/admin/accounts`.
-pub async fn accounts(State(state): State<AppState>, owner: Owner, uri: Uri) -> Response {
-    if let Err(r) = owner.admin() {
-        return r;
-    }
+pub async fn accounts(State(state): State<AppState>, Admin(owner): Admin, uri: Uri) -> Response {
     let all = match state.db.call(|s| s.list_accounts()).await {
         Ok(a) => a,
         Err(e) => return render::api_error(Some(&owner), e.into()),
@@ -92,12 +89,12 @@ pub async fn accounts(State(state): State<AppState>, owner: Owner, uri: Uri) -> 
 pub async fn set_role(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    posted: Posted<Admin>,
 ) -> Response {
-    let Posted { owner, form } = posted;
-    if let Err(r) = owner.admin() {
-        return r;
-    }
+    let Posted {
+        owner: Admin(owner),
+        form,
+    } = posted;
     let Some(role) = form.get("role").and_then(Role::parse) else {
         return render::message(
             StatusCode::BAD_REQUEST,
@@ -123,12 +120,12 @@ pub async fn set_role(
 pub async fn set_active(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    posted: Posted<Admin>,
 ) -> Response {
-    let Posted { owner, form } = posted;
-    if let Err(r) = owner.admin() {
-        return r;
-    }
+    let Posted {
+        owner: Admin(owner),
+        form,
+    } = posted;
     let active = match form.get("active") {
         Some("yes") => true,
         Some("no") => false,
@@ -164,12 +161,9 @@ struct DeleteCtx {
 /// `GET /dashboard/admin/accounts/{id}/delete`: are you sure?
 pub async fn confirm_delete(
     State(state): State<AppState>,
-    owner: Owner,
+    Admin(owner): Admin,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = owner.admin() {
-        return r;
-    }
     let owned = id.clone();
     let account = match state.db.call(move |s| s.get_account(&owned)).await {
         Ok(a) => a,
@@ -200,12 +194,12 @@ pub async fn confirm_delete(
 pub async fn delete(
     State(state): State<AppState>,
     Path(id): Path<String>,
-    posted: Posted,
+    posted: Posted<Admin>,
 ) -> Response {
-    let Posted { owner, form } = posted;
-    if let Err(r) = owner.admin() {
-        return r;
-    }
+    let Posted {
+        owner: Admin(owner),
+        form,
+    } = posted;
     if form.get("confirm") != Some("yes") {
         return render::message(
             StatusCode::BAD_REQUEST,
@@ -235,10 +229,7 @@ struct ClientsCtx {
 }
 
 /// `GET /dashboard/admin/clients`: the configuration's and the stored ones.
-pub async fn clients(State(state): State<AppState>, owner: Owner) -> Response {
-    if let Err(r) = owner.admin() {
-        return r;
-    }
+pub async fn clients(State(state): State<AppState>, Admin(owner): Admin) -> Response {
     let (all, accounts) = match (
         clients::all(&state).await,
         state.db.call(|s| s.list_accounts()).await,

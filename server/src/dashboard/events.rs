@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::render;
-use super::session::Owner;
+use super::session::Admin;
 use super::usage::{label, moment};
 use crate::AppState;
 use crate::store::EventFilter;
@@ -15,11 +15,12 @@ use crate::store::EventFilter;
 /// Events shown at most.
 const SHOWN: u32 = 200;
 /// The kinds the log has (`security::Kind`), for the filter.
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "sign-in-approved",
     "sign-in-denied",
     "sign-in-reported",
     "wrong-number",
+    "sign-in-expired",
     "key-revoked",
     "code-limit-reached",
     "token-reused",
@@ -69,10 +70,7 @@ fn some(s: &str) -> Option<String> {
 }
 
 /// `GET /dashboard/admin/events[?client=&key=&kind=&ip=]`.
-pub async fn list(State(state): State<AppState>, owner: Owner, uri: Uri) -> Response {
-    if let Err(r) = owner.admin() {
-        return r;
-    }
+pub async fn list(State(state): State<AppState>, Admin(owner): Admin, uri: Uri) -> Response {
     let (client, key, kind, ip) = (
         param(&uri, "client"),
         param(&uri, "key"),

@@ -3,7 +3,9 @@
 //! layout, stylesheet and strict Content-Security-Policy.
 //!
 //! Owners sign in with their account's email and password (the accounts
-//! API's check and login limits); the session is an account session in an
+//! API's check and login limits) or, once their account linked an
+//! Authentiq ID, with it ([`authentiq`]: the dashboard is a relying party
+//! of this very provider); the session is an account session in an
 //! HttpOnly, SameSite=Strict cookie, so signing out, a password change, a
 //! deactivation or deletion ends it at once. Every form carries a CSRF
 //! token derived from the session ([`session`]); a post without the right
@@ -15,7 +17,7 @@
 //! [`admin`] (accounts and all clients, admins only), [`events`] (the
 //! security event log, admins only), [`status`] (server status, admins
 //! only), [`account`]
-//! (password, sign out everywhere). Rendering is in [`render`], form
+//! (password, [`link`] an Authentiq ID, sign out everywhere). Rendering is in [`render`], form
 //! bodies in [`form`], the stylesheet and script in [`assets`].
 
 // The screens' helpers answer `Result<_, Response>`: the error is the page
@@ -25,10 +27,12 @@
 mod account;
 mod admin;
 mod assets;
+pub mod authentiq;
 mod client_view;
 mod clients;
 mod events;
 mod form;
+mod link;
 mod render;
 mod session;
 mod sign_in;
@@ -49,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard", get(sign_in::show))
         .route("/dashboard/sign-in", post(sign_in::submit))
         .route("/dashboard/sign-out", post(sign_in::sign_out))
+        .route("/dashboard/authentiq", get(sign_in::start_authentiq))
+        .route(authentiq::CALLBACK, get(authentiq::callback))
         .route(
             "/dashboard/clients",
             get(clients::list).post(clients::create),
@@ -78,6 +84,11 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/admin/status", get(status::show))
         .route("/dashboard/account", get(account::show))
         .route("/dashboard/account/password", post(account::password))
+        .route("/dashboard/account/authentiq", post(link::start))
+        .route(
+            "/dashboard/account/authentiq/unlink",
+            get(link::confirm_unlink).post(link::unlink),
+        )
         .route(
             "/dashboard/account/sign-out-everywhere",
             post(account::sign_out_everywhere),

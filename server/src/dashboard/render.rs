@@ -75,6 +75,10 @@ const TEMPLATES_SRC: &[(&str, &str)] = &[
         include_str!("templates/admin-account-delete.html"),
     ),
     (
+        "dashboard/account-unlink.html",
+        include_str!("templates/account-unlink.html"),
+    ),
+    (
         "dashboard/admin-status.html",
         include_str!("templates/admin-status.html"),
     ),

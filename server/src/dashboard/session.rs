@@ -90,8 +90,8 @@ impl Owner {
         }
     }
 
-    /// Admins only: the 403 page for everyone else.
-    pub fn admin(&self) -> Result<(), Response> {
+    /// Admins only: the 403 page for everyone else (what [`Admin`] checks).
+    fn admin(&self) -> Result<(), Response> {
         if self.is_admin() {
             Ok(())
         } else {
@@ -133,34 +133,65 @@ impl FromRequestParts<AppState> for Owner {
     }
 }
 
-/// A signed-in form post whose CSRF token is right (403 otherwise).
+/// A signed-in admin; anyone else gets the 403 page.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Owner);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let owner = Owner::from_request_parts(parts, state).await?;
+        owner.admin()?;
+        Ok(Admin(owner))
+    }
+}
+
+impl AsRef<Owner> for Owner {
+    fn as_ref(&self) -> &Owner {
+        self
+    }
+}
+
+impl AsRef<Owner> for Admin {
+    fn as_ref(&self) -> &Owner {
+        &self.0
+    }
+}
+
+/// A form post by `W` (an [`Owner`], or an [`Admin`]) whose CSRF token is
+/// right (403 otherwise).
 #[derive(Debug)]
-pub struct Posted {
-    pub owner: Owner,
+pub struct Posted<W = Owner> {
+    pub owner: W,
     pub form: Form,
 }
 
-impl FromRequest<AppState> for Posted {
+impl<W> FromRequest<AppState> for Posted<W>
+where
+    W: FromRequestParts<AppState, Rejection = Response> + AsRef<Owner> + Send,
+{
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (mut parts, body) = req.into_parts();
-        let owner = Owner::from_request_parts(&mut parts, state).await?;
+        let who = W::from_request_parts(&mut parts, state).await?;
+        let owner = who.as_ref();
         let body = Bytes::from_request(Request::from_parts(parts, body), state)
             .await
             .map_err(|_| {
                 render::message(
                     StatusCode::PAYLOAD_TOO_LARGE,
-                    Some(&owner),
+                    Some(owner),
                     "Too much to send",
                     "The form was too large. Shorten what you entered and try again.",
                 )
             })?;
         let form = Form::parse(&body);
         if !form.get("csrf").is_some_and(|t| same(t, &owner.csrf)) {
-            return Err(csrf_refused(Some(&owner)));
+            return Err(csrf_refused(Some(owner)));
         }
-        Ok(Posted { owner, form })
+        Ok(Posted { owner: who, form })
     }
 }
 

@@ -1,5 +1,6 @@
 //! Signing in to the dashboard with an account's email and password (the
-//! accounts API's check, with its login limits), and signing out.
+//! accounts API's check, with its login limits) or with the Authentiq ID
+//! the account linked ([`super::authentiq`]), and signing out.
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -7,6 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Serialize;
 
+use super::authentiq::{self, Purpose, Refusal};
 use super::form::Form;
 use super::render;
 use super::session::{self, COOKIE, LOGIN_CSRF, Posted};
@@ -14,6 +16,7 @@ use crate::AppState;
 use crate::accounts::routes::check_credentials;
 use crate::oidc::cookies;
 use crate::security::ClientIp;
+use crate::store::{Account, StoreError};
 
 /// Where a signed-in owner starts.
 pub const HOME: &str = "/dashboard/clients";
@@ -93,17 +96,23 @@ pub async fn submit(
             return res;
         }
     };
-    let token = match crate::accounts::session::start(&state, &account).await {
+    tracing::info!(account = %account.id, "signed in to the dashboard with a password");
+    signed_in(&state, &account).await
+}
+
+/// A new session for `account`: its cookie set, the sign-in form's gone,
+/// on to the clients.
+async fn signed_in(state: &AppState, account: &Account) -> Response {
+    let token = match crate::accounts::session::start(state, account).await {
         Ok(t) => t,
         Err(e) => return render::api_error(None, e),
     };
-    tracing::info!(account = %account.id, "signed in to the dashboard");
     let ttl = state.config.accounts.token_ttl_secs.max(60);
     let mut res = Redirect::to(HOME).into_response();
     let h = res.headers_mut();
     for c in [
-        session::cookie(&state, COOKIE, &token, ttl),
-        session::cookie(&state, LOGIN_CSRF, "", 0),
+        session::cookie(state, COOKIE, &token, ttl),
+        session::cookie(state, LOGIN_CSRF, "", 0),
     ]
     .into_iter()
     .flatten()
@@ -111,6 +120,41 @@ pub async fn submit(
         h.append(header::SET_COOKIE, c);
     }
     res
+}
+
+/// `GET /dashboard/authentiq`: "Sign in with Authentiq", through this
+/// server's `/authorize` ([`authentiq`]).
+pub async fn start_authentiq(State(state): State<AppState>) -> Response {
+    authentiq::begin(&state, &Purpose::SignIn)
+}
+
+/// The end of "Sign in with Authentiq": the account that linked `pk`, if
+/// it is active, gets a session like a password sign-in.
+pub async fn with_authentiq(state: &AppState, pk: &str) -> Response {
+    let owned = pk.to_string();
+    let account = match state.db.call(move |s| s.find_account_by_pk(&owned)).await {
+        Ok(a) => a,
+        Err(StoreError::NotFound) => {
+            let why = "No account of this dashboard is linked to this Authentiq ID. Sign in with your email and password, then link the ID on the Account page.";
+            return form_page(state, StatusCode::FORBIDDEN, "", Some(why));
+        }
+        Err(e) => return render::api_error(None, e.into()),
+    };
+    if account.deactivated_at.is_some() {
+        let why = "This account is deactivated. Ask an admin of this server.";
+        return form_page(state, StatusCode::FORBIDDEN, &account.email, Some(why));
+    }
+    tracing::info!(account = %account.id, "signed in to the dashboard with Authentiq");
+    signed_in(state, &account).await
+}
+
+/// A "Sign in with Authentiq" that did not end in an Authentiq ID: the
+/// sign-in form, saying why.
+pub fn refused(state: &AppState, r: Refusal) -> Response {
+    if r.status.is_server_error() {
+        return render::message(r.status, None, "Something went wrong", &r.message);
+    }
+    form_page(state, r.status, "", Some(&r.message))
 }
 
 /// `POST /dashboard/sign-out`: this session ends.

@@ -9,7 +9,7 @@ use axum::response::Response;
 use serde::Serialize;
 
 use super::render;
-use super::session::Owner;
+use super::session::Admin;
 use super::usage::moment;
 use crate::AppState;
 use crate::oidc::clients;
@@ -35,10 +35,7 @@ struct StatusCtx {
 }
 
 /// `GET /dashboard/admin/status`.
-pub async fn show(State(state): State<AppState>, owner: Owner) -> Response {
-    if let Err(r) = owner.admin() {
-        return r;
-    }
+pub async fn show(State(state): State<AppState>, Admin(owner): Admin) -> Response {
     let accounts = match state.db.call(|s| s.list_accounts()).await {
         Ok(a) => a.len(),
         Err(e) => return render::api_error(Some(&owner), e.into()),
@@ -49,7 +46,8 @@ pub async fn show(State(state): State<AppState>, owner: Owner) -> Response {
     };
     let now = state.now();
     let keys = state
-        .keys().oidc
+        .keys()
+        .oidc
         .list(now)
         .into_iter()
         .map(|k| {

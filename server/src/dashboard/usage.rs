@@ -1,5 +1,5 @@
 //! A client's usage on its page: sign-ins per day over the last 30 days
-//! (approved and denied, from the security event log) as a small SVG bar
+//! (approved, denied and expired, from the security event log) as a small SVG bar
 //! chart, and its most recent security events.
 
 use serde::Serialize;
@@ -27,13 +27,17 @@ pub struct Day {
     pub date: String,
     pub approved: u32,
     pub denied: u32,
+    pub expired: u32,
     pub x: i64,
     pub width: i64,
-    /// The approved part sits on the denied part, which sits on the axis.
+    /// The approved part sits on the denied part, which sits on the
+    /// expired part, which sits on the axis.
     pub approved_y: i64,
     pub approved_height: i64,
     pub denied_y: i64,
     pub denied_height: i64,
+    pub expired_y: i64,
+    pub expired_height: i64,
 }
 
 /// A recent event, for people.
@@ -50,6 +54,7 @@ pub struct Usage {
     pub days: Vec<Day>,
     pub approved: u32,
     pub denied: u32,
+    pub expired: u32,
     /// The most per day, the chart's scale.
     pub max: u32,
     pub width: i64,
@@ -76,6 +81,7 @@ pub(super) fn label(kind: &str) -> &'static str {
         "sign-in-denied" => "Sign-in denied",
         "sign-in-reported" => "Sign-in denied and reported",
         "wrong-number" => "Wrong number picked (denied)",
+        "sign-in-expired" => "Sign-in expired unanswered",
         "token-reused" => "A spent code or token came back",
         "signed-out" => "Signed out",
         "key-revoked" => "Key revoked",
@@ -94,6 +100,7 @@ pub fn build(events: &[SecurityEvent], now: i64) -> Usage {
     let first_day = now.div_euclid(DAY) - (DAYS - 1);
     let mut approved = vec![0u32; DAYS as usize];
     let mut denied = vec![0u32; DAYS as usize];
+    let mut expired = vec![0u32; DAYS as usize];
     for e in events {
         let Ok(i) = usize::try_from(e.at.div_euclid(DAY) - first_day) else {
             continue;
@@ -102,6 +109,8 @@ pub fn build(events: &[SecurityEvent], now: i64) -> Usage {
             &mut approved
         } else if is_denied(&e.kind) {
             &mut denied
+        } else if e.kind == "sign-in-expired" {
+            &mut expired
         } else {
             continue;
         };
@@ -109,28 +118,32 @@ pub fn build(events: &[SecurityEvent], now: i64) -> Usage {
             *c += 1;
         }
     }
-    let max = approved
-        .iter()
-        .zip(&denied)
-        .map(|(a, d)| a + d)
+    let max = (0..DAYS as usize)
+        .map(|i| approved[i] + denied[i] + expired[i])
         .max()
         .unwrap_or(0)
         .max(1);
     let scale = |n: u32| i64::from(n) * HEIGHT / i64::from(max);
     let days = (0..DAYS)
         .map(|i| {
-            let (a, d) = (approved[i as usize], denied[i as usize]);
-            let (dh, ah) = (scale(d), scale(a + d) - scale(d));
+            let i_ = i as usize;
+            let (a, d, x) = (approved[i_], denied[i_], expired[i_]);
+            // Each part's top is the scaled running total, so the bars
+            // add up exactly.
+            let (xt, dt, at) = (scale(x), scale(x + d), scale(x + d + a));
             Day {
                 date: date((first_day + i) * DAY),
                 approved: a,
                 denied: d,
+                expired: x,
                 x: i * BAR,
                 width: BAR - 2,
-                denied_y: HEIGHT - dh,
-                denied_height: dh,
-                approved_y: HEIGHT - dh - ah,
-                approved_height: ah,
+                expired_y: HEIGHT - xt,
+                expired_height: xt,
+                denied_y: HEIGHT - dt,
+                denied_height: dt - xt,
+                approved_y: HEIGHT - at,
+                approved_height: at - dt,
             }
         })
         .collect();
@@ -155,6 +168,7 @@ pub fn build(events: &[SecurityEvent], now: i64) -> Usage {
         days,
         approved: approved.iter().sum(),
         denied: denied.iter().sum(),
+        expired: expired.iter().sum(),
         max,
         width: WIDTH,
         height: HEIGHT,
@@ -203,11 +217,12 @@ mod tests {
             event(now - 2 * DAY, "sign-in-denied"),
             event(now - 2 * DAY, "wrong-number"),
             event(now - 3 * DAY, "signed-out"),
+            event(now - 3 * DAY, "sign-in-expired"),
             event(now - 40 * DAY, "sign-in-approved"),
         ];
         let u = build(&events, now);
         assert_eq!(u.days.len(), 30);
-        assert_eq!((u.approved, u.denied, u.max), (2, 2, 2));
+        assert_eq!((u.approved, u.denied, u.expired, u.max), (2, 2, 1, 2));
         let today = &u.days[29];
         assert_eq!(today.date, "2025-12-01");
         assert_eq!((today.approved, today.approved_height), (2, HEIGHT));
@@ -216,8 +231,18 @@ mod tests {
             (two_ago.denied, two_ago.denied_height, two_ago.denied_y),
             (2, HEIGHT, 0)
         );
+        let three_ago = &u.days[26];
+        assert_eq!(
+            (
+                three_ago.expired,
+                three_ago.expired_height,
+                three_ago.expired_y
+            ),
+            (1, HEIGHT / 2, HEIGHT / 2)
+        );
+        assert_eq!((three_ago.denied_height, three_ago.approved_height), (0, 0));
         assert_eq!(u.days[0].date, "2025-11-02");
-        assert_eq!(u.recent.len(), 6);
+        assert_eq!(u.recent.len(), 7);
         assert_eq!(u.recent[0].what, "Sign-in approved");
         assert_eq!(u.recent[0].at, "2025-12-01 12:00 UTC");
         assert_eq!(u.recent[0].key, "abcdefghij…");

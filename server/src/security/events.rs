@@ -14,6 +14,9 @@ pub enum Kind {
     SignInReported,
     /// The user picked another number than the page showed.
     WrongNumber,
+    /// A sign-in session expired unanswered (logged by the store when it
+    /// purges the session).
+    SignInExpired,
     KeyRevoked,
     /// Too many wrong verification or revocation codes: the code is void.
     CodeLimitReached,
@@ -30,6 +33,7 @@ impl Kind {
             Kind::SignInDenied => "sign-in-denied",
             Kind::SignInReported => "sign-in-reported",
             Kind::WrongNumber => "wrong-number",
+            Kind::SignInExpired => "sign-in-expired",
             Kind::KeyRevoked => "key-revoked",
             Kind::CodeLimitReached => "code-limit-reached",
             Kind::TokenReused => "token-reused",

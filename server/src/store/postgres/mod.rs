@@ -471,6 +471,24 @@ impl Store for PostgresStore {
     fn purge_expired(&self, now: i64) -> StoreResult<()> {
         let old_events = now - super::SECURITY_EVENT_RETENTION;
         self.tx(|t| {
+            // A sign-in session still pending when it expires is an expired
+            // sign-in, logged for its client's usage. Deleted and logged in
+            // one statement: instances purging at once log each one once.
+            t.execute(
+                "WITH gone AS (
+                    DELETE FROM records WHERE expires_at <= $1 RETURNING kind, data, expires_at
+                 )
+                 INSERT INTO security_events (at, kind, pk, client_id, ip)
+                 SELECT expires_at, $2, d->>'expected_pk', d->'request'->>'client_id', d->>'ip'
+                 FROM (
+                    SELECT expires_at,
+                           CASE WHEN left(data, 1) = '{' THEN data::jsonb END AS d
+                    FROM gone WHERE kind = 'session'
+                 ) s
+                 WHERE d->>'status' = 'pending'",
+                &[&now, &crate::security::events::Kind::SignInExpired.as_str()],
+            )
+            .map_err(backend)?;
             for table in [
                 "records",
                 "revoked_families",

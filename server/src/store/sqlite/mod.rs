@@ -376,8 +376,18 @@ impl Store for SqliteStore {
     fn purge_expired(&self, now: i64) -> StoreResult<()> {
         let old_events = now - super::SECURITY_EVENT_RETENTION;
         self.in_tx(|c| {
+            // A sign-in session still pending when it expires is an
+            // expired sign-in: logged for its client's usage.
             c.execute_batch(&format!(
-                "DELETE FROM records WHERE expires_at <= {now};
+                "INSERT INTO security_events (at, kind, pk, client_id, ip)
+                   SELECT expires_at, '{expired}',
+                          CASE WHEN json_valid(data) THEN json_extract(data, '$.expected_pk') END,
+                          CASE WHEN json_valid(data) THEN json_extract(data, '$.request.client_id') END,
+                          CASE WHEN json_valid(data) THEN json_extract(data, '$.ip') END
+                   FROM records
+                   WHERE kind = 'session' AND expires_at <= {now}
+                     AND CASE WHEN json_valid(data) THEN json_extract(data, '$.status') END = 'pending';
+                 DELETE FROM records WHERE expires_at <= {now};
                  DELETE FROM revoked_families WHERE expires_at <= {now};
                  DELETE FROM jobs WHERE expires_at <= {now};
                  DELETE FROM revoke_codes WHERE expires_at <= {now};
@@ -388,7 +398,8 @@ impl Store for SqliteStore {
                  DELETE FROM outgoing WHERE expires_at <= {now};
                  DELETE FROM account_sessions WHERE expires_at <= {now};
                  DELETE FROM initial_access_tokens WHERE expires_at <= {now};
-                 DELETE FROM security_events WHERE at <= {old_events};"
+                 DELETE FROM security_events WHERE at <= {old_events};",
+                expired = crate::security::events::Kind::SignInExpired.as_str(),
             ))
             .map_err(backend)
         })

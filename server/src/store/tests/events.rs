@@ -1,9 +1,23 @@
 //! Device events, rate limits, the security event log, outgoing requests.
 
-use super::both;
+use super::{both, rec};
 use crate::store::{
-    EventCount, EventFilter, Outgoing, RateDecision, SECURITY_EVENT_RETENTION, SecurityEvent,
+    EventCount, EventFilter, Outgoing, RateDecision, Record, SECURITY_EVENT_RETENTION,
+    SecurityEvent,
 };
+
+/// A sign-in session record as the provider stores it (the parts the
+/// purge reads).
+fn session(id: &str, status: &str, client: &str, expires_at: i64) -> Record {
+    Record {
+        kind: "session".into(),
+        data: format!(
+            r#"{{"request":{{"client_id":"{client}"}},"status":"{status}","ip":"192.0.2.9"}}"#
+        ),
+        expires_at,
+        ..rec(id, id)
+    }
+}
 
 fn outgoing(kind: &str, next_at: i64) -> Outgoing {
     Outgoing {
@@ -186,5 +200,35 @@ both! {
         );
         s.purge_expired(1000).unwrap();
         assert!(s.list_outgoing().unwrap().is_empty());
+    }
+
+    fn a_session_pending_when_purged_is_an_expired_sign_in(s) {
+        s.put_record(&session("s1", "pending", "c1", 100)).unwrap();
+        s.put_record(&session("s2", "approved", "c1", 100)).unwrap();
+        s.put_record(&session("s3", "pending", "c1", 500)).unwrap();
+        s.put_record(&Record {
+            data: String::new(),
+            ..session("s4", "pending", "c1", 100)
+        })
+        .unwrap();
+        s.put_record(&Record {
+            kind: "code".into(),
+            ..session("c", "pending", "c1", 100)
+        })
+        .unwrap();
+        let expired = EventFilter {
+            kind: Some("sign-in-expired".into()),
+            ..EventFilter::default()
+        };
+        // Purged twice: logged once.
+        s.purge_expired(200).unwrap();
+        s.purge_expired(200).unwrap();
+        let events = s.list_security_events(&expired, 10).unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        let e = &events[0];
+        assert_eq!((e.at, e.client_id.as_deref(), e.ip.as_deref()), (100, Some("c1"), Some("192.0.2.9")));
+        assert_eq!(e.pk, None);
+        s.purge_expired(600).unwrap();
+        assert_eq!(s.list_security_events(&expired, 10).unwrap().len(), 2);
     }
 }

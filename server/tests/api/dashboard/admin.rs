@@ -145,14 +145,7 @@ async fn admin_pages_and_actions_are_for_admins_only() {
 }
 
 async fn is_active(s: &TestServer, id: &str) -> bool {
-    let id = id.to_string();
-    s.state
-        .db
-        .call(move |st| st.get_account(&id))
-        .await
-        .unwrap()
-        .deactivated_at
-        .is_none()
+    stored_account(s, id).await.deactivated_at.is_none()
 }
 
 #[tokio::test]

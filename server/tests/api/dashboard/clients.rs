@@ -267,7 +267,11 @@ async fn client_page_counts_sign_ins_per_day_and_lists_recent_events() {
     let csrf = b.sign_in("ann@example.com").await.csrf();
     let (id, _, _) = create(&b, &csrf, "Shop").await;
     let p = b.get(&format!("/dashboard/clients/{id}")).await;
-    assert!(p.body.contains("0 approved and 0 denied"), "{}", p.body);
+    assert!(
+        p.body.contains("0 approved, 0 denied and 0 expired"),
+        "{}",
+        p.body
+    );
     assert!(p.body.contains("Nothing yet"));
     // Events as the sign-in page records them; one of another client, one too old.
     let t = now();
@@ -276,6 +280,7 @@ async fn client_page_counts_sign_ins_per_day_and_lists_recent_events() {
         (t - 10, "sign-in-approved", id.as_str()),
         (t - 5, "sign-in-approved", id.as_str()),
         (t - 2 * day, "sign-in-denied", id.as_str()),
+        (t - 2 * day - 1, "sign-in-expired", id.as_str()),
         (t - 2 * day, "sign-in-approved", "another-client"),
         (t - 40 * day, "sign-in-approved", id.as_str()),
     ];
@@ -298,21 +303,27 @@ async fn client_page_counts_sign_ins_per_day_and_lists_recent_events() {
     let p = b.get(&format!("/dashboard/clients/{id}")).await;
     assert_eq!(p.status, StatusCode::OK);
     assert_strict_page(&p);
-    assert!(p.body.contains("2 approved and 1 denied"), "{}", p.body);
+    assert!(
+        p.body.contains("2 approved, 1 denied and 1 expired"),
+        "{}",
+        p.body
+    );
     assert_eq!(p.body.matches("<g data-day=").count(), 30, "30 days");
     let text = p.text();
     let today = between(&text, "<g data-day=\"", "\"").to_string();
     assert!(
-        text.contains("data-approved=\"2\" data-denied=\"0\"><title>")
-            && text.contains("data-approved=\"0\" data-denied=\"1\"><title>"),
+        text.contains("data-approved=\"2\" data-denied=\"0\" data-expired=\"0\"><title>")
+            && text.contains("data-approved=\"0\" data-denied=\"1\" data-expired=\"1\"><title>"),
         "today's and two days ago's bars"
     );
     assert!(!today.is_empty());
     assert_eq!(p.body.matches("class=\"dash-bar-approved\"").count(), 1);
     assert_eq!(p.body.matches("class=\"dash-bar-denied\"").count(), 1);
+    assert_eq!(p.body.matches("class=\"dash-bar-expired\"").count(), 1);
     // The newest first.
     let recent = between(&p.body, "<tbody>", "</tbody>");
-    assert_eq!(recent.matches("<tr>").count(), 3, "{recent}");
+    assert_eq!(recent.matches("<tr>").count(), 4, "{recent}");
+    assert!(recent.contains("Sign-in expired unanswered"));
     assert!(recent.contains("Sign-in approved") && recent.contains("Sign-in denied"));
     assert!(recent.contains("AbCdEfGhIj…") && recent.contains("192.0.2.7"));
     assert!(recent.find("Sign-in approved") < recent.find("Sign-in denied"));

@@ -1,9 +1,11 @@
 //! The owners' dashboard at `/dashboard`, as a browser uses it: forms
 //! posted with the session cookie and the CSRF token of the page. This
 //! file is the browser and the helpers; the tests are in [`sign_in`]
-//! (sessions, CSRF, the account page), [`admin`] and [`clients`].
+//! (sessions, CSRF, the account page), [`authentiq`] (signing in with an
+//! Authentiq ID, linking one), [`admin`] and [`clients`].
 
 mod admin;
+mod authentiq;
 mod clients;
 mod sign_in;
 
@@ -193,12 +195,32 @@ async fn account(s: &TestServer, email: &str, admin: bool) -> String {
 }
 
 async fn set_role(s: &TestServer, id: &str, role: &str) {
-    let (id, role) = (id.to_string(), role.to_string());
+    let role = role.to_string();
+    change_account(s, id, move |a| a.role = role).await;
+}
+
+/// The account as stored.
+async fn stored_account(s: &TestServer, id: &str) -> authentiq_server::store::Account {
+    let id = id.to_string();
+    s.state
+        .db
+        .call(move |st| st.get_account(&id))
+        .await
+        .unwrap()
+}
+
+/// Changes the stored account with `change`.
+async fn change_account(
+    s: &TestServer,
+    id: &str,
+    change: impl FnOnce(&mut authentiq_server::store::Account) + Send + 'static,
+) {
+    let id = id.to_string();
     s.state
         .db
         .call(move |st| {
             let mut a = st.get_account(&id)?;
-            a.role = role;
+            change(&mut a);
             st.update_account(&a)
         })
         .await
@@ -206,13 +228,7 @@ async fn set_role(s: &TestServer, id: &str, role: &str) {
 }
 
 async fn role_of(s: &TestServer, id: &str) -> String {
-    let id = id.to_string();
-    s.state
-        .db
-        .call(move |st| st.get_account(&id))
-        .await
-        .unwrap()
-        .role
+    stored_account(s, id).await.role
 }
 
 /// What `/token` says to `client_id` with `secret` (an unknown refresh
