@@ -46,6 +46,7 @@ pub fn new<T: Serialize>(
         expires_at,
         client_id: None,
         sid: None,
+        version: 0,
     })
 }
 
@@ -73,10 +74,10 @@ where
         };
         let out = change(&mut data)?;
         let new = serde_json::to_string(&data).map_err(|e| ApiError::internal(e.to_string()))?;
-        let (k, i, old) = (record.kind.clone(), record.id.clone(), record.data.clone());
+        let (k, i, version) = (record.kind.clone(), record.id.clone(), record.version);
         match state
             .db
-            .call(move |s| s.replace_record(&k, &i, &old, &new))
+            .call(move |s| s.replace_record(&k, &i, version, &new))
             .await
         {
             Ok(()) => {

@@ -178,6 +178,10 @@ pub struct Record {
     /// session (`sid`) it was issued in; an SSO session has its own id.
     pub client_id: Option<String>,
     pub sid: Option<String>,
+    /// Goes up with every change of the stored record (0 when first
+    /// stored; ignored when storing): what [`Store::replace_record`]
+    /// compares.
+    pub version: i64,
 }
 
 impl Record {
@@ -417,17 +421,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Spends one use, atomically; `NotFound` when none is left or it expired.
     fn use_initial_access_token(&self, id: &str, now: i64) -> StoreResult<()>;
 
-    /// Inserts or replaces a record.
+    /// Inserts or replaces a record (a replaced one's version goes up).
     fn put_record(&self, r: &Record) -> StoreResult<()>;
-    /// Replaces a record's data only if it still holds `old_data` and is
-    /// unused: `Conflict` when someone changed it first.
-    fn replace_record(
-        &self,
-        kind: &str,
-        id: &str,
-        old_data: &str,
-        new_data: &str,
-    ) -> StoreResult<()>;
+    /// Replaces a record's data only if it is still at `version` (as it
+    /// was read) and unused: `Conflict("changed")` when someone changed it
+    /// first.
+    fn replace_record(&self, kind: &str, id: &str, version: i64, new_data: &str)
+    -> StoreResult<()>;
     /// An unexpired record whose family is not revoked.
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record>;
     /// Marks a record used, atomically, and returns it as it was:

@@ -412,8 +412,8 @@ impl Store for PostgresStore {
     fn put_record(&self, r: &Record) -> StoreResult<()> {
         self.auto(|c| records::put_record(c, r))
     }
-    fn replace_record(&self, kind: &str, id: &str, old: &str, new: &str) -> StoreResult<()> {
-        self.auto(|c| records::replace_record(c, kind, id, old, new))
+    fn replace_record(&self, kind: &str, id: &str, version: i64, new: &str) -> StoreResult<()> {
+        self.auto(|c| records::replace_record(c, kind, id, version, new))
     }
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
         self.auto(|c| records::get_record(c, kind, id, now))

@@ -22,6 +22,7 @@ fn record_from_row(r: &Row) -> StoreResult<Record> {
             expires_at: r.try_get(7)?,
             client_id: r.try_get(8)?,
             sid: r.try_get(9)?,
+            version: r.try_get(10)?,
         })
     };
     record().map_err(backend)
@@ -131,14 +132,14 @@ pub(super) fn replace_record(
     c: &mut impl GenericClient,
     kind: &str,
     id: &str,
-    old_data: &str,
+    version: i64,
     new_data: &str,
 ) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE records SET data = $4, version = version + 1
-             WHERE kind = $1 AND id = $2 AND data = $3 AND NOT used",
-            &[&kind, &id, &old_data, &new_data],
+             WHERE kind = $1 AND id = $2 AND version = $3 AND NOT used",
+            &[&kind, &id, &version, &new_data],
         )
         .map_err(backend)?;
     if n == 1 {
@@ -158,7 +159,7 @@ fn find_record(
     let row = c
         .query_opt(
             &format!(
-                "SELECT {RECORD_COLUMNS} FROM records
+                "SELECT {RECORD_COLUMNS}, version FROM records
                  WHERE kind = $1 AND id = $2 AND expires_at > $3
                    AND NOT EXISTS (SELECT 1 FROM revoked_families f
                                    WHERE f.family = records.family)

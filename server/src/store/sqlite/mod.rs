@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_accounts.sql")),
     (6, include_str!("migrations/0006_sdk.sql")),
     (7, include_str!("migrations/0007_backchannel.sql")),
+    (10, include_str!("migrations/0010_record_versions.sql")),
 ];
 
 const READERS: usize = 4;
@@ -317,8 +318,8 @@ impl Store for SqliteStore {
     fn put_record(&self, r: &Record) -> StoreResult<()> {
         self.write(|c| records::put_record(c, r))
     }
-    fn replace_record(&self, kind: &str, id: &str, old: &str, new: &str) -> StoreResult<()> {
-        self.write(|c| records::replace_record(c, kind, id, old, new))
+    fn replace_record(&self, kind: &str, id: &str, version: i64, new: &str) -> StoreResult<()> {
+        self.write(|c| records::replace_record(c, kind, id, version, new))
     }
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
         self.read(|c| records::get_record(c, kind, id, now))

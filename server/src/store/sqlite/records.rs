@@ -21,6 +21,7 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
         expires_at: r.get(7)?,
         client_id: r.get(8)?,
         sid: r.get(9)?,
+        version: r.get(10)?,
     })
 }
 
@@ -94,7 +95,7 @@ pub(super) fn put_record(c: &Connection, r: &Record) -> StoreResult<()> {
         "INSERT INTO records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
          ON CONFLICT (kind, id) DO UPDATE
          SET family = ?3, pk = ?4, data = ?5, used = ?6, used_at = ?7, expires_at = ?8,
-             client_id = ?9, sid = ?10"
+             client_id = ?9, sid = ?10, version = version + 1"
     ))
     .and_then(|mut s| {
         s.execute(params![
@@ -118,14 +119,15 @@ pub(super) fn replace_record(
     c: &Connection,
     kind: &str,
     id: &str,
-    old_data: &str,
+    version: i64,
     new_data: &str,
 ) -> StoreResult<()> {
     let n = c
         .prepare_cached(
-            "UPDATE records SET data = ?4 WHERE kind = ?1 AND id = ?2 AND data = ?3 AND used = 0",
+            "UPDATE records SET data = ?4, version = version + 1
+             WHERE kind = ?1 AND id = ?2 AND version = ?3 AND used = 0",
         )
-        .and_then(|mut s| s.execute(params![kind, id, old_data, new_data]))
+        .and_then(|mut s| s.execute(params![kind, id, version, new_data]))
         .map_err(backend)?;
     if n == 1 {
         Ok(())
@@ -136,7 +138,7 @@ pub(super) fn replace_record(
 
 pub(super) fn get_record(c: &Connection, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
     c.prepare_cached(&format!(
-        "SELECT {RECORD_COLUMNS} FROM records
+        "SELECT {RECORD_COLUMNS}, version FROM records
          WHERE kind = ?1 AND id = ?2 AND expires_at > ?3
            AND family NOT IN (SELECT family FROM revoked_families)"
     ))
@@ -162,7 +164,8 @@ pub(super) fn use_record(
         return Err(StoreError::Conflict("already-used"));
     }
     c.prepare_cached(
-        "UPDATE records SET used = 1, used_at = ?3, data = CASE WHEN ?4 THEN data ELSE '' END
+        "UPDATE records SET used = 1, used_at = ?3, data = CASE WHEN ?4 THEN data ELSE '' END,
+                            version = version + 1
          WHERE kind = ?1 AND id = ?2",
     )
     .and_then(|mut s| s.execute(params![kind, id, now, keep_data]))

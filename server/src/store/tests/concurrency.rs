@@ -86,7 +86,7 @@ both! {
     fn one_of_many_replaces_a_record(s) {
         s.put_record(&rec("c", "f")).unwrap();
         let results = race(s, RACERS, |s, i| {
-            s.replace_record("code", "c", "{}", &format!("{{\"n\":{i}}}"))
+            s.replace_record("code", "c", 0, &format!("{{\"n\":{i}}}"))
         });
         assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
     }

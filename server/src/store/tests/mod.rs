@@ -85,6 +85,7 @@ pub(super) fn rec(id: &str, family: &str) -> Record {
         expires_at: 100,
         client_id: None,
         sid: None,
+        version: 0,
     }
 }
 

@@ -77,26 +77,41 @@ both! {
         assert_eq!(r.pk.as_deref(), Some("a"));
     }
 
-    fn replace_record_is_a_compare_and_swap(s) {
+    fn replace_record_is_a_compare_and_swap_on_the_version(s) {
         s.put_record(&rec("c1", "f1")).unwrap();
         s.put_record(&rec("c2", "f2")).unwrap();
-        s.use_record("code", "c1", 10, true).unwrap();
-        // Compare-and-swap: only from the data it was read with.
-        s.replace_record("code", "c2", "{}", "{\"a\":1}").unwrap();
-        assert_eq!(s.get_record("code", "c2", 10).unwrap().data, "{\"a\":1}");
+        let read = s.get_record("code", "c2", 10).unwrap();
+        assert_eq!(read.version, 0);
+        // Compare-and-swap: only from the version it was read at.
+        s.replace_record("code", "c2", read.version, "{\"a\":1}").unwrap();
+        let changed = s.get_record("code", "c2", 10).unwrap();
+        assert_eq!((changed.data.as_str(), changed.version), ("{\"a\":1}", 1));
         assert!(matches!(
-            s.replace_record("code", "c2", "{}", "{\"a\":2}"),
+            s.replace_record("code", "c2", read.version, "{\"a\":2}"),
             Err(StoreError::Conflict("changed"))
         ));
-        assert!(
-            matches!(
-                s.replace_record("code", "c1", "{}", "{}"),
-                Err(StoreError::Conflict(_))
-            ),
-            "used"
-        );
+        // The same data again is still a change (JSON text is not compared).
+        s.replace_record("code", "c2", 1, "{\"a\":1}").unwrap();
+        // Replaced by put_record: the version moves on too.
+        s.put_record(&rec("c2", "f2")).unwrap();
         assert!(matches!(
-            s.replace_record("code", "nope", "{}", "{}"),
+            s.replace_record("code", "c2", 2, "{}"),
+            Err(StoreError::Conflict("changed"))
+        ));
+        assert_eq!(s.get_record("code", "c2", 10).unwrap().version, 3);
+        // Spent: never replaced, whatever version it is at.
+        let before = s.get_record("code", "c1", 10).unwrap();
+        s.use_record("code", "c1", 10, true).unwrap();
+        let used = s.get_record("code", "c1", 10).unwrap();
+        assert!(used.version > before.version);
+        for version in [before.version, used.version] {
+            assert!(matches!(
+                s.replace_record("code", "c1", version, "{}"),
+                Err(StoreError::Conflict(_))
+            ));
+        }
+        assert!(matches!(
+            s.replace_record("code", "nope", 0, "{}"),
             Err(StoreError::Conflict(_))
         ));
     }
