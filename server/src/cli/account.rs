@@ -8,7 +8,7 @@ use clap::Subcommand;
 
 use crate::accounts::{Role, admin};
 use crate::config::Config;
-use crate::store::{SqliteStore, Store};
+use crate::store::Store;
 
 #[derive(Debug, Subcommand)]
 pub enum AccountAction {
@@ -60,9 +60,9 @@ fn read_password() -> anyhow::Result<String> {
 #[allow(clippy::print_stdout)] // the point of these commands is their output
 pub async fn run(config: &Config, action: AccountAction) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)?;
-    let store = SqliteStore::open(&config.data_dir.join(crate::state::DB_FILE))
-        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-    let store: &dyn Store = &store;
+    let store =
+        crate::store::open(config).map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    let store: &dyn Store = &*store;
     let show = |a: &crate::store::Account| {
         let state = if a.deactivated_at.is_some() {
             "deactivated"

@@ -69,12 +69,10 @@ pub enum ClientAction {
 pub fn run(config: &Config, action: ClientAction) -> anyhow::Result<()> {
     use crate::oidc::clients::{AuthMethod, Client, SubjectType};
     use crate::secrets;
-    use crate::store::{SqliteStore, Store};
-
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
-    let store = SqliteStore::open(&config.data_dir.join(crate::state::DB_FILE))
-        .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    let store =
+        crate::store::open(config).map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
     match action {
         ClientAction::Add {
             name,

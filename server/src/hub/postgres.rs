@@ -180,6 +180,74 @@ mod tests {
     #![allow(clippy::unwrap_used)] // test code
     use super::*;
 
+    async fn woken(w: &mut super::super::Watch<'_>) -> bool {
+        tokio::time::timeout(Duration::from_secs(5), w.changed())
+            .await
+            .is_ok()
+    }
+
+    async fn quiet(w: &mut super::super::Watch<'_>) -> bool {
+        tokio::time::timeout(Duration::from_millis(300), w.changed())
+            .await
+            .is_err()
+    }
+
+    /// Until the relay listens (its LISTEN runs after start returns).
+    async fn until_relayed(from: &Hub, to: &Hub) {
+        let mut probe = to.watch(Topic::Keys);
+        for _ in 0..100 {
+            from.signal(&Topic::Keys);
+            if tokio::time::timeout(Duration::from_millis(100), probe.changed())
+                .await
+                .is_ok()
+            {
+                return;
+            }
+        }
+        panic!("the relay never connected");
+    }
+
+    #[tokio::test]
+    async fn signals_cross_instances_and_survive_a_lost_connection() {
+        let url = crate::store::pg_cluster::fresh_database().unwrap();
+        let (a, b) = (Arc::new(Hub::default()), Arc::new(Hub::default()));
+        let _ra = start(Arc::clone(&a), url.clone());
+        let _rb = start(Arc::clone(&b), url.clone());
+        until_relayed(&a, &b).await;
+        until_relayed(&b, &a).await;
+
+        let mut on_b = b.watch(Topic::Key("k1".into()));
+        let mut other_on_b = b.watch(Topic::Key("k2".into()));
+        let mut on_a = a.watch(Topic::Key("k1".into()));
+        a.signal(&Topic::Key("k1".into()));
+        assert!(woken(&mut on_a).await, "locally");
+        assert!(woken(&mut on_b).await, "on the other instance");
+        assert!(quiet(&mut other_on_b).await, "only that topic");
+        assert!(
+            quiet(&mut on_a).await,
+            "its own notification is not raised twice"
+        );
+
+        // B's connection is cut: once back, B wakes all of its listeners
+        // and tells A to wake all of its own.
+        let url2 = url.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut c = postgres::Client::connect(&url2, postgres::NoTls).unwrap();
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE query LIKE 'LISTEN%' OR query LIKE 'SELECT pg_notify%'",
+                &[],
+            )
+            .unwrap();
+        })
+        .await
+        .unwrap();
+        assert!(woken(&mut other_on_b).await, "B re-reads after the gap");
+        assert!(woken(&mut on_a).await, "A is told to re-read too");
+        b.signal(&Topic::Key("k1".into()));
+        assert!(woken(&mut on_a).await, "B relays again");
+    }
+
     #[test]
     fn topics_round_trip_through_payloads() {
         for topic in [

@@ -8,6 +8,7 @@
 //! - `desktop`: the desktop app over WebDriver;
 //! - `desktop_window`: the desktop app as a user launches it (no WebDriver);
 //! - `interop_jose`: our JWS against npm `jose`;
+//! - `multi_instance`: two server processes on one PostgreSQL;
 //! - `oidc`: the OpenID Connect provider with the `openidconnect` crate;
 //! - `session_iframe`: the session iframe (OIDC Session Management) in
 //!   Chromium, framed by a relying party's page;
@@ -23,6 +24,7 @@ mod dashboard;
 mod desktop;
 mod desktop_window;
 mod interop_jose;
+mod multi_instance;
 mod oidc;
 mod session_iframe;
 mod support;

@@ -16,7 +16,7 @@ use ed25519_dalek::SigningKey;
 use futures_util::StreamExt;
 use serde_json::{Map, Value, json};
 
-use super::provider::{Provider, now};
+use super::provider::{Server, now};
 
 /// The user's device: a key, a verified email, an open channel.
 pub struct Device {
@@ -32,14 +32,14 @@ pub struct Device {
 
 impl Device {
     /// Registers, verifies and binds `email`, and opens the channel.
-    pub async fn enrol(p: &Provider, email: &str) -> Self {
+    pub async fn enrol(p: &impl Server, email: &str) -> Self {
         let http = reqwest::Client::new();
         let key = SigningKey::generate(&mut rand_core::OsRng);
         let pk = AuthentiqId::from_verifying_key(key.verifying_key())
             .unwrap()
             .to_string();
         let post = |path: &str, body: String| {
-            http.post(format!("{}{path}", p.url))
+            http.post(format!("{}{path}", p.url()))
                 .header("content-type", "application/jwt")
                 .body(body)
                 .send()
@@ -63,22 +63,25 @@ impl Device {
         };
         let t = jwt::sign_self(Claims::new(req).valid_for(now(), 300), &key).unwrap();
         let res: Value = post("/scope", t).await.unwrap().json().await.unwrap();
-        let job = res["job"].as_str().unwrap().to_string();
-        let msg = Outbox::new(p.dir.path())
+        let job = res["job"]
+            .as_str()
+            .unwrap_or_else(|| panic!("POST /scope: {res}"))
+            .to_string();
+        let msg = Outbox::new(p.outbox_dir())
             .unwrap()
             .latest_to(email)
             .unwrap()
             .unwrap();
         let code = find_code(&msg.text).unwrap();
         let res = http
-            .post(format!("{}/scope/{job}", p.url))
+            .post(format!("{}/scope/{job}", p.url()))
             .form(&[("code", code)])
             .send()
             .await
             .unwrap();
         assert_eq!(res.status(), 202);
         let grant = http
-            .get(format!("{}/scope/{job}", p.url))
+            .get(format!("{}/scope/{job}", p.url()))
             .send()
             .await
             .unwrap()
@@ -95,7 +98,7 @@ impl Device {
         )
         .unwrap();
         let res = http
-            .put(format!("{}/key/{pk}", p.url))
+            .put(format!("{}/key/{pk}", p.url()))
             .header("content-type", "application/jwt")
             .body(bind)
             .send()
@@ -104,13 +107,13 @@ impl Device {
         assert_eq!(res.status(), 200);
         let auth = jwt::sign_self(
             Claims::new(ChannelAuth {})
-                .audience(format!("{}/channel", p.url))
+                .audience(format!("{}/channel", p.public_url()))
                 .valid_for(now(), 60),
             &key,
         )
         .unwrap();
         let res = http
-            .get(format!("{}/channel", p.url))
+            .get(format!("{}/channel", p.url()))
             .bearer_auth(auth)
             .send()
             .await
@@ -129,12 +132,12 @@ impl Device {
 
     /// The next sign-in request pushed to this device, verified against the
     /// provider's published issuer key.
-    pub async fn next_request(&mut self, p: &Provider) -> SignInRequest {
+    pub async fn next_request(&mut self, p: &impl Server) -> SignInRequest {
         self.try_next_request(p).await.unwrap()
     }
 
     /// [`Device::next_request`], as an error to report rather than a panic.
-    pub async fn try_next_request(&mut self, p: &Provider) -> anyhow::Result<SignInRequest> {
+    pub async fn try_next_request(&mut self, p: &impl Server) -> anyhow::Result<SignInRequest> {
         let data = tokio::time::timeout(Duration::from_secs(15), async {
             loop {
                 if let Some(i) = self.buf.find("\n\n") {
@@ -158,20 +161,25 @@ impl Device {
         })
         .await
         .context("no sign-in request reached the device within 15 s")??;
-        let jwks: Value = reqwest::get(format!("{}/jwks", p.url))
+        let jwks: Value = reqwest::get(format!("{}/jwks", p.url()))
             .await?
             .json()
             .await?;
+        // The issuer key that signed it (there are several after a rotation).
+        let kid = jwt::peek_kid(&data, 64 * 1024)?;
         let okp = jwks["keys"]
             .as_array()
-            .and_then(|keys| keys.iter().find(|k| k["kty"] == "OKP"))
-            .ok_or_else(|| anyhow!("no OKP key in /jwks: {jwks}"))?;
+            .and_then(|keys| {
+                keys.iter()
+                    .find(|k| k["kty"] == "OKP" && kid.as_deref().is_none_or(|kid| k["kid"] == kid))
+            })
+            .ok_or_else(|| anyhow!("no OKP key {kid:?} in /jwks: {jwks}"))?;
         let key: AuthentiqId = okp["x"]
             .as_str()
             .ok_or_else(|| anyhow!("an OKP key without x"))?
             .parse()?;
         // By the provider's clock, which a test may have moved.
-        let v = Validation::at(p.state.now())
+        let v = Validation::at(p.now())
             .typ(DeviceEvent::TYP)
             .audience(self.pk.clone());
         let claims: Claims<DeviceEvent> = jwt::verify(&data, key.verifying_key(), None, &v)?;

@@ -68,6 +68,29 @@ impl Provider {
     }
 }
 
+/// What a scripted device needs of a server: where to reach it, the
+/// public URL (the audience of channel tokens), its outbox and its clock.
+pub trait Server {
+    fn url(&self) -> &str;
+    fn public_url(&self) -> &str {
+        self.url()
+    }
+    fn outbox_dir(&self) -> &std::path::Path;
+    fn now(&self) -> i64;
+}
+
+impl Server for Provider {
+    fn url(&self) -> &str {
+        &self.url
+    }
+    fn outbox_dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+    fn now(&self) -> i64 {
+        self.state.now()
+    }
+}
+
 pub fn now() -> i64 {
     authentiq_server::clock::Clock::default().now()
 }
