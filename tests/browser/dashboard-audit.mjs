@@ -18,16 +18,13 @@
 // `DONE`. Exits 1 on any violation or failed step, 2 on bad usage, 3 when
 // stdin closes early.
 
-import { mkdirSync, readFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { createRequire } from "node:module";
-import { join } from "node:path";
 import { chromium } from "playwright-core";
+import { audit as auditScreen } from "./axe.mjs";
 
 const CHROMIUM = "/usr/bin/chromium";
 const STEP_MS = 15_000;
-const require = createRequire(import.meta.url);
-const AXE_SOURCE = readFileSync(require.resolve("axe-core/axe.min.js"), "utf8");
 
 const [base, email, password, shots, redirect] = process.argv.slice(2);
 if (!base || !email || !password || !shots || !redirect) {
@@ -47,32 +44,9 @@ async function nextLine() {
   return value.trim();
 }
 mkdirSync(shots, { recursive: true });
-const THEMES = ["light", "dark"];
 
 /** The screen as it is now, in both themes: screenshots and axe. */
-async function audit(page, name, audits) {
-  for (const theme of THEMES) {
-    await page.emulateMedia({ colorScheme: theme, reducedMotion: "reduce" });
-    await page.waitForTimeout(150);
-    await page.screenshot({ path: join(shots, `${name}-${theme}.png`), fullPage: true });
-    await page.evaluate(AXE_SOURCE);
-    const result = await page.evaluate(() =>
-      // eslint-disable-next-line no-undef
-      axe.run(document, { runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"] } }),
-    );
-    audits.push({
-      screen: name,
-      theme,
-      passes: result.passes.length,
-      violations: result.violations.map((v) => ({
-        id: v.id,
-        impact: v.impact,
-        help: v.help,
-        nodes: v.nodes.map((n) => ({ target: n.target.join(" "), summary: n.failureSummary })),
-      })),
-    });
-  }
-}
+const audit = (page, name, audits) => auditScreen(page, shots, name, audits);
 
 async function goto(page, path, ready) {
   await page.goto(`${base}${path}`);

@@ -10,6 +10,12 @@
 //! and the dark theme, the pages keeping their strict CSP. Screenshots go
 //! to `tests/artifacts/dashboard/`.
 //!
+//! The other test (`tests/browser/dashboard-authentiq.mjs`) links the
+//! owner's Authentiq ID from the account page and signs in to the
+//! dashboard with it, a device approving each time with the page's number,
+//! then unlinks it and is refused; its screens are audited and
+//! screenshotted likewise, to `tests/artifacts/dashboard-authentiq/`.
+//!
 //! Needs `/usr/bin/chromium` and `tests/browser/node_modules` (`bash .ci/setup
 //! test`); fails, never skips, without them.
 
@@ -26,7 +32,7 @@ use serde_json::Value;
 use crate::oidc::common::{
     REDIRECT, browser, continue_to_client, open_sign_in, param, send_to_device,
 };
-use crate::support::chromium::{Script, one_at_a_time};
+use crate::support::chromium::{Script, one_at_a_time, pushed_request};
 use crate::support::device::Device;
 use crate::support::provider::Provider;
 
@@ -103,12 +109,46 @@ async fn token_error(p: &Provider, client_id: &str, secret: &str) -> String {
         .to_string()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
-    let _one = one_at_a_time().await;
-    let p = Provider::start_with(|_| {}).await;
-    // An admin account, registered as anyone would be and made admin in
-    // the store (the command line's way).
+/// What axe found on the `screens` screens of a script's report (each in
+/// both themes, each with its screenshots in `shots`).
+fn audit_problems(report: &Value, shots: &Path, screens: usize) -> Vec<String> {
+    let mut problems = Vec::new();
+    let audits = report["audits"].as_array().unwrap();
+    assert_eq!(
+        audits.len(),
+        2 * screens,
+        "{screens} screens × 2 themes were audited"
+    );
+    for a in audits {
+        assert!(a["passes"].as_u64().unwrap() > 10, "axe ran its rules: {a}");
+        let (screen, theme) = (a["screen"].as_str().unwrap(), a["theme"].as_str().unwrap());
+        assert!(
+            shots.join(format!("{screen}-{theme}.png")).is_file(),
+            "no screenshot of {screen} ({theme})"
+        );
+        for v in a["violations"].as_array().unwrap() {
+            let nodes: Vec<&str> = v["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|n| n["target"].as_str())
+                .collect();
+            problems.push(format!(
+                "{screen} ({theme}): {} [{}] at {}",
+                v["help"],
+                v["id"],
+                nodes.join(", ")
+            ));
+        }
+    }
+    if !report["errors"].as_array().unwrap().is_empty() {
+        problems.push(format!("page errors: {}", report["errors"]));
+    }
+    problems
+}
+
+/// Registers the dashboard account (a user).
+async fn owner_account(p: &Provider) {
     let res = reqwest::Client::new()
         .post(format!("{}/authentiq/v1/user/register", p.url))
         .json(&serde_json::json!({ "email": EMAIL, "password": PASSWORD }))
@@ -116,6 +156,22 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
         .await
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
+}
+
+/// The shots directory of a test, emptied.
+fn fresh_shots(name: &str) -> std::path::PathBuf {
+    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join(name);
+    let _ = std::fs::remove_dir_all(&shots);
+    shots
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
+    let _one = one_at_a_time().await;
+    let p = Provider::start_with(|_| {}).await;
+    // An admin account, registered as anyone would be and made admin in
+    // the store (the command line's way).
+    owner_account(&p).await;
     p.state
         .db
         .call(|s| {
@@ -125,8 +181,7 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
         })
         .await
         .unwrap();
-    let shots = Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/dashboard");
-    let _ = std::fs::remove_dir_all(&shots);
+    let shots = fresh_shots("artifacts/dashboard");
     let shots_arg = shots.to_str().unwrap();
     let mut script = Script::start(
         "dashboard-audit.mjs",
@@ -160,31 +215,7 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
     let report: Value = serde_json::from_str(&report).unwrap();
     script.expect("DONE").await;
 
-    let mut problems = Vec::new();
-    let audits = report["audits"].as_array().unwrap();
-    assert_eq!(audits.len(), 30, "15 screens × 2 themes were audited");
-    for a in audits {
-        assert!(a["passes"].as_u64().unwrap() > 10, "axe ran its rules: {a}");
-        let (screen, theme) = (a["screen"].as_str().unwrap(), a["theme"].as_str().unwrap());
-        assert!(
-            shots.join(format!("{screen}-{theme}.png")).is_file(),
-            "no screenshot of {screen} ({theme})"
-        );
-        for v in a["violations"].as_array().unwrap() {
-            let nodes: Vec<&str> = v["nodes"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|n| n["target"].as_str())
-                .collect();
-            problems.push(format!(
-                "{screen} ({theme}): {} [{}] at {}",
-                v["help"],
-                v["id"],
-                nodes.join(", ")
-            ));
-        }
-    }
+    let mut problems = audit_problems(&report, &shots, 15);
     if secret.is_empty() || report["secret"] != secret.as_str() {
         problems.push(format!(
             "the Copy button did not copy the secret: {} / {secret:?}",
@@ -205,16 +236,13 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
     if !usage["summary"]
         .as_str()
         .unwrap_or("")
-        .starts_with("1 approved and 0 denied")
+        .starts_with("1 approved, 0 denied and 0 expired")
         || usage["approvedBars"] != 1
         || usage["recent"] != 1
     {
         problems.push(format!(
             "the sign-in is not counted on the client's page: {usage}"
         ));
-    }
-    if !report["errors"].as_array().unwrap().is_empty() {
-        problems.push(format!("page errors: {}", report["errors"]));
     }
     if !problems.is_empty() {
         let msg = format!(
@@ -236,4 +264,68 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
         "invalid_client",
         "deleted"
     );
+}
+
+/// The owner's device approves the next sign-in the script pushes to it
+/// (for the dashboard's own client, with the page's number).
+async fn approve(script: &mut Script, p: &Provider, device: &mut Device) {
+    let (req, number) = pushed_request(script, p, device, "authentiq-dashboard").await;
+    if let Err(e) = device
+        .respond(&req, Decision::Approve, Some(number), "openid")
+        .await
+    {
+        match script.fail(&format!("the device: {e:#}")).await {}
+    }
+}
+
+async fn linked_id(p: &Provider) -> Option<String> {
+    p.state
+        .db
+        .call(|s| s.find_account_by_email(EMAIL))
+        .await
+        .unwrap()
+        .authentiq_pk
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_owner_links_an_authentiq_id_and_signs_in_to_the_dashboard_with_it() {
+    let _one = one_at_a_time().await;
+    let p = Provider::start_with(|_| {}).await;
+    owner_account(&p).await;
+    let mut device = Device::enrol(&p, EMAIL).await;
+    let shots = fresh_shots("artifacts/dashboard-authentiq");
+    let mut script = Script::start(
+        "dashboard-authentiq.mjs",
+        &[&p.url, EMAIL, PASSWORD, shots.to_str().unwrap()],
+    );
+    // Linking: the device approves on the provider's sign-in page.
+    approve(&mut script, &p, &mut device).await;
+    let shown = script.expect("LINKED ").await;
+    let stored = linked_id(&p).await;
+    if shown != device.pk || stored.as_deref() != Some(device.pk.as_str()) {
+        let msg = format!(
+            "linked {shown:?} (stored {stored:?}), not the device's {}",
+            device.pk
+        );
+        match script.fail(&msg).await {}
+    }
+    // Signed out, "Sign in with Authentiq": the device approves again.
+    approve(&mut script, &p, &mut device).await;
+    script.expect("SIGNED-IN").await;
+    // Unlinked, the same ID is refused.
+    approve(&mut script, &p, &mut device).await;
+    let report: Value = serde_json::from_str(&script.expect("REPORT ").await).unwrap();
+    script.expect("DONE").await;
+    let problems = audit_problems(&report, &shots, 6);
+    if !problems.is_empty() {
+        let msg = format!(
+            "{} problem(s):\n{}\n(screenshots in {})",
+            problems.len(),
+            problems.join("\n"),
+            shots.display()
+        );
+        match script.fail(&msg).await {}
+    }
+    script.finish().await;
+    assert_eq!(linked_id(&p).await, None, "unlinked in the browser");
 }
