@@ -50,6 +50,13 @@ pub struct Config {
     /// (an initial access token from `authentiq-server client token`, or an
     /// account token), or `open` (anyone; rate-limited per address).
     pub registration: RegistrationMode,
+    /// Serve `GET /metrics` only on this address (e.g. `127.0.0.1:9100`),
+    /// where the main listener answers 404 for it. Unset (the default): on
+    /// the main listener.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `text` (the default) or `json` (one JSON object a line, for log
+    /// shippers).
+    pub log_format: crate::logging::LogFormat,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -167,6 +174,8 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             sdk: SdkConfig::default(),
             registration: RegistrationMode::default(),
+            metrics_listen: None,
+            log_format: Default::default(),
         }
     }
 }
@@ -341,6 +350,8 @@ impl fmt::Debug for Config {
             .field("accounts", &self.accounts)
             .field("sdk", &self.sdk)
             .field("registration", &self.registration)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("log_format", &self.log_format)
             .finish()
     }
 }

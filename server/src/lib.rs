@@ -12,6 +12,8 @@ pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod keys;
+pub mod logging;
+pub mod metrics;
 pub mod oidc;
 
 pub mod outgoing;
@@ -47,6 +49,18 @@ pub async fn serve(
     purger.abort();
     sender.abort();
     result
+}
+
+/// Serves `GET /metrics` alone on `listener` (the `metrics_listen`
+/// address) until `shutdown` completes.
+pub async fn serve_metrics(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, metrics::metrics_only(state))
+        .with_graceful_shutdown(shutdown)
+        .await
 }
 
 async fn purge_loop(state: AppState) {

@@ -91,6 +91,8 @@ pub struct Inner {
     pub clock: Clock,
     pub proxies: TrustedProxies,
     pub streams: Arc<StreamLimiter>,
+    /// What `/metrics` exports.
+    pub metrics: crate::metrics::Metrics,
     /// Held while the server runs: one server per data directory.
     _lock: std::fs::File,
 }
@@ -156,6 +158,7 @@ impl AppState {
             clock,
             proxies,
             streams: Arc::default(),
+            metrics: crate::metrics::Metrics::new()?,
             _lock: lock,
         })))
     }

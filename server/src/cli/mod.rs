@@ -12,7 +12,6 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio::net::TcpListener;
-use tracing_subscriber::EnvFilter;
 
 use crate::config::Config;
 
@@ -84,13 +83,11 @@ pub async fn main() -> std::process::ExitCode {
 }
 
 async fn run() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .init();
     let cli = Cli::parse();
-    let mut config = Config::load(cli.config.as_deref()).context("invalid configuration")?;
+    let config = Config::load(cli.config.as_deref());
+    // An invalid configuration is reported in text (on standard error).
+    crate::logging::init(config.as_ref().map(|c| c.log_format).unwrap_or_default());
+    let mut config = config.context("invalid configuration")?;
     if let Some(l) = cli.listen {
         config.listen = l;
         if cli.public_url.is_none() && std::env::var_os("AUTHENTIQ_PUBLIC_URL").is_none() {
@@ -119,9 +116,22 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {listen}"))?;
     tracing::info!(addr = %listener.local_addr()?, "authentiq-server listening");
-    crate::serve(listener, state, shutdown_signal())
-        .await
-        .context("server failed")?;
+    let metrics = match state.config.metrics_listen {
+        Some(addr) => {
+            let l = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (metrics_listen)"))?;
+            tracing::info!(addr = %l.local_addr()?, "metrics listening");
+            let serving = crate::serve_metrics(l, state.clone(), std::future::pending());
+            Some(tokio::spawn(serving))
+        }
+        None => None,
+    };
+    let served = crate::serve(listener, state, shutdown_signal()).await;
+    if let Some(m) = metrics {
+        m.abort();
+    }
+    served.context("server failed")?;
     tracing::info!("shut down cleanly");
     Ok(())
 }

@@ -158,6 +158,9 @@ async fn start(
     data.link = Some(GrantLink::Ciba { id: id.clone() });
     let record = records::new(SESSION, &sid, &sid, pk.as_deref(), &data, data.expires_at)?;
     records::put(state, record).await?;
+    state
+        .metrics
+        .sign_in(&data, crate::metrics::Outcome::Started);
     match (&hinted, pk) {
         // Named by its sub: the client may hear why it was not pushed.
         (Hinted::Subject(_), Some(pk)) => {

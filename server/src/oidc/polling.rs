@@ -14,6 +14,7 @@ use super::error::OAuthErr;
 use super::grants::{self, Issued};
 use super::records::{self, SESSION};
 use super::session::{SessionData, Status};
+use crate::metrics::Outcome;
 use crate::{ApiError, AppState};
 
 /// The seconds a client waits between polls, at first.
@@ -84,7 +85,16 @@ pub async fn poll(
         )));
     }
     let now = state.now();
+    let flow = if kind == super::ciba::KIND {
+        "ciba"
+    } else {
+        "device"
+    };
     if now >= grant.expires_at {
+        if grant.sid.is_some() {
+            // A sign-in was started, and never answered.
+            state.metrics.sign_in_flow(flow, Outcome::Expired);
+        }
         return Err(OAuthErr::new(
             OAuthErrorCode::ExpiredToken,
             format!("the {what} expired: start again"),
@@ -119,16 +129,20 @@ pub async fn poll(
     };
     let Some((session, _)) = records::get::<SessionData>(state, SESSION, sid).await? else {
         // The session ran out unanswered (or its key was revoked).
+        state.metrics.sign_in_flow(flow, Outcome::Expired);
         return Err(OAuthErr::new(
             OAuthErrorCode::ExpiredToken,
             "the sign-in expired unanswered: start again",
         ));
     };
     match session.status {
-        Status::Pending if now >= session.expires_at => Err(OAuthErr::new(
-            OAuthErrorCode::ExpiredToken,
-            "the sign-in expired unanswered: start again",
-        )),
+        Status::Pending if now >= session.expires_at => {
+            state.metrics.sign_in_flow(flow, Outcome::Expired);
+            Err(OAuthErr::new(
+                OAuthErrorCode::ExpiredToken,
+                "the sign-in expired unanswered: start again",
+            ))
+        }
         Status::Pending => Err(pending()),
         // A token endpoint error: 400 (RFC 6749 §5.2, RFC 8628 §3.5).
         Status::Denied => Err(OAuthErr {

@@ -87,7 +87,10 @@ pub async fn open(
         .or(q.last_event_id)
         .unwrap_or(0);
 
+    let open = state.metrics.channel_open();
     let stream = async_stream::stream! {
+        // Counted open until the stream is dropped (the device went away).
+        let _open = open;
         // Watch before reading, so an event stored after a read always
         // wakes the next one; each wake re-reads everything after the last
         // event sent, in the store's order.

@@ -145,6 +145,7 @@ pub async fn push_login(
     state
         .emit(&pk, DeviceEvent::SignIn(request), SIGN_IN_TTL)
         .await?;
+    state.metrics.push_sent();
     Ok(status("sent"))
 }
 

@@ -23,6 +23,12 @@ use crate::{ApiError, AppState};
 
 pub fn router(state: AppState) -> Router {
     let limits = state.config.limits.clone();
+    // `/metrics` here unless it has a listener of its own.
+    let metrics = if state.config.metrics_listen.is_none() {
+        crate::metrics::metrics_router()
+    } else {
+        Router::new()
+    };
     let demo = if state.config.demo {
         crate::demo::router()
     } else {
@@ -50,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .merge(bounded)
         .merge(channel::router())
         .merge(crate::oidc::streaming_router())
+        .merge(metrics)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(problem_errors))
@@ -59,6 +66,12 @@ pub fn router(state: AppState) -> Router {
             Hsts(state.config.base_url().starts_with("https:")),
             security_headers,
         ))
+        // Outermost: they see every answer as it leaves.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::track_requests,
+        ))
+        .layer(crate::metrics::access_log(state.proxies.clone()))
         .with_state(state)
 }
 

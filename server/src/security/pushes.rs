@@ -19,6 +19,14 @@ pub const BLOCK_SECS: i64 = 3600;
 /// too many wrong numbers were picked for the key within the hour, or when
 /// the key gets too many pushes (429 `rate-limit`).
 pub async fn may_push(state: &AppState, pk: &str, ip: &str) -> Result<(), ApiError> {
+    let verdict = check(state, pk, ip).await;
+    if let Err(e) = &verdict {
+        state.metrics.push_refused(e.kind);
+    }
+    verdict
+}
+
+async fn check(state: &AppState, pk: &str, ip: &str) -> Result<(), ApiError> {
     state.active_key(pk).await?;
     let now = state.now();
     let since = Some(now - BLOCK_SECS);

@@ -492,6 +492,8 @@ impl Db {
         F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     {
         let store = Arc::clone(&self.0);
+        // Counted in flight and timed (queueing included) until answered.
+        let _call = crate::metrics::db_call();
         tokio::task::spawn_blocking(move || postgres::blocking_call(|| f(store.as_ref())))
             .await
             .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 use crate::common::*;
 
-const ID: &str = "ciba-rp";
+pub const ID: &str = "ciba-rp";
 pub const GRANT: &str = "urn:openid:params:grant-type:ciba";
 
 async fn server_with(
@@ -26,7 +26,7 @@ async fn server_with(
 
 /// A registered device whose user the client knows (by the sub it was
 /// given when it signed them in), its channel, and that sub.
-async fn known_user(s: &TestServer) -> (Device, SseReader, String) {
+pub async fn known_user(s: &TestServer) -> (Device, SseReader, String) {
     let d = Device::new();
     s.register(&d).await;
     let client = authentiq_server::oidc::clients::find(&s.state, ID)

@@ -17,6 +17,7 @@ mod grants;
 mod key;
 mod limits;
 mod login;
+mod metrics;
 mod oidc_discovery;
 mod registration;
 mod schemathesis;

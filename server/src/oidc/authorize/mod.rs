@@ -252,6 +252,9 @@ pub async fn begin(
     // Stored before anything is pushed: a device may answer at once.
     let record = records::new(SESSION, sid, sid, None, &data, now + SESSION_TTL)?;
     records::put(state, record).await?;
+    state
+        .metrics
+        .sign_in(&data, crate::metrics::Outcome::Started);
     // A remembered device: push by itself.
     if let Some(token) = cookies::get(headers, &cookies::push(&client.client_id))
         && let Ok(pk) = signin::remembered_key(state, &token).await

@@ -152,6 +152,9 @@ pub async fn start(State(state): State<AppState>, ip: ClientIp, headers: HeaderM
         let record = records::new(SESSION, &sid, &sid, None, &data, now + SESSION_TTL)
             .map_err(SdkError::from)?;
         records::put(&state, record).await.map_err(SdkError::from)?;
+        state
+            .metrics
+            .sign_in(&data, crate::metrics::Outcome::Started);
         if let Some(pk) = &t.pk {
             signin::push(&state, &client, &sid, &data, pk)
                 .await

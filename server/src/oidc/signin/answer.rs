@@ -13,6 +13,7 @@ use subtle::ConstantTimeEq;
 
 use super::{load, push_audience, session_uri};
 use crate::extract::JwtBody;
+use crate::metrics::Outcome;
 use crate::oidc::records::{self, SESSION};
 use crate::oidc::session::{GrantLink, SessionData, Status};
 use crate::security::{self, Kind, Subject};
@@ -93,6 +94,7 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
         } else {
             Kind::SignInDenied
         };
+        state.metrics.sign_in(&data, Outcome::Denied);
         security::record(&state, kind, who, None).await?;
         return Ok(Json(json!({ "status": "denied" })));
     }
@@ -108,6 +110,7 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
             Ok(())
         })
         .await?;
+        state.metrics.sign_in(&data, Outcome::Denied);
         security::record(&state, Kind::WrongNumber, who, None).await?;
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
@@ -150,6 +153,7 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
         Ok(())
     })
     .await?;
+    state.metrics.sign_in(&data, Outcome::Approved);
     security::record(&state, Kind::SignInApproved, who, None).await?;
     Ok(Json(json!({ "status": "approved" })))
 }

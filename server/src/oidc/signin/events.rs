@@ -10,6 +10,7 @@ use futures_util::Stream;
 
 use super::load;
 use crate::hub::Topic;
+use crate::metrics::Outcome;
 use crate::oidc::page::StatusEvent;
 use crate::oidc::session::Status;
 use crate::security::ClientIp;
@@ -34,16 +35,28 @@ pub(super) async fn events(
         // Watch before reading: a change after the read wakes the next one.
         let mut watch = state.hub.watch(Topic::Session(sid.clone()));
         let mut last: Option<&'static str> = None;
+        // The flow of the sign-in while it waited.
+        let mut waiting = None;
         loop {
             let (status, cont, expires_at) = match load(&state, &sid).await {
                 Ok(Some((d, _))) => match d.status {
-                    Status::Pending => ("pending", None, d.expires_at),
+                    Status::Pending => {
+                        waiting = Some(crate::metrics::flow(&d));
+                        ("pending", None, d.expires_at)
+                    }
                     Status::Approved => ("approved", Some(format!("/sign-in/{sid}/continue")), 0),
                     Status::Denied => ("denied", Some(format!("/sign-in/{sid}/continue")), 0),
                 },
                 Ok(None) => ("expired", None, 0),
                 Err(_) => ("error", None, 0),
             };
+            if status == "expired"
+                && let Some(flow) = waiting.take()
+                && !crate::metrics::is_polled(flow)
+            {
+                // The page waited for it (a polled flow's client is told).
+                state.metrics.sign_in_flow(flow, Outcome::Expired);
+            }
             if last != Some(status) {
                 let message = match status {
                     "denied" => Some("The sign-in was denied on your device.".to_string()),

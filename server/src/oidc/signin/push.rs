@@ -21,7 +21,9 @@ pub async fn push(
     may_push(state, pk, &data.ip).await?;
     let ttl = (data.expires_at - state.now()).max(1);
     let event = DeviceEvent::SignIn(sign_in_request(state, client, sid, data));
-    state.emit(pk, event, ttl).await.map(|_| ())
+    state.emit(pk, event, ttl).await?;
+    state.metrics.push_sent();
+    Ok(())
 }
 
 /// The audience of push tokens the provider keeps for remembered devices.
