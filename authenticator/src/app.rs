@@ -366,6 +366,11 @@ impl Authenticator {
                 local.set_meta("revoked", "1")?;
                 Some(Incoming::Revoked)
             }
+            // Events about several devices per ID, not handled here yet.
+            DeviceEvent::LinkRequest(_)
+            | DeviceEvent::DeviceRemoved(_)
+            | DeviceEvent::RecoveryStarted(_)
+            | DeviceEvent::Withdrawn(_) => None,
         })
     }
 

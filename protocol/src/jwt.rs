@@ -370,6 +370,52 @@ pub fn verify_self_signed<T: DeserializeOwned>(
     Ok((id, claims))
 }
 
+/// A token signed by a device key for an identity (seed 002's v5 form
+/// `JWT(sub, pk, …)`): the signing key is the device key in `kid`; `sub`
+/// names the identity, which may be the same key (every v6 token is of
+/// this form) or another one (the identity a linked device signs for);
+/// `iss`, when present, is the device key or `sub`. Whether the device
+/// belongs to the identity is for the verifier to check.
+pub fn verify_device_signed<T: DeserializeOwned>(
+    token: &str,
+    validation: &Validation,
+) -> Result<(AuthentiqId, AuthentiqId, Claims<T>), JwsError> {
+    let jws = Unverified::parse(token, validation.max_len)?;
+    validation.check_header(&jws.header)?;
+    let kid = jws.header.kid.clone().ok_or(JwsError::MissingKid)?;
+    let device: AuthentiqId = kid.parse().map_err(JwsError::KidNotAnId)?;
+    let payload = jws.verify(device.verifying_key())?;
+    let claims: Claims<T> = decode_claims(&payload)?;
+    let sub = claims
+        .registered
+        .sub
+        .as_deref()
+        .ok_or(JwsError::MissingClaim("sub"))?;
+    let identity: AuthentiqId = sub.parse().map_err(|_| JwsError::SubjectMismatch)?;
+    if claims
+        .registered
+        .iss
+        .as_deref()
+        .is_some_and(|iss| iss != kid && iss != sub)
+    {
+        return Err(JwsError::IssuerMismatch);
+    }
+    validation.check(&claims.registered)?;
+    Ok((device, identity, claims))
+}
+
+/// Signs a device token for the identity `sub`: `kid` = `iss` = the
+/// device key, `sub` = the identity (see [`verify_device_signed`]).
+pub fn sign_device<T: Serialize>(
+    claims: Claims<T>,
+    key: &SigningKey,
+    sub: &str,
+) -> Result<String, JwsError> {
+    let pk = crate::b64::encode(key.verifying_key().as_bytes());
+    let claims = claims.subject(sub).issuer(pk.clone());
+    sign(&claims, key, &pk)
+}
+
 /// The `kid` of a token, unverified, for picking the key to verify with.
 pub fn peek_kid(token: &str, max_len: usize) -> Result<Option<String>, JwsError> {
     Ok(Unverified::parse(token, max_len)?.header.kid)
@@ -705,5 +751,50 @@ mod tests {
             JwsError::TooLarge { .. }
         ));
         assert!(verify_self_signed::<Body>(&t, &Validation::at(NOW).max_len(16 * 1024)).is_ok());
+    }
+
+    #[test]
+    fn device_signed_names_the_identity_in_sub_and_the_device_in_kid() {
+        let (id, device) = (key(1), key(2));
+        let t = sign_device(Claims::new(body()).valid_for(NOW, 300), &device, &pk(&id)).unwrap();
+        let (d, i, _) = verify_device_signed::<Body>(&t, &Validation::at(NOW)).unwrap();
+        assert_eq!((d.to_string(), i.to_string()), (pk(&device), pk(&id)));
+        // Not a self-signed token: kid and sub differ.
+        assert!(matches!(
+            verify_self_signed::<Body>(&t, &Validation::at(NOW)).unwrap_err(),
+            JwsError::SubjectMismatch
+        ));
+        // A v6 self-signed token is a device token of its own identity.
+        let (d, i, _) =
+            verify_device_signed::<Body>(&self_signed(&id), &Validation::at(NOW)).unwrap();
+        assert_eq!(d, i);
+        // The signature is the device's: another key's signature fails.
+        let forged = format!(
+            "{}.{}",
+            t.rsplit_once('.').unwrap().0,
+            self_signed(&id).rsplit('.').next().unwrap()
+        );
+        assert!(verify_device_signed::<Body>(&forged, &Validation::at(NOW)).is_err());
+        // A sub that is not an ID, or an iss naming a third key, is refused.
+        let bad_sub = sign(
+            &Claims::new(body()).subject("x").valid_for(NOW, 300),
+            &device,
+            &pk(&device),
+        )
+        .unwrap();
+        assert!(verify_device_signed::<Body>(&bad_sub, &Validation::at(NOW)).is_err());
+        let bad_iss = sign(
+            &Claims::new(body())
+                .subject(pk(&id))
+                .issuer(pk(&key(3)))
+                .valid_for(NOW, 300),
+            &device,
+            &pk(&device),
+        )
+        .unwrap();
+        assert!(matches!(
+            verify_device_signed::<Body>(&bad_iss, &Validation::at(NOW)).unwrap_err(),
+            JwsError::IssuerMismatch
+        ));
     }
 }

@@ -9,6 +9,7 @@
 )]
 
 mod b64;
+pub mod devices;
 pub mod errors;
 pub mod id;
 pub mod jws;

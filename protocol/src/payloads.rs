@@ -198,6 +198,10 @@ pub enum DeviceEvent {
     SignIn(SignInRequest),
     ScopeJob(ScopeJobUpdate),
     KeyRevoked {},
+    LinkRequest(crate::devices::LinkRequestEvent),
+    DeviceRemoved(crate::devices::DeviceRemoved),
+    RecoveryStarted(crate::devices::RecoveryStarted),
+    Withdrawn(crate::devices::Withdrawn),
 }
 
 impl DeviceEvent {
@@ -210,6 +214,10 @@ impl DeviceEvent {
             DeviceEvent::SignIn(_) => "sign-in",
             DeviceEvent::ScopeJob(_) => "scope-job",
             DeviceEvent::KeyRevoked {} => "key-revoked",
+            DeviceEvent::LinkRequest(_) => "link-request",
+            DeviceEvent::DeviceRemoved(_) => "device-removed",
+            DeviceEvent::RecoveryStarted(_) => "recovery-started",
+            DeviceEvent::Withdrawn(_) => "withdrawn",
         }
     }
 }

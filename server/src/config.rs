@@ -50,6 +50,8 @@ pub struct Config {
     /// (an initial access token from `authentiq-server client token`, or an
     /// account token), or `open` (anyone; rate-limited per address).
     pub registration: RegistrationMode,
+    /// Several devices per ID: linking and recovery.
+    pub devices: crate::devices::DevicesConfig,
     /// Serve `GET /metrics` only on this address (e.g. `127.0.0.1:9100`),
     /// where the main listener answers 404 for it. Unset (the default): on
     /// the main listener.
@@ -174,6 +176,7 @@ impl Default for Config {
             accounts: AccountsConfig::default(),
             sdk: SdkConfig::default(),
             registration: RegistrationMode::default(),
+            devices: Default::default(),
             metrics_listen: None,
             log_format: Default::default(),
         }

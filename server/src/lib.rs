@@ -8,6 +8,7 @@ pub mod config;
 pub mod dashboard;
 pub mod delivery;
 pub mod demo;
+pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod hub;

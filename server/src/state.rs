@@ -180,19 +180,17 @@ impl AppState {
             .max_lifetime(self.config.limits.jwt_max_lifetime_secs)
     }
 
-    /// Verifies a self-signed action token and spends its `jti`, so the
-    /// same token is refused the second time.
+    /// Verifies an action token signed by a device of an identity and
+    /// spends its `jti`, so the same token is refused the second time:
+    /// the identity it speaks for, and the claims (see
+    /// [`AppState::verify_signed_action`]).
     pub async fn verify_action<T: DeserializeOwned>(
         &self,
         token: &str,
         validation: &Validation,
     ) -> Result<(AuthentiqId, Claims<T>), ApiError> {
-        let (id, claims, jti) = self.verify_unspent::<T>(token, validation)?;
-        let (key, until) = (jti.key, jti.until);
-        match self.db.call(move |s| s.use_jti(&key, until)).await {
-            Ok(()) => Ok((id, claims)),
-            Err(e) => Err(jti_error(e)),
-        }
+        let signed = self.verify_signed_action::<T>(token, validation).await?;
+        Ok((signed.id, signed.claims))
     }
 
     /// Verifies a self-signed action token and returns the `jti` to spend,
@@ -203,14 +201,8 @@ impl AppState {
         validation: &Validation,
     ) -> Result<(AuthentiqId, Claims<T>, Jti), ApiError> {
         let (id, claims) = jwt::verify_self_signed::<T>(token, validation)?;
-        let r = &claims.registered;
-        // Remember it until the token could no longer pass anyway.
-        let until = r
-            .exp
-            .unwrap_or_else(|| self.now() + self.config.limits.jwt_max_lifetime_secs)
-            .saturating_add(self.config.limits.jwt_leeway_secs);
-        let key = format!("{id}:{}", r.jti.as_deref().unwrap_or_default());
-        Ok((id, claims, Jti { key, until }))
+        let jti = self.jti_of(&id, &claims.registered);
+        Ok((id, claims, jti))
     }
 
     /// Whether a key is live, decided here and only here: it exists (404)

@@ -24,6 +24,15 @@ use crate::{ApiError, AppState};
 /// The event that ends a key's channels.
 const REVOKED: &str = "key-revoked";
 
+/// The event that ends the channels of a removed device (the identity's
+/// other devices see it too, and keep theirs).
+const DEVICE_REMOVED: &str = "device-removed";
+
+/// Whether the device is removed (or can no longer be read).
+async fn removed(state: &AppState, device: &str) -> bool {
+    state.device(device).await.map_or(true, |d| d.is_removed())
+}
+
 /// Longest lifetime of a channel-auth JWT.
 const CHANNEL_AUTH_MAX_LIFETIME: i64 = 5 * 60;
 
@@ -77,8 +86,11 @@ pub async fn open(
         .validation()
         .max_lifetime(CHANNEL_AUTH_MAX_LIFETIME)
         .audience(format!("{}/channel", state.config.base_url()));
-    let (id, _) = state.verify_action::<ChannelAuth>(&token, &v).await?;
-    let pk = id.to_string();
+    // A channel per device, carrying its identity's events.
+    let signed = state
+        .verify_signed_action::<ChannelAuth>(&token, &v)
+        .await?;
+    let (pk, device) = (signed.id.to_string(), signed.device.to_string());
     state.active_key(&pk).await?;
     let last = headers
         .get("last-event-id")
@@ -110,6 +122,10 @@ pub async fn open(
                 yield Ok(to_sse(&e));
                 if e.kind == REVOKED {
                     // The key is gone: nothing more will come.
+                    return;
+                }
+                if e.kind == DEVICE_REMOVED && removed(&state, &device).await {
+                    // This device was removed: its channel ends too.
                     return;
                 }
             }

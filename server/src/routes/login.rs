@@ -72,6 +72,18 @@ pub fn requester(headers: &HeaderMap, ip: &str) -> Requester {
     }
 }
 
+/// A push token's key unknown (404) or revoked (410) is a failed
+/// authentication here.
+fn push_key_error(e: ApiError) -> ApiError {
+    match e.status {
+        StatusCode::NOT_FOUND => {
+            ApiError::auth_error("the key of this push token is not registered")
+        }
+        StatusCode::GONE => ApiError::auth_error("the key of this push token is revoked"),
+        _ => e,
+    }
+}
+
 /// Push a sign-in request to the device of the push token's key.
 #[utoipa::path(post, path = "/login", tag = "login", operation_id = "push_login_request",
     params(CallbackQuery),
@@ -92,7 +104,11 @@ pub async fn push_login(
 ) -> Result<Json<StatusBody>, ApiError> {
     // Push tokens are kept by relying parties and used again: no jti spending.
     let v = state.validation().jti_optional();
-    let (id, claims) = jwt::verify_self_signed::<PushToken>(&token, &v)?;
+    let signed = state
+        .verify_signed::<PushToken>(&token, &v)
+        .await
+        .map_err(push_key_error)?;
+    let (id, claims) = (signed.id, signed.claims);
     let aud = claims
         .registered
         .aud
@@ -105,20 +121,7 @@ pub async fn push_login(
     }
     let pk = id.to_string();
     let ip = ip.to_string();
-    match may_push(&state, &pk, &ip).await {
-        Ok(()) => {}
-        Err(e) if e.status == StatusCode::NOT_FOUND => {
-            return Err(ApiError::auth_error(
-                "the key of this push token is not registered",
-            ));
-        }
-        Err(e) if e.status == StatusCode::GONE => {
-            return Err(ApiError::auth_error(
-                "the key of this push token is revoked",
-            ));
-        }
-        Err(e) => return Err(e),
-    }
+    may_push(&state, &pk, &ip).await.map_err(push_key_error)?;
     let origin = url::Url::parse(&q.callback)
         .map(|u| u.origin().ascii_serialization())
         .unwrap_or_else(|_| q.callback.clone());

@@ -39,6 +39,7 @@ pub fn router(state: AppState) -> Router {
     let bounded = Router::new()
         .merge(health::router())
         .merge(key::router())
+        .merge(crate::devices::router())
         .merge(login::router())
         .merge(scope::router())
         .merge(jwks::router())

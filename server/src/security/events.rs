@@ -24,6 +24,18 @@ pub enum Kind {
     TokenReused,
     /// An SSO session, or everything of a key, was signed out.
     SignedOut,
+    /// A new device asked to be linked to an identity.
+    LinkRequested,
+    /// An existing device approved it, with the right number.
+    LinkApproved,
+    /// Denied, a wrong number, or the new key turned out taken.
+    LinkRefused,
+    DeviceRenamed,
+    DeviceRemoved,
+    /// The recovery secret and the codes were given on a new device.
+    RecoveryStarted,
+    RecoveryCancelled,
+    RecoveryCompleted,
 }
 
 impl Kind {
@@ -38,6 +50,14 @@ impl Kind {
             Kind::CodeLimitReached => "code-limit-reached",
             Kind::TokenReused => "token-reused",
             Kind::SignedOut => "signed-out",
+            Kind::LinkRequested => "link-requested",
+            Kind::LinkApproved => "link-approved",
+            Kind::LinkRefused => "link-refused",
+            Kind::DeviceRenamed => "device-renamed",
+            Kind::DeviceRemoved => "device-removed",
+            Kind::RecoveryStarted => "recovery-started",
+            Kind::RecoveryCancelled => "recovery-cancelled",
+            Kind::RecoveryCompleted => "recovery-completed",
         }
     }
 }

@@ -4,6 +4,7 @@
 //! so no async thread ever waits on disk.
 
 mod postgres;
+pub mod devices;
 mod sqlite;
 #[cfg(test)]
 mod tests;
@@ -13,6 +14,7 @@ use std::sync::Arc;
 pub use postgres::PostgresStore;
 #[cfg(any(test, feature = "test-cluster"))]
 pub use postgres::cluster as pg_cluster;
+pub use devices::{DeviceRecord, DeviceStore};
 pub use sqlite::SqliteStore;
 
 /// The store the configuration names: PostgreSQL when `database_url` is
@@ -288,7 +290,7 @@ pub const FAMILY_REVOCATION_TTL: i64 = 90 * 24 * 3600;
 pub const SECURITY_EVENT_RETENTION: i64 = 90 * 24 * 3600;
 
 /// Everything the server keeps. Writes return only once durable.
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
     /// `Conflict` when the key exists (revoked or not). With `jti` (a JWT
     /// ID and how long to remember it), spends it in the same transaction:
     /// `Conflict("replayed")` when it was used before, and nothing stored.

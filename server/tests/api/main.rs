@@ -11,6 +11,7 @@ mod ciba;
 mod dashboard;
 mod deployment;
 mod device_par;
+mod devices;
 mod dpop;
 mod durability;
 mod grants;

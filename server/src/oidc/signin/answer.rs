@@ -2,7 +2,6 @@
 //! key, nonce, number, required and verified claims), recorded in the
 //! security event log, and stored in the session.
 
-use authentiq_protocol::jwt;
 use authentiq_protocol::payloads::{ClaimScope, Decision, PushToken, SignInResponse};
 use authentiq_protocol::scope::{Scope, ScopeName};
 use axum::Json;
@@ -33,6 +32,18 @@ pub(super) async fn answer(
         Err(e) => e.kind == "wrong-number",
     };
     if decided && let Some((data, _)) = load(&state, &sid).await? {
+        // Every device of the identity was pushed the request: the others
+        // close it (the first answer won).
+        if let Some(pk) = &data.pk {
+            let outcome = if data.status == Status::Approved {
+                "approved"
+            } else {
+                "denied"
+            };
+            state
+                .withdraw_sign_in(pk, &session_uri(&state, &sid), outcome)
+                .await?;
+        }
         if !data.purpose.is_sign_in() {
             crate::oidc::sdk::result::finished(&state, &sid, &data).await?;
         }
@@ -135,7 +146,7 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
             .validation()
             .jti_optional()
             .audience(push_audience(&state));
-        let (tid, _) = jwt::verify_self_signed::<PushToken>(t, &v)?;
+        let tid = state.verify_signed::<PushToken>(t, &v).await?.id;
         if tid != id {
             return Err(ApiError::auth_error("the push token is for another key"));
         }

@@ -1,6 +1,5 @@
 //! Pushing a sign-in request to the user's devices, through the push gate.
 
-use authentiq_protocol::jwt;
 use authentiq_protocol::payloads::{DeviceEvent, PushToken};
 
 use super::sign_in_request;
@@ -37,8 +36,11 @@ pub async fn remembered_key(state: &AppState, token: &str) -> Result<String, Api
         .validation()
         .jti_optional()
         .audience(push_audience(state));
-    let (id, _) = jwt::verify_self_signed::<PushToken>(token, &v)?;
-    let pk = id.to_string();
+    let pk = state
+        .verify_signed::<PushToken>(token, &v)
+        .await?
+        .id
+        .to_string();
     state.active_key(&pk).await?;
     Ok(pk)
 }

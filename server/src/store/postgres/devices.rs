@@ -211,7 +211,7 @@ impl DeviceStore for PostgresStore {
         self.auto(|c| {
             c.execute(
                 "UPDATE devices SET last_used_at = $2
-                 WHERE pk = $1 AND (last_used_at IS NULL OR last_used_at < $2 - $3)",
+                 WHERE pk = $1 AND (last_used_at IS NULL OR last_used_at < $2::BIGINT - $3::BIGINT)",
                 &[&pk, &now, &TOUCH_INTERVAL],
             )
             .map_err(backend)?;

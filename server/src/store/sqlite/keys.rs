@@ -74,7 +74,7 @@ pub(super) fn insert_key(c: &Connection, key: &KeyRecord) -> StoreResult<()> {
         ],
     )
     .map_err(conflict_or_backend("duplicate-key"))?;
-    Ok(())
+    super::devices::insert_first(c, key)
 }
 
 pub(super) fn get_key(c: &Connection, pk: &str) -> StoreResult<KeyRecord> {
@@ -98,6 +98,7 @@ pub(super) fn revoke_key(c: &Connection, pk: &str, at: i64) -> StoreResult<()> {
         .map_err(backend)?;
     c.execute("DELETE FROM revoke_codes WHERE pk = ?1", [pk])
         .map_err(backend)?;
+    super::devices::revoke_all(c, pk, at)?;
     Ok(())
 }
 

@@ -6,6 +6,7 @@
 //! [`Store`] trait; the SQL lives in one module per area.
 
 mod accounts;
+mod devices;
 mod events;
 mod keys;
 mod records;
@@ -33,6 +34,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_accounts.sql")),
     (6, include_str!("migrations/0006_sdk.sql")),
     (7, include_str!("migrations/0007_backchannel.sql")),
+    (9, include_str!("migrations/0009_devices.sql")),
     (10, include_str!("migrations/0010_record_versions.sql")),
 ];
 

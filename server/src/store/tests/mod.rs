@@ -9,6 +9,7 @@
 
 mod accounts;
 mod concurrency;
+mod devices;
 mod events;
 mod key_material;
 mod keys;
