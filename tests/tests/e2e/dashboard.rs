@@ -147,6 +147,20 @@ fn audit_problems(report: &Value, shots: &Path, screens: usize) -> Vec<String> {
     problems
 }
 
+/// After `DONE`: the script fails with the `problems`, or must exit 0.
+async fn finish(script: &mut Script, problems: &[String], shots: &Path) {
+    if !problems.is_empty() {
+        let msg = format!(
+            "{} problem(s):\n{}\n(screenshots in {})",
+            problems.len(),
+            problems.join("\n"),
+            shots.display()
+        );
+        match script.fail(&msg).await {}
+    }
+    script.finish().await;
+}
+
 /// Registers the dashboard account (a user).
 async fn owner_account(p: &Provider) {
     let res = reqwest::Client::new()
@@ -244,16 +258,7 @@ async fn a_dashboard_client_signs_users_in_and_every_screen_passes_axe() {
             "the sign-in is not counted on the client's page: {usage}"
         ));
     }
-    if !problems.is_empty() {
-        let msg = format!(
-            "{} problem(s):\n{}\n(screenshots in {})",
-            problems.len(),
-            problems.join("\n"),
-            shots.display()
-        );
-        match script.fail(&msg).await {}
-    }
-    script.finish().await;
+    finish(&mut script, &problems, &shots).await;
     // The browser deleted the client: its credentials are refused now.
     let gone = authentiq_server::oidc::clients::find(&p.state, &id)
         .await
@@ -317,15 +322,6 @@ async fn an_owner_links_an_authentiq_id_and_signs_in_to_the_dashboard_with_it() 
     let report: Value = serde_json::from_str(&script.expect("REPORT ").await).unwrap();
     script.expect("DONE").await;
     let problems = audit_problems(&report, &shots, 6);
-    if !problems.is_empty() {
-        let msg = format!(
-            "{} problem(s):\n{}\n(screenshots in {})",
-            problems.len(),
-            problems.join("\n"),
-            shots.display()
-        );
-        match script.fail(&msg).await {}
-    }
-    script.finish().await;
+    finish(&mut script, &problems, &shots).await;
     assert_eq!(linked_id(&p).await, None, "unlinked in the browser");
 }

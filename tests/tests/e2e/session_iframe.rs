@@ -275,13 +275,14 @@ async fn session_iframe_answers_unchanged_then_changed_after_logout_in_another_t
                 })
                 .await;
                 // What the refusals quote: /rp/iframe lets only rp's origin
-                // frame it, /check-session every client's.
+                // frame it, /check-session every client's (the dashboard's
+                // own client, at the provider's origin, among them).
                 let sets: Vec<BTreeSet<String>> =
                     refusals.iter().filter_map(|r| ancestors(r)).collect();
                 let want: BTreeSet<String> = if name.starts_with("client-iframe") {
                     [rp.clone()].into()
                 } else {
-                    [rp.clone(), other.clone()].into()
+                    [rp.clone(), other.clone(), p.url.clone()].into()
                 };
                 ensure(&mut script, sets.contains(&want), || {
                     format!(
