@@ -380,6 +380,21 @@ mod tests {
         }
     }
 
+    #[test]
+    fn a_shared_database_needs_a_master_key_given() {
+        let mut config = crate::config::Config::default();
+        let err = MasterKeySource::from_config(&config, true).unwrap_err();
+        assert!(err.to_string().contains("AUTHENTIQ_MASTER_KEY"), "{err}");
+        assert!(matches!(
+            MasterKeySource::from_config(&config, false).unwrap(),
+            MasterKeySource::Generated(_)
+        ));
+        config.master_key = Some(STANDARD.encode([3u8; 32]));
+        let source = MasterKeySource::from_config(&config, true).unwrap();
+        assert_eq!(source.load().unwrap(), [3; 32]);
+        assert_eq!(format!("{source:?}"), "Value(<hidden>)");
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_generated_master_key_is_owner_only_and_stable() {

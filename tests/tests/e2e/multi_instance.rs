@@ -49,7 +49,11 @@ impl Drop for Instance {
         let _ = self.child.wait();
         if std::thread::panicking() {
             let log = self.dir.path().join("server.log");
-            eprintln!("--- {} log:\n{}", self.url, authentiq_tests::procs::tail(&log, 40));
+            eprintln!(
+                "--- {} log:\n{}",
+                self.url,
+                authentiq_tests::procs::tail(&log, 40)
+            );
         }
     }
 }
@@ -74,6 +78,8 @@ struct Shared {
     database_url: String,
     master_key: String,
     public: String,
+    /// More settings, the same on every instance.
+    env: Vec<(&'static str, &'static str)>,
 }
 
 impl Shared {
@@ -85,7 +91,8 @@ impl Shared {
             .arg(&self.public)
             .env("AUTHENTIQ_DATABASE_URL", &self.database_url)
             .env("AUTHENTIQ_MASTER_KEY", &self.master_key)
-            .env("RUST_LOG", "info");
+            .env("RUST_LOG", "info")
+            .envs(self.env.iter().copied());
         cmd
     }
 
@@ -140,6 +147,12 @@ fn free_port() -> u16 {
 /// Two instances on a fresh database, a client registered from the
 /// command line, and its secret.
 async fn two_instances() -> (Shared, Instance, Instance, String) {
+    two_instances_with(Vec::new()).await
+}
+
+async fn two_instances_with(
+    env: Vec<(&'static str, &'static str)>,
+) -> (Shared, Instance, Instance, String) {
     let database_url = pg_cluster::fresh_database().unwrap();
     let master_key = base64::engine::general_purpose::STANDARD
         .encode(authentiq_server::secrets::random_bytes::<32>());
@@ -149,6 +162,7 @@ async fn two_instances() -> (Shared, Instance, Instance, String) {
         master_key,
         // Behind a load balancer both answer to one address; here it is A's.
         public: format!("http://127.0.0.1:{pa}"),
+        env,
     };
     let (a, b) = tokio::join!(shared.spawn(pa), shared.spawn(pb));
     let out = shared.cli(&[
@@ -208,6 +222,13 @@ fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
 
 /// `/authorize` and the page at `start`, "send to my device" (acknowledged).
 async fn start_sign_in(start: &Instance, email: &str) -> Started {
+    let (s, status) = try_sign_in(start, email).await;
+    assert_eq!(status, 200, "push at {}", start.url);
+    s
+}
+
+/// [`start_sign_in`], with the push's status.
+async fn try_sign_in(start: &Instance, email: &str) -> (Started, u16) {
     let browser = browser();
     let res = browser.get(authorize_url(start)).send().await.unwrap();
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
@@ -232,12 +253,13 @@ async fn start_sign_in(start: &Instance, email: &str) -> Started {
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), 200, "push at {}", start.url);
-    Started {
+    let status = res.status().as_u16();
+    let started = Started {
         browser,
         sid,
         number,
-    }
+    };
+    (started, status)
 }
 
 /// The device reads the next request (its channel is open wherever it is)
@@ -458,4 +480,42 @@ async fn killing_one_instance_loses_no_acknowledged_sign_in() {
     ));
     assert_eq!(subs.len(), 7);
     assert!(subs.iter().all(|s| *s == subs[0]), "one user: {subs:?}");
+}
+
+/// `authentiq_pushes_*` of one instance: (sent, refused for the rate).
+async fn pushes(at: &Instance) -> (u64, u64) {
+    use authentiq_server::metrics::{PUSHES_REFUSED, PUSHES_SENT};
+    let text = reqwest::get(format!("{}/metrics", at.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |prefix: &str| {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
+            .sum::<u64>()
+    };
+    (
+        value(&format!("{PUSHES_SENT} ")),
+        value(&format!("{PUSHES_REFUSED}{{reason=\"rate-limit\"}} ")),
+    )
+}
+
+#[tokio::test]
+async fn limits_are_counted_across_instances() {
+    let (_shared, a, b, _) =
+        two_instances_with(vec![("AUTHENTIQ_RATE__PUSHES_PER_KEY_PER_MINUTE", "3")]).await;
+    let device = Device::enrol(&a, "limited@example.com").await;
+    // Three pushes to the key, spread over both instances, then two more:
+    // one count in the database, so those are refused wherever they land.
+    // (The page answers the same either way, so that nobody learns whether
+    // an address has an ID; the instances' metrics tell.)
+    for at in [&a, &b, &a, &b, &a] {
+        start_sign_in(at, &device.email).await;
+    }
+    let (pa, pb) = (pushes(&a).await, pushes(&b).await);
+    assert_eq!(pa.0 + pb.0, 3, "pushes sent: A {pa:?}, B {pb:?}");
+    assert_eq!((pa.1, pb.1), (1, 1), "refused at each instance");
 }
