@@ -1,8 +1,8 @@
 //! A throwaway PostgreSQL cluster for tests: one per test process, started
 //! on first use, with a fresh database for each test.
 //!
-//! `initdb` into a temporary directory, then `postgres` on a Unix socket
-//! in that directory (no TCP). Both run from a small shell wrapper whose
+//! `initdb` into a temporary directory (once, then copied), then
+//! `postgres` on a Unix socket in that directory (no TCP). Both run from a small shell wrapper whose
 //! standard input is a pipe this process holds: when the process exits
 //! (however it exits) the pipe closes, and the wrapper stops the cluster
 //! and removes the directory. As root (CI), initdb and postgres refuse to
@@ -83,21 +83,36 @@ fn bindir() -> Result<PathBuf, String> {
         .ok_or_else(|| "PostgreSQL not found: no initdb under /usr/lib/postgresql/*/bin".into())
 }
 
-fn is_root() -> Result<bool, String> {
+/// This process's effective user id.
+fn uid() -> Result<String, String> {
     let out = Command::new("id")
         .arg("-u")
         .output()
         .map_err(|e| format!("id -u: {e}"))?;
-    Ok(String::from_utf8_lossy(&out.stdout).trim() == "0")
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 /// The wrapper: runs the cluster until its standard input closes.
+///
+/// initdb runs once per machine (and user, and PostgreSQL): into a
+/// template directory, renamed into place when complete (so processes
+/// starting at once use one, or each make their own and one wins); each
+/// cluster starts from a copy (test processes are many: one per test
+/// under nextest).
 const WRAPPER: &str = r#"
 as_owner() { if [ "$AQ_AS_POSTGRES" = 1 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
-if ! as_owner "$AQ_PGBIN/initdb" -D "$AQ_PGDIR/data" -U postgres -A trust -E UTF8 \
-        --no-sync >"$AQ_PGDIR/initdb.log" 2>&1; then
-    exit 1
+if [ ! -d "$AQ_PGTEMPLATE/data" ]; then
+    new="$AQ_PGTEMPLATE.$$"
+    rm -rf "$new" && mkdir -m 700 "$new" || exit 1
+    if [ "$AQ_AS_POSTGRES" = 1 ]; then chown postgres: "$new" || exit 1; fi
+    if ! as_owner "$AQ_PGBIN/initdb" -D "$new/data" -U postgres -A trust -E UTF8 \
+            --no-sync >"$AQ_PGDIR/initdb.log" 2>&1; then
+        rm -rf "$new"
+        exit 1
+    fi
+    mv -T "$new" "$AQ_PGTEMPLATE" 2>/dev/null || rm -rf "$new"
 fi
+as_owner cp -a "$AQ_PGTEMPLATE/data" "$AQ_PGDIR/data" 2>>"$AQ_PGDIR/initdb.log" || exit 1
 as_owner "$AQ_PGBIN/postgres" -D "$AQ_PGDIR/data" -k "$AQ_PGDIR" -p 5432 \
     -c listen_addresses= -c fsync=off -c synchronous_commit=off -c full_page_writes=off \
     -c max_connections=300 >"$AQ_PGDIR/postgres.log" 2>&1 </dev/null &
@@ -128,7 +143,15 @@ fn log_tail(dir: &Path) -> String {
 impl Cluster {
     fn start() -> Result<Self, String> {
         let bin = bindir()?;
-        let root = is_root()?;
+        let uid = uid()?;
+        let root = uid == "0";
+        let template = std::env::temp_dir().join(format!(
+            "authentiq-pg-template-{uid}-{}",
+            bin.to_string_lossy()
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                .collect::<String>()
+        ));
         static STARTED: AtomicU32 = AtomicU32::new(0);
         let dir = std::env::temp_dir().join(format!(
             "authentiq-pg-{}-{}",
@@ -149,6 +172,7 @@ impl Cluster {
             .args(["-c", WRAPPER])
             .env("AQ_PGBIN", &bin)
             .env("AQ_PGDIR", &dir)
+            .env("AQ_PGTEMPLATE", &template)
             .env("AQ_AS_POSTGRES", if root { "1" } else { "0" })
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
