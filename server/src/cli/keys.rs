@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use crate::config::Config;
-use crate::keys::{IssuerKeys, Vault};
+use crate::keys::IssuerKeys;
 use crate::oidc::keys::{DEFAULT_PUBLISH_AHEAD, KeyState, OidcKeys};
 
 use super::{date, now};
@@ -38,7 +38,7 @@ pub async fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
         KeysAction::Rotate { publish_ahead } => {
             let publish_ahead =
                 i64::try_from(publish_ahead).context("--publish-ahead is too large")?;
-            let issuer = rotate(&vault, now, publish_ahead)?;
+            let issuer = crate::keys::rotate(&vault, now, publish_ahead)?;
             if let Some(url) = &config.database_url {
                 // Instances reload at once rather than on their next check.
                 if let Err(e) = crate::hub::postgres::announce(url, &crate::hub::Topic::Keys).await
@@ -73,13 +73,4 @@ pub async fn run(config: &Config, action: KeysAction) -> anyhow::Result<()> {
         println!("{:<5}  {}  {state}", k.alg, k.kid);
     }
     Ok(())
-}
-
-/// Rotates every signing key (what the command line and the dashboard do):
-/// a new issuer key, and RS256/ES256 keys that sign `publish_ahead` seconds
-/// from now. Returns the new issuer keys.
-pub fn rotate(vault: &Vault, now: i64, publish_ahead: i64) -> anyhow::Result<IssuerKeys> {
-    let issuer = IssuerKeys::rotate(vault, now)?;
-    OidcKeys::rotate(vault, now, publish_ahead)?;
-    Ok(issuer)
 }

@@ -209,6 +209,15 @@ impl IssuerKeys {
     }
 }
 
+/// Rotates every signing key (what `authentiq-server keys rotate` and the
+/// dashboard do): a new issuer key, and RS256/ES256 keys published now
+/// that sign `publish_ahead` seconds from now. Returns the new issuer keys.
+pub fn rotate(vault: &Vault, now: i64, publish_ahead: i64) -> anyhow::Result<IssuerKeys> {
+    let issuer = IssuerKeys::rotate(vault, now)?;
+    crate::oidc::keys::OidcKeys::rotate(vault, now, publish_ahead)?;
+    Ok(issuer)
+}
+
 /// The secret of the keyed hashes, generated on first start.
 pub fn load_or_create_hash_key(vault: &Vault, now: i64) -> anyhow::Result<[u8; 32]> {
     vault.secret(vault::HASH_KEY, now)

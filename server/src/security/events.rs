@@ -36,6 +36,8 @@ pub enum Kind {
     RecoveryStarted,
     RecoveryCancelled,
     RecoveryCompleted,
+    /// An admin rotated the signing keys from the dashboard.
+    KeysRotated,
 }
 
 impl Kind {
@@ -58,6 +60,7 @@ impl Kind {
             Kind::RecoveryStarted => "recovery-started",
             Kind::RecoveryCancelled => "recovery-cancelled",
             Kind::RecoveryCompleted => "recovery-completed",
+            Kind::KeysRotated => "keys-rotated",
         }
     }
 }

@@ -309,3 +309,83 @@ async fn server_status_is_for_admins_and_lists_the_signing_keys() {
     }
     assert!(p.body.contains("authentiq-server keys rotate"));
 }
+
+async fn published_kids(s: &TestServer) -> Vec<String> {
+    let jwks: Value = s
+        .http
+        .get(s.url("/jwks"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn admins_rotate_the_keys_from_the_status_page() {
+    let s = TestServer::start().await;
+    account(&s, "root@example.com", true).await;
+    account(&s, "ann@example.com", false).await;
+    let before = published_kids(&s).await;
+    let old_issuer = s.state.keys().issuer.active_kid().to_string();
+    // Not for users, and not without the form's CSRF token.
+    let user = Browser::new(&s);
+    let csrf = user.sign_in("ann@example.com").await.csrf();
+    let p = user
+        .post("/dashboard/admin/status/rotate-keys", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    let admin = Browser::new(&s);
+    let csrf = admin.sign_in("root@example.com").await.csrf();
+    let p = admin
+        .post("/dashboard/admin/status/rotate-keys", &[("csrf", "forged")])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(published_kids(&s).await, before, "nothing rotated");
+
+    let p = admin
+        .post("/dashboard/admin/status/rotate-keys", &[("csrf", &csrf)])
+        .await;
+    assert_eq!(
+        (p.status, p.location()),
+        (
+            StatusCode::SEE_OTHER,
+            "/dashboard/admin/status?done=rotated"
+        )
+    );
+    // At once, without a restart: a new issuer key signs; the old keys and
+    // three new ones are published.
+    let new_issuer = s.state.keys().issuer.active_kid().to_string();
+    assert_ne!(new_issuer, old_issuer);
+    let after = published_kids(&s).await;
+    assert_eq!(after.len(), before.len() * 2);
+    assert!(
+        before.iter().all(|k| after.contains(k)),
+        "old keys still verify"
+    );
+    let p = admin.get("/dashboard/admin/status?done=rotated").await;
+    assert!(p.body.contains("New keys were made"));
+    assert!(p.body.contains(&format!("data-kid=\"{new_issuer}\"")));
+    let logged = s
+        .state
+        .db
+        .call(|db| {
+            db.list_security_events(
+                &authentiq_server::store::EventFilter {
+                    kind: Some("keys-rotated".into()),
+                    ..Default::default()
+                },
+                10,
+            )
+        })
+        .await
+        .unwrap();
+    assert_eq!(logged.len(), 1);
+}
