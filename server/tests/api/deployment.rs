@@ -15,7 +15,7 @@ fn browser() -> reqwest::Client {
 }
 
 /// `GET /authorize` for the test client, as a browser behind `xff`.
-async fn authorize(s: &TestServer, xff: Option<&str>) -> reqwest::Response {
+pub async fn authorize(s: &TestServer, xff: Option<&str>) -> reqwest::Response {
     let mut req = browser().get(s.url("/authorize")).query(&[
         ("client_id", "rp"),
         ("redirect_uri", REDIRECT),

@@ -466,3 +466,32 @@ async fn the_access_log_never_writes_secrets() {
     assert_eq!(line("/nowhere/at-all")["status"], 404, "the path, no query");
     assert_eq!(line("/token")["span"]["method"], "POST");
 }
+
+#[tokio::test]
+async fn a_browser_sign_in_is_counted_by_its_flow_and_routes() {
+    let s = TestServer::start_with(|c| c.clients = vec![test_client("rp")]).await;
+    let res = crate::deployment::authorize(&s, None).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let page = res.headers()["location"].to_str().unwrap().to_string();
+    let sid = page.rsplit('/').next().unwrap().to_string();
+    assert_eq!(s.get(&page).await.status(), StatusCode::OK);
+
+    let m = scrape(&s).await;
+    let sign_ins = |flow: &str| {
+        m.get(
+            "authentiq_sign_ins_total",
+            &[("flow", flow), ("outcome", "started")],
+        )
+    };
+    assert_eq!(sign_ins("browser"), 1.0);
+    assert_eq!(sign_ins("ciba"), 0.0);
+    let requests = |route: &str, status: &str| {
+        m.get(
+            "http_requests_total",
+            &[("route", route), ("method", "GET"), ("status", status)],
+        )
+    };
+    assert_eq!(requests("/authorize", "303"), 1.0);
+    assert_eq!(requests("/sign-in/{sid}", "200"), 1.0);
+    assert!(m.label_values().all(|v| !v.contains(&sid)));
+}
