@@ -42,6 +42,12 @@ const POOL_WAIT: Duration = Duration::from_secs(10);
 /// The server's message when it sent one (`postgres::Error` displays as
 /// "db error" alone), else the client's error with its cause.
 fn backend(e: postgres::Error) -> StoreError {
+    use postgres::error::SqlState;
+    if e.code().is_some_and(|c| {
+        *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+    }) {
+        RETRYABLE.with(|r| r.set(true));
+    }
     StoreError::Backend(match (e.as_db_error(), std::error::Error::source(&e)) {
         (Some(db), _) => db.to_string(),
         (None, Some(cause)) => format!("{e}: {cause}"),
@@ -103,7 +109,14 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))
 }
 
+/// How often a transaction runs at most when the server chose it as the
+/// victim of a deadlock (or a serialization failure).
+const TX_TRIES: u32 = 3;
+
 thread_local! {
+    /// Set by [`backend`] for a deadlock or a serialization failure: the
+    /// transaction failed as a whole and may run again.
+    static RETRYABLE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Set on tokio's blocking pool while a [`super::Db`] call runs.
     static ON_BLOCKING_POOL: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
@@ -197,17 +210,29 @@ impl PostgresStore {
     }
 
     /// Runs `f` as one transaction: committed when it returns `Ok`, rolled
-    /// back otherwise.
+    /// back otherwise, and run again (up to [`TX_TRIES`] times) when it was
+    /// rolled back to break a deadlock.
     fn tx<T: Send>(
         &self,
-        f: impl FnOnce(&mut Transaction<'_>) -> StoreResult<T> + Send,
+        f: impl Fn(&mut Transaction<'_>) -> StoreResult<T> + Sync,
     ) -> StoreResult<T> {
         where_blocking_is_fine(|| {
             let mut conn = self.conn()?;
-            let mut t = conn.transaction().map_err(backend)?;
-            let out = f(&mut t)?;
-            t.commit().map_err(backend)?;
-            Ok(out)
+            let mut tries = 0;
+            loop {
+                RETRYABLE.with(|r| r.set(false));
+                let mut once = || {
+                    let mut t = conn.transaction().map_err(backend)?;
+                    let out = f(&mut t)?;
+                    t.commit().map_err(backend)?;
+                    Ok(out)
+                };
+                tries += 1;
+                match once() {
+                    Err(_) if tries < TX_TRIES && RETRYABLE.with(std::cell::Cell::get) => {}
+                    done => return done,
+                }
+            }
         })
     }
 }

@@ -116,3 +116,40 @@ async fn calls_from_async_code_and_closing_there_do_not_panic() {
     assert_eq!(got.pk, "a");
     drop(db);
 }
+
+#[test]
+fn a_transaction_chosen_to_break_a_deadlock_runs_again() {
+    let s = std::sync::Arc::new(PostgresStore::open(&fresh_url()).unwrap());
+    s.insert_key(&key("a"), None).unwrap();
+    s.insert_key(&key("b"), None).unwrap();
+    // Two transactions lock a and b in opposite orders, the second lock
+    // only once both hold their first: PostgreSQL rolls one of them back.
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let runs = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let handles: Vec<_> = [("a", "b"), ("b", "a")]
+        .into_iter()
+        .map(|(first, second)| {
+            let (s, barrier, runs) = (s.clone(), barrier.clone(), runs.clone());
+            std::thread::spawn(move || {
+                s.tx(|t| {
+                    let n = runs.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let lock = "UPDATE keys SET devtoken = 'x' WHERE pk = $1";
+                    t.execute(lock, &[&first]).map_err(backend)?;
+                    if n < 2 {
+                        barrier.wait();
+                    }
+                    t.execute(lock, &[&second]).map_err(backend)?;
+                    Ok(())
+                })
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap().unwrap();
+    }
+    assert_eq!(
+        runs.load(std::sync::atomic::Ordering::SeqCst),
+        3,
+        "one ran again"
+    );
+}
