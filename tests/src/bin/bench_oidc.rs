@@ -1,6 +1,15 @@
 //! `bench-oidc`: load numbers for the OpenID Connect provider, measured
 //! against the real (release-built) server process on its default SQLite
-//! storage in a fresh temporary data directory, over loopback only.
+//! storage in a fresh temporary data directory, over loopback only; or,
+//! with `--database-url postgres://…`, against `--instances N` server
+//! processes sharing that PostgreSQL database (and one random master key),
+//! each with its own data directory, all with instance 0's URL as their
+//! public URL as behind a load balancer. The load then crosses instances on
+//! purpose: a sign-in's browser steps at one instance, the device's channel
+//! (and its enrolment) at device d mod N, the device's answers round-robin,
+//! the code exchange at the instance after the browser's, and the GET,
+//! refresh and introspection requests round-robin (request i at i mod N).
+//! Server CPU is the instances' CPU summed; memory is summed and per instance.
 //!
 //! Setup: a configuration file with an RS256 and an EdDSA confidential
 //! client and raised rate limits; N devices enrolled (key registered, email
@@ -30,7 +39,9 @@
 //! process's CPU and memory the same way, and prints a side-by-side table:
 //! ours and its requests/s, the ratio, server CPU ms per request and p99.
 //!
-//! Run it with `bash .ci/bench oidc [--peer]`; it is a command, not a test.
+//! Run it with `bash .ci/bench oidc [--peer]` (or `bash .ci/bench oidc
+//! --database postgres [--instances N]`, which starts a throwaway
+//! PostgreSQL cluster for the run); it is a command, not a test.
 #![allow(clippy::print_stdout)]
 
 // Shared with bench-issuer: a binary's root looks for modules beside it, in
@@ -51,6 +62,8 @@ mod server;
 mod device;
 #[path = "bench_oidc/flow.rs"]
 mod flow;
+#[path = "bench_oidc/instances.rs"]
+mod instances;
 #[path = "bench_oidc/peer.rs"]
 mod peer;
 #[path = "bench_oidc/phases.rs"]
@@ -59,7 +72,6 @@ mod phases;
 mod summary;
 
 use std::collections::HashMap;
-use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,9 +84,10 @@ use reqwest::StatusCode;
 use channel::Channel;
 use device::{Approvers, Device, Outbox};
 use flow::{Browsers, Flow, REDIRECT_URI, Rp, Wait};
+use instances::{Backend, CpuMark, Instances};
 use phases::Endpoints;
-use report::{CpuMark, Phase};
-use server::{ProcStat, Server, expect_status, interrupted, loadavg, request_error};
+use report::Phase;
+use server::{ProcStat, expect_status, interrupted, loadavg, request_error};
 use summary::{Approvals, Mem, PeerReport, Report, SignIns, Tokens};
 
 #[derive(Debug, Parser)]
@@ -88,6 +101,17 @@ struct Args {
     /// The server binary to start (release build).
     #[arg(long)]
     server: PathBuf,
+    /// Run on this PostgreSQL database (`postgres://…`, e.g.
+    /// `postgres:///bench?host=/tmp/pg&user=postgres`), empty, instead of
+    /// SQLite: every instance gets it as AUTHENTIQ_DATABASE_URL, with one
+    /// random AUTHENTIQ_MASTER_KEY (so the keys a run stores there open in
+    /// no other run).
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
+    /// Server processes sharing the database (more than 1 needs
+    /// --database-url; SQLite is one process).
+    #[arg(long, default_value_t = 1)]
+    instances: usize,
     /// Devices to enrol; sign-in i uses device i mod N.
     #[arg(long, default_value_t = 64)]
     devices: usize,
@@ -232,7 +256,7 @@ struct Ctx {
 /// Runs `n` sign-ins at `concurrency`; records the phase unless `label` is `None`.
 async fn sign_ins(
     ctx: &mut Ctx,
-    server: &Server,
+    servers: &Instances,
     label: &str,
     n: usize,
     concurrency: usize,
@@ -240,7 +264,7 @@ async fn sign_ins(
 ) -> anyhow::Result<SignIns> {
     let breaker = Arc::new(Breaker::new(ctx.args.max_failures_in_a_row));
     let limit = Duration::from_secs(ctx.args.flow_timeout_secs);
-    let mark = CpuMark::new(server.pid);
+    let mark = CpuMark::new(&servers.pids());
     let load = load::run(label, n, concurrency, {
         let (browsers, breaker) = (Arc::clone(&ctx.browsers), Arc::clone(&breaker));
         move |i| {
@@ -287,23 +311,18 @@ async fn sign_ins(
 }
 
 /// `n` introspections of one live access token of client 0, by
-/// as many workers as the first `--token-workers`.
-async fn introspections(ctx: &mut Ctx, server: &Server, n: usize) -> anyhow::Result<Phase> {
+/// as many workers as the first `--token-workers` (request i at instance i mod N).
+async fn introspections(ctx: &mut Ctx, servers: &Instances, n: usize) -> anyhow::Result<Phase> {
     let workers = first_workers(&ctx.args);
     let (client, access) = live_access_token(ctx).await?;
     let label = format!("POST /introspect ({}, c={workers})", client.alg);
-    let url = format!("{}/introspect", ctx.browsers.url);
-    let mark = CpuMark::new(server.pid);
+    let urls = endpoint_urls(&ctx.browsers, "/introspect");
+    let mark = CpuMark::new(&servers.pids());
     let load = load::run(&label, n, workers, {
-        let (http, client, url, access) = (
-            ctx.browsers.rp_http.clone(),
-            client.clone(),
-            url.clone(),
-            access.clone(),
-        );
-        move |_| {
-            let (http, client, url, access) =
-                (http.clone(), client.clone(), url.clone(), access.clone());
+        let (http, client, access) = (ctx.browsers.rp_http.clone(), client.clone(), access.clone());
+        move |i| {
+            let (http, client, access) = (http.clone(), client.clone(), access.clone());
+            let url = urls[i % urls.len()].clone();
             async move {
                 let res = http
                     .post(&url)
@@ -325,12 +344,18 @@ async fn introspections(ctx: &mut Ctx, server: &Server, n: usize) -> anyhow::Res
     Ok(Phase::from_load(&label, &load, mark.since()))
 }
 
+/// `path` on every instance.
+fn endpoint_urls(browsers: &Browsers, path: &str) -> Vec<String> {
+    browsers.urls.iter().map(|u| format!("{u}{path}")).collect()
+}
+
 /// The first `--token-workers` count (at least 1).
 fn first_workers(args: &Args) -> usize {
     args.token_workers.first().copied().unwrap_or(8).max(1)
 }
 
-/// A live access token of client 0: a sign-in, then a refresh grant.
+/// A live access token of client 0: a sign-in, then a refresh grant (at
+/// the last instance).
 async fn live_access_token(ctx: &mut Ctx) -> anyhow::Result<(Rp, String)> {
     let client = ctx
         .browsers
@@ -345,10 +370,11 @@ async fn live_access_token(ctx: &mut Ctx) -> anyhow::Result<(Rp, String)> {
     .await
     .map_err(|_| anyhow!("the sign-in for an access token timed out"))?
     .map_err(|e| anyhow!("the sign-in for an access token: {e}"))?;
+    let last = ctx.browsers.urls.last().unwrap_or(&ctx.browsers.public);
     let res = ctx
         .browsers
         .rp_http
-        .post(format!("{}/token", ctx.browsers.url))
+        .post(format!("{last}/token"))
         .basic_auth(&client.client_id, Some(&client.secret))
         .form(&[
             ("grant_type", "refresh_token"),
@@ -368,7 +394,7 @@ async fn live_access_token(ctx: &mut Ctx) -> anyhow::Result<(Rp, String)> {
 /// `n` refresh grants for client `rp` over `workers` rotating chains.
 async fn tokens(
     ctx: &mut Ctx,
-    server: &Server,
+    servers: &Instances,
     rp: usize,
     n: usize,
     workers: usize,
@@ -408,15 +434,20 @@ async fn tokens(
         .get_mut(rp)
         .map(|c| c.drain(..workers).collect())
         .unwrap_or_default();
-    let url = format!("{}/token", ctx.browsers.url);
-    phases::refresh(&ctx.browsers.rp_http, server.pid, &url, &client, chains, n).await
+    let urls = endpoint_urls(&ctx.browsers, "/token");
+    let pids = servers.pids();
+    phases::refresh(&ctx.browsers.rp_http, &pids, &urls, &client, chains, n).await
 }
 
-fn mem(r: &mut Report, server: &Server, data: &Path, after: &str) -> anyhow::Result<()> {
+fn mem(r: &mut Report, servers: &Instances, after: &str) -> anyhow::Result<()> {
+    let db_bytes = match (&servers.backend, servers.data_dirs.first()) {
+        (Backend::Sqlite, Some(dir)) => Some(db_bytes(dir)),
+        _ => None,
+    };
     r.mem.push(Mem {
         after: after.into(),
-        stat: ProcStat::read(server.pid)?,
-        db_bytes: db_bytes(data),
+        stats: servers.stats()?,
+        db_bytes,
     });
     Ok(())
 }
@@ -456,23 +487,28 @@ fn snapshot(a: &Approvers) -> Approvals {
         bad_events: n(&s.bad_events),
         answer_failed: n(&s.answer_failed),
         channels_lost: n(&s.channels_lost),
+        answers_elsewhere: n(&s.answers_elsewhere),
         last_channel_error: a.last_channel_error.lock().ok().and_then(|e| e.clone()),
     }
 }
 
 async fn run(
     args: Args,
-    server: &mut Server,
+    servers: &mut Instances,
     http: reqwest::Client,
-    data: &Path,
     rps: Vec<Rp>,
     r: &mut Report,
 ) -> anyhow::Result<()> {
-    mem(r, server, data, "start, empty database")?;
-    let url = server.url.clone();
+    mem(r, servers, "start, empty database")?;
+    let url = servers.public_url().to_string();
+    let urls = servers.urls();
+    let n = urls.len().max(1);
     let issuer_key = issuer_key(&http, &url).await?;
     let approvers = Arc::new(Approvers {
         http: http.clone(),
+        public: url.clone(),
+        urls: urls.clone(),
+        next_answer: AtomicUsize::new(0),
         issuer_key,
         pending: Arc::new(Mutex::new(HashMap::new())),
         stats: Default::default(),
@@ -481,22 +517,42 @@ async fn run(
     r.approvers = Some(Arc::clone(&approvers));
 
     println!(
-        "==> enrolling {} devices ({} in flight): POST /key, POST /scope, code from the outbox, \
+        "==> enrolling {} devices ({} in flight{}): POST /key, POST /scope, code from the outbox, \
          POST /scope/{{job}}, GET the grant, PUT /key/{{PK}}, GET /channel",
-        args.devices, args.enrol_concurrency
+        args.devices,
+        args.enrol_concurrency,
+        if n > 1 {
+            ", device d wholly at instance d mod N"
+        } else {
+            ""
+        }
     );
-    let outbox = Arc::new(Outbox::new(data));
-    let addr = server.addr;
-    let mark = CpuMark::new(server.pid);
+    let homes: Arc<Vec<_>> = Arc::new(
+        servers
+            .servers
+            .iter()
+            .zip(&servers.data_dirs)
+            .map(|(s, dir)| (s.addr, s.url.clone(), Outbox::new(dir)))
+            .collect(),
+    );
+    // Fresh addresses each run, should the database be used again.
+    let tag = format!(
+        "{:08x}",
+        rand_core::RngCore::next_u32(&mut rand_core::OsRng)
+    );
+    let mark = CpuMark::new(&servers.pids());
     let load = load::run("enrol", args.devices, args.enrol_concurrency, {
-        let (http, url, outbox) = (http.clone(), url.clone(), Arc::clone(&outbox));
+        let (http, url, homes) = (http.clone(), url.clone(), Arc::clone(&homes));
         move |i| {
-            let (http, url, outbox) = (http.clone(), url.clone(), Arc::clone(&outbox));
+            let (http, url, homes) = (http.clone(), url.clone(), Arc::clone(&homes));
+            let email = format!("device-{i}-{tag}@bench.example");
             async move {
-                let email = format!("device-{i}@bench.example");
-                let device = Device::enrol(&http, &url, &outbox, email).await?;
+                let home = i % homes.len();
+                let (addr, at, outbox) = &homes[home];
+                let device = Device::enrol(&http, (home, at), outbox, email).await?;
+                // The token's audience is the public URL, wherever the channel is.
                 let token = device.channel_auth(&url)?;
-                let channel = Channel::open(addr, &token, Duration::from_secs(10))
+                let channel = Channel::open(*addr, &token, Duration::from_secs(10))
                     .await
                     .map_err(|e| format!("GET /channel: {e}"))?;
                 Ok((device, channel))
@@ -526,7 +582,7 @@ async fn run(
     r.devices = devices.len();
     // Let the channels subscribe before the first push.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    mem(r, server, data, "devices enrolled, channels open")?;
+    mem(r, servers, "devices enrolled, channels open")?;
 
     let browser_http = reqwest::Client::builder()
         .no_proxy()
@@ -542,10 +598,13 @@ async fn run(
         browsers: Arc::new(Browsers {
             http: browser_http,
             rp_http,
-            url: url.clone(),
+            public: url.clone(),
+            urls: urls.clone(),
             rps,
             devices,
             pending: Arc::clone(&approvers.pending),
+            pushes_elsewhere: AtomicUsize::new(0),
+            pushes: AtomicUsize::new(0),
         }),
         args,
         http,
@@ -564,7 +623,7 @@ async fn run(
     if ctx.args.warmup > 0 {
         println!("==> warm-up: {} sign-ins (c={lowest})", ctx.args.warmup);
         let (label, n) = (format!("sign-in warm-up (c={lowest})"), ctx.args.warmup);
-        let s = sign_ins(&mut ctx, server, &label, n, lowest, Wait::Device).await?;
+        let s = sign_ins(&mut ctx, servers, &label, n, lowest, Wait::Device).await?;
         r.sign_ins.push(s);
     }
     for &c in &levels {
@@ -573,10 +632,10 @@ async fn run(
             ctx.args.sign_ins
         );
         let (label, n) = (format!("sign-in, full flow (c={c})"), ctx.args.sign_ins);
-        let s = sign_ins(&mut ctx, server, &label, n, c, Wait::Device).await?;
+        let s = sign_ins(&mut ctx, servers, &label, n, c, Wait::Device).await?;
         r.sign_ins.push(s);
-        mem(r, server, data, &format!("sign-ins c={c}"))?;
-        if let Some(status) = server.exit_status() {
+        mem(r, servers, &format!("sign-ins c={c}"))?;
+        if let Some(status) = servers.exit_status() {
             bail!("the server exited during the sign-ins ({status})");
         }
     }
@@ -587,14 +646,9 @@ async fn run(
         );
         let label = format!("sign-in, page waits on /events (c={highest})");
         let n = ctx.args.events_sign_ins;
-        let s = sign_ins(&mut ctx, server, &label, n, highest, Wait::Events).await?;
+        let s = sign_ins(&mut ctx, servers, &label, n, highest, Wait::Events).await?;
         r.sign_ins.push(s);
-        mem(
-            r,
-            server,
-            data,
-            &format!("sign-ins via /events c={highest}"),
-        )?;
+        mem(r, servers, &format!("sign-ins via /events c={highest}"))?;
     }
 
     if ctx.args.get_requests > 0 {
@@ -603,10 +657,12 @@ async fn run(
             "==> GET discovery, JWKS, userinfo (a live access token) × {n} each ({c} at a time)"
         );
         let ep = Endpoints::discover(&ctx.http, &url).await?;
+        let eps: Vec<Endpoints> = urls.iter().map(|u| ep.on(&url, u)).collect();
         let (_, access) = live_access_token(&mut ctx).await?;
-        r.gets = phases::gets(&ctx.browsers.rp_http, server.pid, &ep, &access, n, c).await?;
-        mem(r, server, data, "GETs")?;
-        if let Some(status) = server.exit_status() {
+        let pids = servers.pids();
+        r.gets = phases::gets(&ctx.browsers.rp_http, &pids, &eps, &access, n, c).await?;
+        mem(r, servers, "GETs")?;
+        if let Some(status) = servers.exit_status() {
             bail!("the server exited during the GET phases ({status})");
         }
     }
@@ -619,15 +675,10 @@ async fn run(
                 ctx.args.token_requests
             );
             let n = ctx.args.token_requests;
-            let t = tokens(&mut ctx, server, rp, n, workers).await?;
+            let t = tokens(&mut ctx, servers, rp, n, workers).await?;
             r.tokens.push(t);
-            mem(
-                r,
-                server,
-                data,
-                &format!("/token refresh {alg} c={workers}"),
-            )?;
-            if let Some(status) = server.exit_status() {
+            mem(r, servers, &format!("/token refresh {alg} c={workers}"))?;
+            if let Some(status) = servers.exit_status() {
                 bail!("the server exited during the /token phase ({status})");
             }
         }
@@ -639,19 +690,29 @@ async fn run(
             first_workers(&ctx.args)
         );
         let n = ctx.args.introspections;
-        r.introspection = Some(introspections(&mut ctx, server, n).await?);
-        mem(r, server, data, "/introspect")?;
+        r.introspection = Some(introspections(&mut ctx, servers, n).await?);
+        mem(r, servers, "/introspect")?;
     }
-    // Healthy at the end?
-    let res = ctx
-        .http
-        .get(format!("{url}/healthz"))
-        .send()
-        .await
-        .map_err(|e| anyhow!("GET /healthz after the run: {}", request_error(&e)))?;
-    expect_status(res, StatusCode::OK)
-        .await
-        .map_err(|e| anyhow!("GET /healthz after the run: {e}"))?;
+    let b = &ctx.browsers;
+    r.pushes = b.pushes.load(Ordering::Relaxed);
+    r.pushes_elsewhere = b.pushes_elsewhere.load(Ordering::Relaxed);
+    // Every instance healthy at the end?
+    for (i, u) in urls.iter().enumerate() {
+        let res = ctx
+            .http
+            .get(format!("{u}/healthz"))
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow!(
+                    "GET /healthz of instance {i} after the run: {}",
+                    request_error(&e)
+                )
+            })?;
+        expect_status(res, StatusCode::OK)
+            .await
+            .map_err(|e| anyhow!("GET /healthz of instance {i} after the run: {e}"))?;
+    }
     Ok(())
 }
 
@@ -670,6 +731,23 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if args.devices == 0 {
         bail!("--devices must be at least 1");
     }
+    if args.instances == 0 {
+        bail!("--instances must be at least 1");
+    }
+    let backend = match &args.database_url {
+        None if args.instances > 1 => bail!(
+            "--instances {} needs --database-url postgres://… (SQLite is one server process)",
+            args.instances
+        ),
+        None => Backend::Sqlite,
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            Backend::Postgres { url: url.clone() }
+        }
+        Some(url) => bail!(
+            "--database-url must be a postgres:// URL, not {}",
+            instances::redacted(url)
+        ),
+    };
     let server_bin = std::fs::canonicalize(&args.server)
         .with_context(|| format!("no server binary at {}", args.server.display()))?;
     // Each device channel holds a socket on both sides.
@@ -715,17 +793,33 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         .pool_idle_timeout(Duration::from_secs(60))
         .build()
         .context("cannot build the HTTP client")?;
+    let storage = match &backend {
+        Backend::Sqlite => format!(
+            "default SQLite (WAL, synchronous=FULL, one writer) in fresh {}",
+            data.path().join("instance-0").display()
+        ),
+        Backend::Postgres { url } => format!(
+            "PostgreSQL at {} shared by {} instance(s) (one master key; fan-out over LISTEN/NOTIFY), \
+             each instance's own data directory under {}",
+            instances::redacted(url),
+            args.instances,
+            data.path().display()
+        ),
+    };
     let mut report = Report {
         server_bin: args.server.display().to_string(),
-        data_dir: data.path().display().to_string(),
+        backend: backend.name().to_string(),
+        storage,
         cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
         loadavg_start: loadavg(),
         flow_timeout: Duration::from_secs(args.flow_timeout_secs),
         ..Report::default()
     };
     println!(
-        "==> starting {} --config {} (data in {})",
+        "==> starting {} × {} on {} --config {} (data in {})",
+        args.instances,
         server_bin.display(),
+        backend.name(),
         config.display(),
         data.path().display()
     );
@@ -742,19 +836,20 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         }),
         _ => None,
     };
-    // From here on the server is killed when `server` is dropped, on every path.
-    let mut server = Server::start_with(
-        &server_bin,
-        data.path(),
-        &[OsStr::new("--config"), config.as_os_str()],
-        &http,
-    )
-    .await?;
-    report.server_pid = server.pid;
-    report.server_url = server.url.clone();
-    println!("    pid {} listening at {}", server.pid, server.url);
+    // From here on the servers are killed when `servers` is dropped, on every path.
+    let count = args.instances;
+    let started = tokio::select! {
+        r = Instances::start(&server_bin, data.path(), &config, backend, count, &http) => r,
+        why = interrupted() => Err(anyhow!("interrupted by {why}")),
+    };
+    let mut servers = started?;
+    report.instances = servers
+        .servers
+        .iter()
+        .map(|s| (s.pid, s.url.clone()))
+        .collect();
     let outcome = tokio::select! {
-        r = run(args, &mut server, http, data.path(), rps, &mut report) => r,
+        r = run(args, &mut servers, http, rps, &mut report) => r,
         why = interrupted() => Err(anyhow!("interrupted by {why}")),
     };
     report.loadavg_end = loadavg();
@@ -762,11 +857,11 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if let Some(a) = &report.approvers {
         report.approvals = snapshot(a);
     }
-    let early_exit = server.stop();
-    let log = server.log_summary();
+    let early_exit = servers.stop();
+    let log = servers.log_summary();
     if let Err(e) = &outcome {
         println!("\nthe benchmark failed: {e:#}");
-        println!("server log ends:\n{}", server.log_tail(20));
+        println!("server log ends:\n{}", servers.log_tails(20));
     }
     // The peer after ours has stopped, so neither runs beside the other.
     let mut outcome = outcome;

@@ -13,11 +13,25 @@ use anyhow::{Context, bail};
 /// How long the server may take to answer `/healthz` after starting.
 const READY_WITHIN: Duration = Duration::from_secs(30);
 
+/// How to start the server, beyond a free port and a data directory.
+#[derive(Debug, Default)]
+pub struct Launch<'a> {
+    /// More command-line arguments (e.g. `--config FILE`).
+    pub args: &'a [&'a OsStr],
+    /// `--public-url`, when it is not the server's own address (several
+    /// instances behind one name, as behind a load balancer).
+    pub public_url: Option<&'a str>,
+    /// Its environment: the caller's `AUTHENTIQ_*` never reaches the
+    /// server, so settings such as the database URL go here.
+    pub env: &'a [(&'a str, &'a str)],
+}
+
 #[derive(Debug)]
 pub struct Server {
     pub pid: u32,
     pub addr: SocketAddr,
-    /// `http://127.0.0.1:<port>`: also the server's public URL.
+    /// `http://127.0.0.1:<port>`: also the server's public URL unless
+    /// [`Launch::public_url`] says otherwise.
     pub url: String,
     pub log_path: PathBuf,
     child: Option<Child>,
@@ -47,8 +61,23 @@ impl Server {
         extra_args: &[&OsStr],
         http: &reqwest::Client,
     ) -> anyhow::Result<Self> {
+        let launch = Launch {
+            args: extra_args,
+            ..Launch::default()
+        };
+        Self::launch(bin, data_dir, &launch, http).await
+    }
+
+    /// [`Server::start`] with everything in `launch`.
+    pub async fn launch(
+        bin: &Path,
+        data_dir: &Path,
+        launch: &Launch<'_>,
+        http: &reqwest::Client,
+    ) -> anyhow::Result<Self> {
         let addr = free_port()?;
         let url = format!("http://{addr}");
+        let public_url = launch.public_url.unwrap_or(&url);
         let log_path = data_dir.join("server.log");
         let log = File::create(&log_path)
             .with_context(|| format!("cannot create {}", log_path.display()))?;
@@ -63,10 +92,11 @@ impl Server {
         cmd.arg("--listen")
             .arg(addr.to_string())
             .arg("--public-url")
-            .arg(&url)
+            .arg(public_url)
             .arg("--data-dir")
             .arg(data_dir)
-            .args(extra_args)
+            .args(launch.args)
+            .envs(launch.env.iter().copied())
             .env("AUTHENTIQ_RATE__PUSHES_PER_KEY_PER_MINUTE", "1000000")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

@@ -43,6 +43,8 @@ pub struct Device {
     pub email: String,
     /// The issuer-signed grant for `email`, attached to every answer.
     pub grant: String,
+    /// The instance it enrolled at and holds its channel open at.
+    pub home: usize,
 }
 
 fn sign<T: serde::Serialize>(key: &SigningKey, claims: Claims<T>) -> Result<String, String> {
@@ -167,10 +169,11 @@ async fn post_jwt(
 
 impl Device {
     /// A new key that registers, verifies `email` with the code from the
-    /// outbox, and binds it (so "send to my device" finds this key).
+    /// outbox, and binds it (so "send to my device" finds this key), all at
+    /// instance `home` (at `url`, writing to `outbox`).
     pub async fn enrol(
         http: &reqwest::Client,
-        url: &str,
+        (home, url): (usize, &str),
         outbox: &Outbox,
         email: String,
     ) -> Result<Self, String> {
@@ -259,10 +262,11 @@ impl Device {
             pk,
             email,
             grant,
+            home,
         })
     }
 
-    /// Single-use, for `<server>/channel`, 2 minutes (the server allows 5).
+    /// Single-use, for `<public URL>/channel`, 2 minutes (the server allows 5).
     pub fn channel_auth(&self, url: &str) -> Result<String, String> {
         sign(
             &self.key,
@@ -301,6 +305,8 @@ impl Device {
 #[derive(Debug)]
 pub struct Pending {
     pub number: u16,
+    /// The instance the browser's page is at.
+    pub page_at: usize,
     pub done: oneshot::Sender<Result<(), String>>,
 }
 
@@ -319,12 +325,20 @@ pub struct ApproverStats {
     pub answer_failed: AtomicUsize,
     /// Channels that ended (each stops its device).
     pub channels_lost: AtomicUsize,
+    /// Answers posted to an instance other than the one the page is at.
+    pub answers_elsewhere: AtomicUsize,
 }
 
 /// What every approver shares.
 #[derive(Debug)]
 pub struct Approvers {
     pub http: reqwest::Client,
+    /// Every instance's public URL (the session URIs' origin).
+    pub public: String,
+    /// The instances' own URLs: answers go round-robin over them, as a
+    /// load balancer in front of them would send the app's requests.
+    pub urls: Vec<String>,
+    pub next_answer: AtomicUsize,
     /// The issuer's Ed25519 key, from `/jwks`: events are verified as the app does.
     pub issuer_key: VerifyingKey,
     pub pending: PendingMap,
@@ -381,7 +395,12 @@ impl Approvers {
             self.stats.unmatched.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let outcome = self.approve(device, &req, pending.number).await;
+        let n = self.urls.len().max(1);
+        let at = self.next_answer.fetch_add(1, Ordering::Relaxed) % n;
+        if at != pending.page_at {
+            self.stats.answers_elsewhere.fetch_add(1, Ordering::Relaxed);
+        }
+        let outcome = self.approve(device, &req, pending.number, at).await;
         if outcome.is_ok() {
             self.stats.approved.fetch_add(1, Ordering::Relaxed);
         } else {
@@ -396,6 +415,7 @@ impl Approvers {
         device: &Device,
         req: &SignInRequest,
         number: u16,
+        at: usize,
     ) -> Result<(), String> {
         if !req.numbers.contains(&number) {
             return Err(format!(
@@ -404,7 +424,9 @@ impl Approvers {
             ));
         }
         let token = device.approval(req, number)?;
-        let res = post_jwt(&self.http, &req.session, token)
+        let base = self.urls.get(at).unwrap_or(&self.public);
+        let url = crate::instances::on(&req.session, &self.public, base);
+        let res = post_jwt(&self.http, &url, token)
             .await
             .map_err(|e| format!("device answer: {e}"))?;
         expect_status(res, reqwest::StatusCode::OK)

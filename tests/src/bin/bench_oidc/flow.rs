@@ -1,8 +1,16 @@
 //! One browser's full sign-in, timed step by step: `/authorize` → the
 //! sign-in page → "send to my device" → the device approves → `/continue`
 //! → the relying party redeems the code at `/token`.
+//!
+//! With several instances the requests cross them on purpose, as a
+//! round-robin load balancer would: the browser's steps at one instance
+//! ([`Browsers::browser_at`]), the device's channel wherever it enrolled
+//! (device d at instance d mod N), its answer round-robin
+//! ([`crate::device::Approvers`]), the code exchange at the next instance
+//! after the browser's.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -61,10 +69,17 @@ pub struct Browsers {
     pub http: reqwest::Client,
     /// The relying party's back channel, for `/token`.
     pub rp_http: reqwest::Client,
-    pub url: String,
+    /// Every instance's public URL (the issuer; session URIs name it).
+    pub public: String,
+    /// Each instance's own URL.
+    pub urls: Vec<String>,
     pub rps: Vec<Rp>,
     pub devices: Vec<Arc<Device>>,
     pub pending: PendingMap,
+    /// Pushes sent from an instance other than the one holding the device's channel.
+    pub pushes_elsewhere: AtomicUsize,
+    /// Pushes sent.
+    pub pushes: AtomicUsize,
 }
 
 /// Takes the pending entry out again however the flow ends (also when its
@@ -168,6 +183,16 @@ pub fn check_tokens(body: &str, rp: &Rp) -> Result<String, String> {
 }
 
 impl Browsers {
+    /// The instance sign-in `index`'s browser steps go to: `index mod N`,
+    /// shifted by one instance for each round over the devices, so that
+    /// every device is signed into from every instance in turn (with
+    /// `--devices` a multiple of `--instances`, `index mod N` alone would
+    /// always put the browser beside the device's channel).
+    pub fn browser_at(&self, index: usize) -> usize {
+        let n = self.urls.len().max(1);
+        (index + index / self.devices.len().max(1)) % n
+    }
+
     /// Sign-in number `index`: device `index % devices`, client `index % clients`.
     pub async fn sign_in(&self, index: usize, wait: Wait) -> Result<Flow, String> {
         let device = self
@@ -176,7 +201,10 @@ impl Browsers {
             .ok_or("no device")?;
         let rp_index = index % self.rps.len().max(1);
         let rp = self.rps.get(rp_index).ok_or("no client")?;
-        let url = &self.url;
+        let n = self.urls.len().max(1);
+        let at = self.browser_at(index);
+        let url = self.urls.get(at).ok_or("no instance")?;
+        let token_url = self.urls.get((at + 1) % n).ok_or("no instance")?;
         let mut steps = [Duration::ZERO; 6];
         let mut t = Instant::now();
         let mut lap = |i: usize| {
@@ -245,12 +273,17 @@ impl Browsers {
         let csrf = between(&html, "name=\"csrf\" value=\"", "\"")
             .ok_or("page: no CSRF token on the page")?
             .to_string();
-        let session = format!("{url}/sign-in/{sid}");
+        let session = format!("{}/sign-in/{sid}", self.public);
         let (tx, mut rx) = oneshot::channel();
+        let pending = Pending {
+            number,
+            page_at: at,
+            done: tx,
+        };
         self.pending
             .lock()
             .map_err(|_| "pending map poisoned")?
-            .insert(session.clone(), Pending { number, done: tx });
+            .insert(session.clone(), pending);
         let _guard = PendingGuard {
             map: &self.pending,
             key: session,
@@ -284,6 +317,10 @@ impl Browsers {
             .await
             .map_err(|e| format!("push: {}", request_error(&e)))?;
         checked("push", res, StatusCode::OK).await?;
+        self.pushes.fetch_add(1, Ordering::Relaxed);
+        if device.home % n != at {
+            self.pushes_elsewhere.fetch_add(1, Ordering::Relaxed);
+        }
         lap(2);
 
         // 4. The device gets the event and approves with the page's number.
@@ -312,7 +349,7 @@ impl Browsers {
             .map_err(|e| format!("continue: {}", request_error(&e)))?;
         let location = header(&res, LOCATION);
         if res.status() == StatusCode::SEE_OTHER {
-            return Err(self.why_pending(&sid, &cookie).await);
+            return Err(self.why_pending(url, &sid, &cookie).await);
         }
         checked("continue", res, StatusCode::FOUND).await?;
         let back = url::Url::parse(&location.ok_or("continue: no Location")?)
@@ -329,10 +366,10 @@ impl Browsers {
         let code = query_param(&back, "code").ok_or("continue: no code")?;
         lap(4);
 
-        // 6. The relying party redeems the code (with PKCE).
+        // 6. The relying party redeems the code (with PKCE), at the next instance.
         let res = self
             .rp_http
-            .post(format!("{url}/token"))
+            .post(format!("{token_url}/token"))
             .basic_auth(&rp.client_id, Some(&rp.secret))
             .form(&[
                 ("grant_type", "authorization_code"),
@@ -355,10 +392,10 @@ impl Browsers {
 
     /// After the device's approval was accepted, `/continue` sent the
     /// browser back to the page (303): say whether the session is pending again.
-    async fn why_pending(&self, sid: &str, cookie: &str) -> String {
+    async fn why_pending(&self, url: &str, sid: &str, cookie: &str) -> String {
         let page = self
             .http
-            .get(format!("{}/sign-in/{sid}", self.url))
+            .get(format!("{url}/sign-in/{sid}"))
             .header(COOKIE, cookie)
             .send()
             .await;

@@ -343,8 +343,8 @@ async fn phases_against(plan: &Plan, peer: &mut Peer, out: &mut PeerReport) -> a
         let access = peer.access_token().await?;
         out.gets = phases::gets(
             &http,
-            peer.pid,
-            &ep,
+            &[peer.pid],
+            std::slice::from_ref(&ep),
             &access,
             plan.get_requests,
             plan.get_concurrency,
@@ -360,8 +360,8 @@ async fn phases_against(plan: &Plan, peer: &mut Peer, out: &mut PeerReport) -> a
         );
         let t: Tokens = phases::refresh(
             &http,
-            peer.pid,
-            &ep.token,
+            &[peer.pid],
+            std::slice::from_ref(&ep.token),
             &plan.client,
             chains,
             plan.token_requests,

@@ -1,7 +1,9 @@
 //! The phases that run against any OpenID provider, ours or the peer
 //! (`--peer`): discovery, the JWKS, userinfo with a Bearer token, and the
 //! refresh grant over rotating chains. Each reads the server's CPU from its
-//! pid, so both are measured the same way. Each phase first runs an
+//! pid (ours: the pids of all its instances, summed), so both are measured
+//! the same way; request i goes to the `i % n`-th of the URLs it is given
+//! (ours: one per instance, as a round-robin load balancer would send them). Each phase first runs an
 //! unmeasured tenth of its requests at the same concurrency ([`warmup`]):
 //! Node.js compiles its hot paths on the way, and neither side should be
 //! timed cold.
@@ -12,8 +14,9 @@ use anyhow::{Context, anyhow};
 use reqwest::StatusCode;
 
 use crate::flow::{self, Rp};
+use crate::instances::{self, CpuMark};
 use crate::load;
-use crate::report::{CpuMark, Phase};
+use crate::report::Phase;
 use crate::server::request_error;
 use crate::summary::Tokens;
 
@@ -55,6 +58,17 @@ impl Endpoints {
             discovery,
         })
     }
+
+    /// The same endpoints (named on the public address `public`) on the
+    /// instance at `base`.
+    pub fn on(&self, public: &str, base: &str) -> Self {
+        Self {
+            discovery: instances::on(&self.discovery, public, base),
+            jwks: instances::on(&self.jwks, public, base),
+            userinfo: instances::on(&self.userinfo, public, base),
+            token: instances::on(&self.token, public, base),
+        }
+    }
 }
 
 /// A client for the relying party's requests: no proxy, kept-alive connections.
@@ -73,31 +87,30 @@ pub fn warmup(n: usize) -> usize {
     n / 10
 }
 
-/// One GET phase: what to fetch, and what its answer must contain.
+/// One GET phase: what to fetch (request i the `i % n`-th URL), and what
+/// its answer must contain.
 struct Get<'a> {
     label: String,
-    url: &'a str,
+    urls: Vec<String>,
     bearer: Option<&'a str>,
     must: &'static str,
 }
 
-/// `n` GETs of `g.url` at `concurrency`, each answered 200 with `g.must` in the body.
+/// `n` GETs of `g.urls` at `concurrency`, each answered 200 with `g.must` in the body.
 async fn get(
     http: &reqwest::Client,
-    pid: u32,
+    pids: &[u32],
     g: Get<'_>,
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<Phase> {
     let must = g.must;
+    let urls = Arc::new(g.urls);
     let op = Arc::new({
-        let (http, url, bearer) = (
-            http.clone(),
-            g.url.to_string(),
-            g.bearer.map(str::to_string),
-        );
-        move |_: usize| {
-            let (http, url, bearer) = (http.clone(), url.clone(), bearer.clone());
+        let (http, bearer) = (http.clone(), g.bearer.map(str::to_string));
+        move |i: usize| {
+            let (http, bearer) = (http.clone(), bearer.clone());
+            let url = urls[i % urls.len().max(1)].clone();
             async move {
                 let mut req = http.get(&url);
                 if let Some(token) = &bearer {
@@ -125,47 +138,48 @@ async fn get(
         )
         .await?;
     }
-    let mark = CpuMark::new(pid);
+    let mark = CpuMark::new(pids);
     let load = load::run(&g.label, n, concurrency, move |i| op(i)).await?;
     Ok(Phase::from_load(&g.label, &load, mark.since()))
 }
 
 /// The three GET phases: discovery, the JWKS (`jwks_uri`) and userinfo
-/// with the live access token `access`, `n` requests each at `concurrency`.
-/// The labels are the same for every provider (the side-by-side table
-/// matches on them).
+/// with the live access token `access`, `n` requests each at `concurrency`,
+/// spread over the instances' endpoints `eps`. The labels are the same for
+/// every provider (the side-by-side table matches on them).
 pub async fn gets(
     http: &reqwest::Client,
-    pid: u32,
-    ep: &Endpoints,
+    pids: &[u32],
+    eps: &[Endpoints],
     access: &str,
     n: usize,
     concurrency: usize,
 ) -> anyhow::Result<Vec<Phase>> {
     let c = concurrency.max(1);
+    let all = |f: fn(&Endpoints) -> &String| eps.iter().map(|e| f(e).clone()).collect();
     let specs = [
         Get {
             label: format!("GET discovery (c={c})"),
-            url: &ep.discovery,
+            urls: all(|e| &e.discovery),
             bearer: None,
             must: "\"issuer\"",
         },
         Get {
             label: format!("GET JWKS (c={c})"),
-            url: &ep.jwks,
+            urls: all(|e| &e.jwks),
             bearer: None,
             must: "\"keys\"",
         },
         Get {
             label: format!("GET userinfo, Bearer (c={c})"),
-            url: &ep.userinfo,
+            urls: all(|e| &e.userinfo),
             bearer: Some(access),
             must: "\"sub\"",
         },
     ];
     let mut out = Vec::new();
     for g in specs {
-        out.push(get(http, pid, g, n, c).await?);
+        out.push(get(http, pids, g, n, c).await?);
     }
     Ok(out)
 }
@@ -175,13 +189,13 @@ pub fn refresh_label(alg: &str, workers: usize) -> String {
     format!("POST /token refresh, {alg} (c={workers})")
 }
 
-/// `n` refresh grants of `client` at `token_url` (after a warm-up), one
-/// worker per chain in `chains` (each takes a refresh token, redeems it,
-/// puts the new one back).
+/// `n` refresh grants of `client` (request i at the `i % n`-th of
+/// `token_urls`, after a warm-up), one worker per chain in `chains` (each
+/// takes a refresh token, redeems it, puts the new one back).
 pub async fn refresh(
     http: &reqwest::Client,
-    pid: u32,
-    token_url: &str,
+    pids: &[u32],
+    token_urls: &[String],
     client: &Rp,
     chains: Vec<String>,
     n: usize,
@@ -190,15 +204,15 @@ pub async fn refresh(
     let pool = Arc::new(Mutex::new(chains));
     let label = refresh_label(client.alg, count);
     let op = Arc::new({
-        let (http, pool, client, url) = (
+        let (http, pool, client, urls) = (
             http.clone(),
             Arc::clone(&pool),
             client.clone(),
-            token_url.to_string(),
+            token_urls.to_vec(),
         );
-        move |_: usize| {
-            let (http, pool, client, url) =
-                (http.clone(), Arc::clone(&pool), client.clone(), url.clone());
+        move |i: usize| {
+            let (http, pool, client) = (http.clone(), Arc::clone(&pool), client.clone());
+            let url = urls[i % urls.len().max(1)].clone();
             async move {
                 let token = pool
                     .lock()
@@ -238,7 +252,7 @@ pub async fn refresh(
         let op = Arc::clone(&op);
         load::run(&format!("{label} warm-up"), warm, count, move |i| op(i)).await?;
     }
-    let mark = CpuMark::new(pid);
+    let mark = CpuMark::new(pids);
     let load = load::run(&label, n, count, move |i| op(i)).await?;
     let phase = Phase::from_load(&label, &load, mark.since());
     let chains_left = pool.lock().map(|p| p.len()).unwrap_or(0);

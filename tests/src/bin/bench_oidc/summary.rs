@@ -50,13 +50,29 @@ pub struct PeerReport {
     pub failed: Option<String>,
 }
 
-/// The server's memory and data directory after a phase.
+/// The servers' memory and data directory after a phase.
 #[derive(Debug)]
 pub struct Mem {
     pub after: String,
-    pub stat: ProcStat,
-    /// Bytes of the SQLite files (database, WAL, shared memory).
-    pub db_bytes: u64,
+    /// One per instance, in order.
+    pub stats: Vec<ProcStat>,
+    /// Bytes of the SQLite files (database, WAL, shared memory); `None` on PostgreSQL.
+    pub db_bytes: Option<u64>,
+}
+
+impl Mem {
+    /// The instances' figures summed (CPU too).
+    pub fn total(&self) -> ProcStat {
+        self.stats
+            .iter()
+            .fold(ProcStat::default(), |a, s| ProcStat {
+                rss_kib: a.rss_kib + s.rss_kib,
+                hwm_kib: a.hwm_kib + s.hwm_kib,
+                threads: a.threads + s.threads,
+                fds: a.fds + s.fds,
+                cpu_secs: a.cpu_secs + s.cpu_secs,
+            })
+    }
 }
 
 #[derive(Debug, Default)]
@@ -68,15 +84,22 @@ pub struct Approvals {
     pub bad_events: usize,
     pub answer_failed: usize,
     pub channels_lost: usize,
+    pub answers_elsewhere: usize,
     pub last_channel_error: Option<String>,
 }
 
 #[derive(Debug, Default)]
 pub struct Report {
     pub server_bin: String,
-    pub server_pid: u32,
-    pub server_url: String,
-    pub data_dir: String,
+    /// "SQLite" or "PostgreSQL".
+    pub backend: String,
+    /// Where the data is, in a sentence.
+    pub storage: String,
+    /// Each instance's pid and URL (instance 0's is everyone's public URL).
+    pub instances: Vec<(u32, String)>,
+    /// Pushes sent, and those sent from an instance other than the device channel's.
+    pub pushes: usize,
+    pub pushes_elsewhere: usize,
     pub cpus: usize,
     pub loadavg_start: String,
     pub loadavg_end: String,
@@ -100,16 +123,37 @@ pub struct Report {
 pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
     let line = "=".repeat(118);
     println!("\n{line}");
-    println!("bench-oidc summary");
+    let n = r.instances.len();
+    let plural = if n == 1 { "" } else { "s" };
+    println!("bench-oidc summary: {}, {n} instance{plural}", r.backend);
     println!("{line}");
-    println!(
-        "server       {} (pid {}) at {}",
-        r.server_bin, r.server_pid, r.server_url
-    );
-    println!(
-        "storage      default SQLite (WAL, synchronous=FULL, one writer) in fresh {}",
-        r.data_dir
-    );
+    println!("backend      {}, {n} server instance{plural}", r.backend);
+    match r.instances.as_slice() {
+        [(pid, url)] => println!("server       {} (pid {pid}) at {url}", r.server_bin),
+        all => {
+            println!(
+                "servers      {} × {n}, all with public URL {} (as behind a load balancer):",
+                r.server_bin,
+                all.first().map_or("?", |(_, u)| u.as_str())
+            );
+            for (i, (pid, url)) in all.iter().enumerate() {
+                println!("               instance {i}: pid {pid} at {url}");
+            }
+        }
+    }
+    println!("storage      {}", r.storage);
+    if n > 1 {
+        println!(
+            "routing      sign-in i: browser steps at instance (i + i / devices) mod {n}, device d's enrolment and channel at d mod {n},\n             \
+             the device's answers round-robin, the code exchange at the browser's instance + 1; GET, refresh and introspection\n             \
+             requests round-robin (request j at j mod {n}). {} of {} pushes sent from an instance other than the device channel's, \n             \
+             {} of {} answers posted to an instance other than the page's",
+            r.pushes_elsewhere,
+            r.pushes,
+            r.approvals.answers_elsewhere,
+            r.approvals.approved + r.approvals.answer_failed,
+        );
+    }
     println!(
         "machine      {} CPU(s) shared by client and server; load average {} at start, {} at end",
         r.cpus, r.loadavg_start, r.loadavg_end
@@ -141,8 +185,14 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
     }
     println!(
         "  (sign-in: latency = GET /authorize sent → /token answered with tokens, one browser per flow, each ≤ {} s;\n   \
-         token: grant_type=refresh_token, each answer a new access, refresh and ID token, one chain per worker)",
-        r.flow_timeout.as_secs()
+         token: grant_type=refresh_token, each answer a new access, refresh and ID token, one chain per worker;\n   \
+         srv CPU = user + system seconds of {})",
+        r.flow_timeout.as_secs(),
+        if n == 1 {
+            "the server process".to_string()
+        } else {
+            format!("all {n} server processes, summed")
+        }
     );
     println!();
     println!(
@@ -167,17 +217,42 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
     }
     println!();
     println!(
-        "server after                              VmRSS MiB  VmHWM MiB  threads    fds  SQLite MiB"
+        "{:<41} VmRSS MiB  VmHWM MiB  threads    fds  SQLite MiB{}",
+        if n == 1 {
+            "server after".to_string()
+        } else {
+            format!("servers after ({n} summed)")
+        },
+        if n == 1 {
+            ""
+        } else {
+            "  VmRSS MiB per instance"
+        }
     );
     for m in &r.mem {
+        let t = m.total();
+        let db = m
+            .db_bytes
+            .map(|b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
+            .unwrap_or_else(|| "-".into());
+        let each = if n == 1 {
+            String::new()
+        } else {
+            let v: Vec<String> = m
+                .stats
+                .iter()
+                .map(|s| format!("{:.1}", s.rss_mib()))
+                .collect();
+            format!("  {}", v.join(" / "))
+        };
         println!(
-            "  {:<38} {:>10.1} {:>10.1} {:>8} {:>6} {:>11.1}",
+            "  {:<38} {:>10.1} {:>10.1} {:>8} {:>6} {:>11}{each}",
             m.after,
-            m.stat.rss_mib(),
-            m.stat.hwm_mib(),
-            m.stat.threads,
-            m.stat.fds,
-            m.db_bytes as f64 / (1024.0 * 1024.0)
+            t.rss_mib(),
+            t.hwm_mib(),
+            t.threads,
+            t.fds,
+            db
         );
     }
     println!(
@@ -315,7 +390,7 @@ fn print_peer(r: &Report, peer: &PeerReport, rule: usize) {
     );
     println!(
         "  memory: ours at the end {}; peer after start {}, after its phases {}",
-        mem_line(r.mem.last().map(|m| &m.stat)),
+        mem_line(r.mem.last().map(Mem::total).as_ref()),
         mem_line(peer.mem_start.as_ref()),
         mem_line(peer.mem_end.as_ref()),
     );
