@@ -99,8 +99,11 @@ pub enum Incoming {
     Request(Box<Request>),
     /// A claim-verification job changed state.
     ScopeJob { job: String, status: String },
-    /// The key was revoked.
+    /// The key was revoked (or, this device, removed from its ID).
     Revoked,
+    /// About the ID's devices: `link-request`, `device-removed`,
+    /// `recovery-started`, `withdrawn`; `detail` is the event's body.
+    Device { event: String, detail: Value },
 }
 
 pub struct Authenticator {
@@ -140,18 +143,7 @@ impl Authenticator {
         server: &str,
         keystore: Arc<dyn KeyStore>,
     ) -> Result<(Self, String), AppError> {
-        let dir = Self::profile_dir(home, name);
-        let file = dir.join("profile.json");
-        if let Ok(bytes) = std::fs::read(&file) {
-            let p: Profile =
-                serde_json::from_slice(&bytes).map_err(|e| AppError::Io(e.to_string()))?;
-            return Err(AppError::ProfileExists(p.pk));
-        }
-        let client = ServerClient::new(server)?;
-        let identity = Identity::generate()?;
-        let acct = account(name, client.base());
-        // The keyring first: if it cannot keep the key, nothing is registered.
-        keystore.store(&acct, &identity.seed())?;
+        let (client, identity, acct) = Self::new_key(home, name, server, keystore.as_ref())?;
         let secret = match client
             .register(identity.registration_token(now(), None)?)
             .await
@@ -162,17 +154,58 @@ impl Authenticator {
                 return Err(e.into());
             }
         };
+        let pk = identity.id().to_string();
+        let app = Self::create(home, name, &client, &pk, keystore)?;
+        Ok((app, secret))
+    }
+
+    /// A new key for a profile that has none, kept in the keyring (the
+    /// keyring first: if it cannot keep the key, nothing is sent): the
+    /// server's client, the key and its keyring account.
+    pub(crate) fn new_key(
+        home: &Path,
+        name: &str,
+        server: &str,
+        keystore: &dyn KeyStore,
+    ) -> Result<(ServerClient, Identity, String), AppError> {
+        let file = Self::profile_dir(home, name).join("profile.json");
+        if let Ok(bytes) = std::fs::read(&file) {
+            let p: Profile =
+                serde_json::from_slice(&bytes).map_err(|e| AppError::Io(e.to_string()))?;
+            return Err(AppError::ProfileExists(p.pk));
+        }
+        let client = ServerClient::new(server)?;
+        let identity = Identity::generate()?;
+        let acct = account(name, client.base());
+        keystore.store(&acct, &identity.seed())?;
+        Ok((client, identity, acct))
+    }
+
+    /// Writes the profile of the identity `pk` (the key's own ID, or the
+    /// identity a linked or recovering key signs for) and opens it.
+    pub(crate) fn create(
+        home: &Path,
+        name: &str,
+        client: &ServerClient,
+        pk: &str,
+        keystore: Arc<dyn KeyStore>,
+    ) -> Result<Self, AppError> {
+        let dir = Self::profile_dir(home, name);
         std::fs::create_dir_all(&dir).map_err(io)?;
         let profile = Profile {
             name: name.into(),
             server: client.base().into(),
-            pk: identity.id().to_string(),
+            pk: pk.into(),
             created_at: now(),
         };
         let json = serde_json::to_vec_pretty(&profile).map_err(|e| AppError::Io(e.to_string()))?;
-        std::fs::write(&file, json).map_err(io)?;
-        let app = Self::open(home, name, keystore)?;
-        Ok((app, secret))
+        std::fs::write(dir.join("profile.json"), json).map_err(io)?;
+        Self::open(home, name, keystore)
+    }
+
+    /// Drops a key [`Authenticator::new_key`] made, when it came to nothing.
+    pub(crate) fn drop_key(keystore: &dyn KeyStore, acct: &str) {
+        let _ = keystore.delete(acct);
     }
 
     /// Opens an existing profile.
@@ -366,11 +399,26 @@ impl Authenticator {
                 local.set_meta("revoked", "1")?;
                 Some(Incoming::Revoked)
             }
-            // Events about several devices per ID, not handled here yet.
-            DeviceEvent::LinkRequest(_)
-            | DeviceEvent::DeviceRemoved(_)
-            | DeviceEvent::RecoveryStarted(_)
-            | DeviceEvent::Withdrawn(_) => None,
+            DeviceEvent::Withdrawn(w) => {
+                // Answered on another device (or ended): off the inbox.
+                for r in local.pending(now())? {
+                    if r.session == w.request {
+                        local.set_request_state(&r.id, "withdrawn")?;
+                    }
+                }
+                Some(Incoming::Device {
+                    event: "withdrawn".into(),
+                    detail: serde_json::to_value(&w).unwrap_or_default(),
+                })
+            }
+            DeviceEvent::DeviceRemoved(d) if self.identity()?.id().to_string() == d.device => {
+                local.set_meta("revoked", "1")?;
+                Some(Incoming::Revoked)
+            }
+            other => Some(Incoming::Device {
+                event: other.name().into(),
+                detail: serde_json::to_value(&other).unwrap_or_default(),
+            }),
         })
     }
 

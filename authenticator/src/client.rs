@@ -269,6 +269,41 @@ impl ServerClient {
         Ok(v["status"].as_str().unwrap_or_default().to_string())
     }
 
+    /// `url` as given when absolute (a pairing or recovery URL the server
+    /// handed out), else a path on the server.
+    fn absolute(&self, url: &str) -> String {
+        if url.starts_with("https://") || url.starts_with("http://") {
+            url.to_string()
+        } else {
+            self.url(url)
+        }
+    }
+
+    /// Sends a signed `token` to `url` by `method` (with the bearer, when
+    /// given): the JSON answer.
+    pub async fn jwt_call(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: String,
+        bearer: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let mut req = self
+            .http
+            .request(method, self.absolute(url))
+            .header("content-type", JWT)
+            .body(token);
+        if let Some(b) = bearer {
+            req = req.bearer_auth(b);
+        }
+        self.json(req).await
+    }
+
+    /// `GET url`: the JSON answer.
+    pub async fn get_json(&self, url: &str) -> Result<Value, ClientError> {
+        self.json(self.http.get(self.absolute(url))).await
+    }
+
     /// The issuer's published keys.
     pub async fn jwks(&self) -> Result<Value, ClientError> {
         self.json(self.http.get(self.url("/jwks"))).await

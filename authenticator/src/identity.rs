@@ -135,6 +135,17 @@ impl Identity {
         )
     }
 
+    /// A one-shot action token addressed to `aud` (the URL it is posted
+    /// to): linking, device management and recovery.
+    pub fn action<T: serde::Serialize>(
+        &self,
+        now: i64,
+        aud: &str,
+        body: T,
+    ) -> Result<String, IdentityError> {
+        self.sign(Claims::new(body).audience(aud).valid_for(now, ACTION_TTL))
+    }
+
     /// The answer to a sign-in request, addressed to its session URI.
     pub fn sign_in_response(
         &self,

@@ -3,6 +3,7 @@
 
 pub mod app;
 pub mod client;
+pub mod devices;
 pub mod events;
 pub mod identity;
 pub mod keystore;

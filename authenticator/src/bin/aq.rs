@@ -1,5 +1,8 @@
 //! `aq`: the Authentiq authenticator in a terminal.
 
+#[path = "aq/devices.rs"]
+mod devices;
+
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -111,6 +114,30 @@ enum Command {
     History {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+    },
+    /// Link this computer to an existing Authentiq ID: shows a number that a
+    /// device of the ID approves (`aq devices approve`), then waits.
+    Link {
+        #[arg(long)]
+        server: String,
+        /// The ID to link to.
+        #[arg(long)]
+        id: String,
+        /// What to call this device.
+        #[arg(long, default_value = "Linked device")]
+        name: String,
+    },
+    /// The ID's devices: list, rename, remove; approve or deny a new one.
+    Devices {
+        #[command(subcommand)]
+        what: Option<devices::Devices>,
+    },
+    /// Recover your ID on a new device when every device is lost: the
+    /// recovery secret and the codes sent to its email (and phone); it
+    /// completes after a waiting period during which its devices may cancel.
+    Recover {
+        #[command(subcommand)]
+        what: devices::Recover,
     },
     /// Revoke your Authentiq ID: with its revocation secret, or — device
     /// lost — with the email and phone bound to it (a code is emailed first).
@@ -317,6 +344,16 @@ async fn run(cli: Cli) -> Result<(), AppError> {
         );
         return Ok(());
     }
+    if let Command::Link { server, id, name } = &cli.command {
+        let args = (server.as_str(), id.as_str(), name.as_str());
+        return devices::link(&home, &cli.profile, keystore, args, json).await;
+    }
+    if let Command::Recover {
+        what: what @ devices::Recover::Start { .. },
+    } = &cli.command
+    {
+        return devices::recover_start(&home, &cli.profile, keystore, what, json).await;
+    }
     if let Command::Revoke {
         email: Some(email),
         phone: Some(phone),
@@ -361,7 +398,9 @@ async fn run(cli: Cli) -> Result<(), AppError> {
     }
     let app = Authenticator::open(&home, &cli.profile, keystore)?;
     match cli.command {
-        Command::Init { .. } => Ok(()),
+        Command::Init { .. } | Command::Link { .. } => Ok(()),
+        Command::Devices { what } => devices::devices(&app, what, json).await,
+        Command::Recover { what } => devices::recover(&app, what, json).await,
         Command::Id => {
             app.identity()?; // the key must be there
             let p = app.profile();
@@ -495,6 +534,20 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                     show(json, json!({ "event": "key-revoked" }), || {
                         "This Authentiq ID was revoked.".into()
                     });
+                }
+                Incoming::Device { event, detail } => {
+                    let text = match event.as_str() {
+                        "link-request" => format!(
+                            "\nA new device asks to join this ID: {} from {}\n        numbers: {}\n        approve with: aq devices approve {} --number N",
+                            detail["name"], detail["requester"]["ip"], detail["numbers"], detail["pairing"].as_str().unwrap_or_default()
+                        ),
+                        "recovery-started" => format!(
+                            "\nSomeone is recovering this ID on {} ({}); it completes at {}.\n        not you? aq recover cancel {}",
+                            detail["name"], detail["requester"]["ip"], detail["completes_at"], detail["recovery"].as_str().unwrap_or_default()
+                        ),
+                        _ => format!("{event}: {detail}"),
+                    };
+                    show(json, json!({ "event": event, "detail": detail }), || text);
                 }
             })
             .await

@@ -23,6 +23,9 @@ const SECRET: &str = "a-long-client-secret-for-the-aq-tests-0123456789";
 /// PKCE: the client (like every client unless it opts out) must send it.
 const VERIFIER: &str = "a-pkce-code-verifier-for-the-aq-tests-0123456789";
 
+#[path = "aq_devices.rs"]
+mod devices;
+
 fn aq_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
@@ -887,7 +890,12 @@ async fn signed_in_sub(env: &Env, email: &str) -> String {
     let id = req["id"].as_str().unwrap();
     env.ok(&["approve", id, "--number", &s.number.to_string()])
         .await;
-    let back = continue_to_rp(env, &s).await;
+    sub_at_rp(env, &s).await
+}
+
+/// The `sub` in the ID token the client gets for an approved sign-in.
+async fn sub_at_rp(env: &Env, s: &SignIn) -> String {
+    let back = continue_to_rp(env, s).await;
     let code = param(&back, "code").expect("a code");
     let tokens: Value = reqwest::Client::new()
         .post(format!("{}/token", env.p.url))
