@@ -39,14 +39,20 @@ const POOL_SIZE: u32 = 16;
 /// How long a call waits for a free connection before it fails.
 const POOL_WAIT: Duration = Duration::from_secs(10);
 
-/// The server's message when it sent one (`postgres::Error` displays as
-/// "db error" alone), else the client's error with its cause.
+/// `Backend` with the server's message when it sent one (`postgres::Error`
+/// displays as "db error" alone), else the client's error with its cause.
+/// But a string PostgreSQL cannot hold (one with a NUL character, which
+/// SQLite takes) is `NotFound`: nothing stored can match it, and input
+/// like that is an answer, not a failure.
 fn backend(e: postgres::Error) -> StoreError {
     use postgres::error::SqlState;
     if e.code().is_some_and(|c| {
         *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
     }) {
         RETRYABLE.with(|r| r.set(true));
+    }
+    if e.code() == Some(&SqlState::CHARACTER_NOT_IN_REPERTOIRE) {
+        return StoreError::NotFound;
     }
     StoreError::Backend(match (e.as_db_error(), std::error::Error::source(&e)) {
         (Some(db), _) => db.to_string(),

@@ -236,3 +236,20 @@ both! {
         assert_eq!(s.record_family("code", "new").unwrap(), "f2");
     }
 }
+
+both! {
+    fn a_nul_character_finds_nothing(s) {
+        // PostgreSQL cannot hold one (SQLite can): looking up input with
+        // one is NotFound on both, never a failure.
+        s.insert_client("c1", "{}", None, 10).unwrap();
+        assert!(matches!(s.get_client("c1\0"), Err(StoreError::NotFound)));
+        assert!(matches!(s.get_record("code", "\0", 10), Err(StoreError::NotFound)));
+        assert!(matches!(s.find_subject("c1", "a\0b"), Err(StoreError::NotFound)));
+        assert!(matches!(s.get_key("\0"), Err(StoreError::NotFound)));
+        assert!(matches!(
+            s.find_account_by_email("a\0@example.com"),
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(s.account_session("\0", 10), Err(StoreError::NotFound)));
+    }
+}
