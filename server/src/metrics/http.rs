@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::{Response, header};
+use axum::http::{Method, Response, header};
 use axum::middleware::Next;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -54,12 +54,24 @@ pub async fn track_requests(
         .get::<MatchedPath>()
         .map_or(UNMATCHED, |p| p.as_str())
         .to_owned();
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let res = next.run(req).await;
     state
         .metrics
-        .request(&route, method.as_str(), res.status().as_u16(), started);
+        .request(&route, method, res.status().as_u16(), started);
     res
+}
+
+/// The standard methods by name, any other as `other`: a client may send
+/// any token as a method, and each would be a new series.
+fn method_label(m: &Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|k| *k == m.as_str())
+        .unwrap_or("other")
 }
 
 /// The access log: one line per request (target `authentiq::access`) with

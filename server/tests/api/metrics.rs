@@ -475,6 +475,12 @@ async fn a_browser_sign_in_is_counted_by_its_flow_and_routes() {
     let page = res.headers()["location"].to_str().unwrap().to_string();
     let sid = page.rsplit('/').next().unwrap().to_string();
     assert_eq!(s.get(&page).await.status(), StatusCode::OK);
+    // Methods outside the standard ones are one label, not one each.
+    for m in ["BREW", "WHEN"] {
+        let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
+        let res = s.http.request(method, s.url("/authorize")).send().await;
+        assert_eq!(res.unwrap().status(), StatusCode::METHOD_NOT_ALLOWED);
+    }
 
     let m = scrape(&s).await;
     let sign_ins = |flow: &str| {
@@ -493,5 +499,16 @@ async fn a_browser_sign_in_is_counted_by_its_flow_and_routes() {
     };
     assert_eq!(requests("/authorize", "303"), 1.0);
     assert_eq!(requests("/sign-in/{sid}", "200"), 1.0);
-    assert!(m.label_values().all(|v| !v.contains(&sid)));
+    assert_eq!(
+        m.get(
+            "http_requests_total",
+            &[
+                ("route", "/authorize"),
+                ("method", "other"),
+                ("status", "405")
+            ]
+        ),
+        2.0
+    );
+    assert!(m.label_values().all(|v| !v.contains(&sid) && v != "BREW"));
 }
