@@ -112,6 +112,10 @@ struct Args {
     /// --database-url; SQLite is one process).
     #[arg(long, default_value_t = 1)]
     instances: usize,
+    /// The PostgreSQL postmaster's pid (`.ci/bench` passes it): the CPU of
+    /// it and its backends is reported per phase, beside the servers'.
+    #[arg(long, value_name = "PID", requires = "database_url")]
+    database_pid: Option<u32>,
     /// Devices to enrol; sign-in i uses device i mod N.
     #[arg(long, default_value_t = 64)]
     devices: usize,
@@ -283,7 +287,7 @@ async fn sign_ins(
         }
     })
     .await?;
-    let phase = Phase::from_load(label, &load, mark.since());
+    let phase = mark.phase(label, &load);
     let mut steps: [Vec<Duration>; 6] = Default::default();
     for o in load.outcomes {
         if let Ok(Flow {
@@ -341,7 +345,7 @@ async fn introspections(ctx: &mut Ctx, servers: &Instances, n: usize) -> anyhow:
         }
     })
     .await?;
-    Ok(Phase::from_load(&label, &load, mark.since()))
+    Ok(mark.phase(&label, &load))
 }
 
 /// `path` on every instance.
@@ -560,10 +564,9 @@ async fn run(
         }
     })
     .await?;
-    r.enrol = Some(Phase::from_load(
+    r.enrol = Some(mark.phase(
         &format!("enrol device (c={})", args.enrol_concurrency),
         &load,
-        mark.since(),
     ));
     let mut devices = Vec::new();
     for o in load.outcomes {
@@ -848,10 +851,13 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         .iter()
         .map(|s| (s.pid, s.url.clone()))
         .collect();
+    report.database_pid = args.database_pid;
+    instances::watch_database(args.database_pid);
     let outcome = tokio::select! {
         r = run(args, &mut servers, http, rps, &mut report) => r,
         why = interrupted() => Err(anyhow!("interrupted by {why}")),
     };
+    instances::watch_database(None);
     report.loadavg_end = loadavg();
     report.client_at_end = ProcStat::read(std::process::id()).unwrap_or_default();
     if let Some(a) = &report.approvers {

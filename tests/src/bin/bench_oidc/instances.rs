@@ -5,6 +5,7 @@
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -221,15 +222,74 @@ pub fn on(url: &str, public: &str, base: &str) -> String {
     }
 }
 
-/// CPU seconds of (the servers summed, this client) since `new`.
+/// CPU seconds of (the servers summed, this client) since `new`; and of
+/// the database server, when one is watched ([`watch_database`]).
 pub struct CpuMark {
     pids: Vec<u32>,
     server: f64,
     client: f64,
+    database: Option<f64>,
 }
 
 fn cpu_of(pid: u32) -> f64 {
     ProcStat::read(pid).map(|s| s.cpu_secs).unwrap_or(0.0)
+}
+
+/// The PostgreSQL postmaster watched, and the database CPU seconds of each
+/// phase measured while it was (by label).
+static DATABASE: Mutex<Option<u32>> = Mutex::new(None);
+static DATABASE_CPU: Mutex<Vec<(String, f64)>> = Mutex::new(Vec::new());
+
+/// Counts the CPU of PostgreSQL (`postmaster`, its pid) in every phase
+/// from now on; `None` stops (before the peer runs).
+pub fn watch_database(postmaster: Option<u32>) {
+    if let Ok(mut d) = DATABASE.lock() {
+        *d = postmaster;
+    }
+}
+
+/// The database's CPU seconds in the phase `label`, if it was watched.
+pub fn database_cpu(label: &str) -> Option<f64> {
+    let all = DATABASE_CPU.lock().ok()?;
+    all.iter().find(|(l, _)| l == label).map(|(_, s)| *s)
+}
+
+/// `/proc/<pid>/stat` fields after the name: (ppid, utime + stime, cutime + cstime) in ticks.
+fn stat_ticks(pid: &str) -> Option<(u32, u64, u64)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let field = |i: usize| -> u64 { after.get(i).and_then(|v| v.parse().ok()).unwrap_or(0) };
+    Some((
+        field(1) as u32,
+        field(11) + field(12),
+        field(13) + field(14),
+    ))
+}
+
+/// CPU seconds of the postmaster, its live children (the backends and
+/// background processes) and the children it has reaped.
+fn database_secs(postmaster: u32) -> f64 {
+    let mut ticks = stat_ticks(&postmaster.to_string()).map_or(0, |(_, own, reaped)| own + reaped);
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.filter_map(Result::ok) {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !name.bytes().all(|b| b.is_ascii_digit()) {
+                continue;
+            }
+            if let Some((ppid, own, _)) = stat_ticks(&name)
+                && ppid == postmaster
+            {
+                ticks += own;
+            }
+        }
+    }
+    // USER_HZ is 100 on every Linux this runs on.
+    ticks as f64 / 100.0
+}
+
+fn watched() -> Option<u32> {
+    DATABASE.lock().ok().and_then(|d| *d)
 }
 
 impl CpuMark {
@@ -238,11 +298,24 @@ impl CpuMark {
             pids: pids.to_vec(),
             server: pids.iter().copied().map(cpu_of).sum(),
             client: cpu_of(std::process::id()),
+            database: watched().map(database_secs),
         }
     }
 
     pub fn since(&self) -> (f64, f64) {
         let now = Self::new(&self.pids);
         (now.server - self.server, now.client - self.client)
+    }
+
+    /// The phase `label` of `load`, timed from `new`; the database's CPU
+    /// over the same time is kept for [`database_cpu`].
+    pub fn phase<T>(&self, label: &str, load: &crate::load::Load<T>) -> crate::report::Phase {
+        let phase = crate::report::Phase::from_load(label, load, self.since());
+        if let (Some(before), Some(pid)) = (self.database, watched())
+            && let Ok(mut all) = DATABASE_CPU.lock()
+        {
+            all.push((label.to_string(), database_secs(pid) - before));
+        }
+        phase
     }
 }

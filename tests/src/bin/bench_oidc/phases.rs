@@ -140,7 +140,7 @@ async fn get(
     }
     let mark = CpuMark::new(pids);
     let load = load::run(&g.label, n, concurrency, move |i| op(i)).await?;
-    Ok(Phase::from_load(&g.label, &load, mark.since()))
+    Ok(mark.phase(&g.label, &load))
 }
 
 /// The three GET phases: discovery, the JWKS (`jwks_uri`) and userinfo
@@ -254,7 +254,7 @@ pub async fn refresh(
     }
     let mark = CpuMark::new(pids);
     let load = load::run(&label, n, count, move |i| op(i)).await?;
-    let phase = Phase::from_load(&label, &load, mark.since());
+    let phase = mark.phase(&label, &load);
     let chains_left = pool.lock().map(|p| p.len()).unwrap_or(0);
     Ok(Tokens {
         phase,

@@ -97,6 +97,8 @@ pub struct Report {
     pub storage: String,
     /// Each instance's pid and URL (instance 0's is everyone's public URL).
     pub instances: Vec<(u32, String)>,
+    /// The PostgreSQL postmaster whose CPU was counted per phase.
+    pub database_pid: Option<u32>,
     /// Pushes sent, and those sent from an instance other than the device channel's.
     pub pushes: usize,
     pub pushes_elsewhere: usize,
@@ -194,6 +196,9 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
             format!("all {n} server processes, summed")
         }
     );
+    if let Some(pid) = r.database_pid {
+        print_database_cpu(r, pid);
+    }
     println!();
     println!(
         "sign-in steps, p50 / p99 ms: authorize = /authorize → 303 · page = the sign-in page (and, via /events, its status stream opened)\n  \
@@ -292,6 +297,45 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
         print_peer(r, peer, line.len());
     }
     println!("{line}");
+}
+
+/// PostgreSQL's CPU in each of our phases, beside the servers'.
+fn print_database_cpu(r: &Report, pid: u32) {
+    println!();
+    println!(
+        "PostgreSQL CPU (postmaster pid {pid}, its backends and background processes; not in srv CPU above)"
+    );
+    println!(
+        "{:<40} {:>10} {:>10} {:>16} {:>16}",
+        "phase", "srv CPU s", "db CPU s", "srv ms/ok", "srv+db ms/ok"
+    );
+    let phases = r
+        .enrol
+        .iter()
+        .chain(r.sign_ins.iter().map(|s| &s.phase))
+        .chain(&r.gets)
+        .chain(r.tokens.iter().map(|t| &t.phase))
+        .chain(&r.introspection);
+    for p in phases {
+        let Some(db) = crate::instances::database_cpu(&p.label) else {
+            continue;
+        };
+        let per = |secs: f64| {
+            if p.ok > 0 {
+                format!("{:.3}", secs * 1e3 / p.ok as f64)
+            } else {
+                "-".into()
+            }
+        };
+        println!(
+            "{:<40} {:>10.2} {:>10.2} {:>16} {:>16}",
+            p.label,
+            p.server_cpu,
+            db,
+            per(p.server_cpu),
+            per(p.server_cpu + db)
+        );
+    }
 }
 
 fn print_token_rows(tokens: &[Tokens]) {
