@@ -186,6 +186,21 @@ fn db_bytes(dir: &Path) -> u64 {
         .unwrap_or(0)
 }
 
+/// Bytes of the files under `dir` (a PostgreSQL data directory: tables, WAL, …).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .filter_map(Result::ok)
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => tree_bytes(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
+}
+
 /// The configuration: two confidential clients and rate limits out of the way.
 fn config_toml(rps: &[Rp]) -> String {
     let mut out = String::from(
@@ -446,6 +461,10 @@ async fn tokens(
 fn mem(r: &mut Report, servers: &Instances, after: &str) -> anyhow::Result<()> {
     let db_bytes = match (&servers.backend, servers.data_dirs.first()) {
         (Backend::Sqlite, Some(dir)) => Some(db_bytes(dir)),
+        // The postmaster runs in its data directory.
+        (Backend::Postgres { .. }, _) => r
+            .database_pid
+            .map(|pid| tree_bytes(Path::new(&format!("/proc/{pid}/cwd")))),
         _ => None,
     };
     r.mem.push(Mem {

@@ -56,7 +56,8 @@ pub struct Mem {
     pub after: String,
     /// One per instance, in order.
     pub stats: Vec<ProcStat>,
-    /// Bytes of the SQLite files (database, WAL, shared memory); `None` on PostgreSQL.
+    /// Bytes of the SQLite files (database, WAL, shared memory), or of
+    /// PostgreSQL's data directory (when its pid is known).
     pub db_bytes: Option<u64>,
 }
 
@@ -222,11 +223,16 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
     }
     println!();
     println!(
-        "{:<41} VmRSS MiB  VmHWM MiB  threads    fds  SQLite MiB{}",
+        "{:<41} VmRSS MiB  VmHWM MiB  threads    fds  {}{}",
         if n == 1 {
             "server after".to_string()
         } else {
             format!("servers after ({n} summed)")
+        },
+        if r.backend == "SQLite" {
+            "SQLite MiB"
+        } else {
+            "PG dir MiB"
         },
         if n == 1 {
             ""
