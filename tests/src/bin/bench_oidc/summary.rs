@@ -149,7 +149,7 @@ pub fn print(r: &Report, log: &LogSummary, early_exit: Option<&str>) {
         println!(
             "routing      sign-in i: browser steps at instance (i + i / devices) mod {n}, device d's enrolment and channel at d mod {n},\n             \
              the device's answers round-robin, the code exchange at the browser's instance + 1; GET, refresh and introspection\n             \
-             requests round-robin (request j at j mod {n}). {} of {} pushes sent from an instance other than the device channel's, \n             \
+             requests round-robin (request j at j mod {n}). {} of {} pushes sent from an instance other than the device channel's,\n             \
              {} of {} answers posted to an instance other than the page's",
             r.pushes_elsewhere,
             r.pushes,
