@@ -25,6 +25,13 @@ pub struct Config {
     /// of the SQLite file in `data_dir`. Unset (the default): SQLite.
     /// Never logged (it may hold the password).
     pub database_url: Option<String>,
+    /// A file holding the master key that seals the key material in the
+    /// database (32 bytes, base64 or hex; `openssl rand -base64 32`).
+    /// Every instance on one database needs the same one.
+    pub master_key_file: Option<PathBuf>,
+    /// The master key itself (set it as `AUTHENTIQ_MASTER_KEY`). Neither
+    /// set: a single server on SQLite generates `<data_dir>/keys/master.key`.
+    pub master_key: Option<String>,
     pub limits: Limits,
     pub email: EmailConfig,
     pub sms: SmsConfig,
@@ -163,6 +170,8 @@ impl Default for Config {
             public_url: "http://127.0.0.1:8080".into(),
             data_dir: PathBuf::from("./data"),
             database_url: None,
+            master_key_file: None,
+            master_key: None,
             limits: Limits::default(),
             email: EmailConfig::default(),
             sms: SmsConfig::default(),
@@ -343,6 +352,8 @@ impl fmt::Debug for Config {
                 "database_url",
                 &self.database_url.as_ref().map(|_| "<hidden>"),
             )
+            .field("master_key_file", &self.master_key_file)
+            .field("master_key", &self.master_key.as_ref().map(|_| "<hidden>"))
             .field("limits", &self.limits)
             .field("email", &self.email)
             .field("sms", &self.sms)

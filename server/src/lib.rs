@@ -43,12 +43,23 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let purger = tokio::spawn(purge_loop(state.clone()));
     let sender = tokio::spawn(outgoing::worker(state.clone()));
+    let reloader = tokio::spawn(reload_keys_loop(state.clone()));
+    // Several instances on PostgreSQL share their hub's signals.
+    let relay = state
+        .config
+        .database_url
+        .clone()
+        .map(|url| hub::postgres::start(std::sync::Arc::clone(&state.hub), url));
     let app = routes::router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;
     purger.abort();
     sender.abort();
+    reloader.abort();
+    if let Some(relay) = relay {
+        relay.abort();
+    }
     result
 }
 
@@ -71,6 +82,26 @@ async fn purge_loop(state: AppState) {
         let now = state.now();
         if let Err(e) = state.db.call(move |s| s.purge_expired(now)).await {
             tracing::warn!(error = %e, "cannot purge expired records");
+        }
+    }
+}
+
+/// Picks up keys rotated by the command line or another instance: on a
+/// timer, and at once when the hub is told that the keys changed.
+async fn reload_keys_loop(state: AppState) {
+    let mut tick = tokio::time::interval(keys::live::RELOAD_EVERY);
+    let mut changed = state.hub.watch(hub::Topic::Keys);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = changed.changed() => {}
+        }
+        let now = state.now();
+        let s = state.clone();
+        match tokio::task::spawn_blocking(move || s.live_keys.refresh(now)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "cannot reload the signing keys"),
+            Err(e) => tracing::warn!(error = %e, "key reload task failed"),
         }
     }
 }

@@ -13,8 +13,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::delivery::Delivery;
 use crate::hub::{Hub, Topic};
-use crate::keys::IssuerKeys;
-use crate::oidc::keys::OidcKeys;
+use crate::keys::{LiveKeys, SigningKeys, Vault};
 use crate::secrets::Hasher;
 use crate::security::TrustedProxies;
 use crate::security::streams::StreamLimiter;
@@ -79,15 +78,15 @@ pub fn jti_error(e: StoreError) -> ApiError {
 pub struct Inner {
     pub config: Config,
     pub db: Db,
-    pub issuer: IssuerKeys,
-    /// ID token signing keys (RS256, ES256, EdDSA = the issuer keys).
-    pub oidc_keys: OidcKeys,
+    /// The signing keys (issuer and ID token keys), reloaded when another
+    /// instance rotates them: read them with [`AppState::keys`].
+    pub live_keys: LiveKeys,
     pub hasher: Hasher,
     /// Seals secrets the server reads back (registered HS256 client secrets).
     pub sealer: crate::secrets::Sealer,
     pub delivery: Delivery,
     /// Signals "new events for this key", "this sign-in session changed".
-    pub hub: Hub,
+    pub hub: Arc<Hub>,
     pub clock: Clock,
     pub proxies: TrustedProxies,
     pub streams: Arc<StreamLimiter>,
@@ -140,21 +139,21 @@ impl AppState {
             .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
         let store = crate::store::open(&config)
             .map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
-        let issuer = IssuerKeys::load_or_create(&config.data_dir, clock.now())?;
-        let oidc_keys = OidcKeys::load_or_create(&config.data_dir, &issuer, clock.now())?;
-        let hasher = Hasher::new(crate::keys::load_or_create_hash_key(&config.data_dir)?);
+        let vault = Vault::open(&config, Arc::clone(&store))?;
+        let now = clock.now();
+        let live_keys = LiveKeys::load(vault.clone(), now)?;
+        let hasher = Hasher::new(crate::keys::load_or_create_hash_key(&vault, now)?);
         let sealer =
-            crate::secrets::Sealer::new(crate::keys::load_or_create_sealing_key(&config.data_dir)?);
+            crate::secrets::Sealer::new(crate::keys::load_or_create_sealing_key(&vault, now)?);
         let delivery = Delivery::from_config(&config)?;
         Ok(Self(Arc::new(Inner {
             config,
             db: Db::new(store),
-            issuer,
-            oidc_keys,
+            live_keys,
             hasher,
             sealer,
             delivery,
-            hub: Hub::default(),
+            hub: Arc::default(),
             clock,
             proxies,
             streams: Arc::default(),
@@ -165,6 +164,11 @@ impl AppState {
 
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The signing keys in use now.
+    pub fn keys(&self) -> Arc<SigningKeys> {
+        self.live_keys.get()
     }
 
     /// The rules every JWT a client sends is held to.
@@ -228,8 +232,28 @@ impl AppState {
 
     /// Signs a token with the active issuer key.
     pub fn sign<T: Serialize>(&self, claims: &Claims<T>) -> Result<String, ApiError> {
-        jwt::sign(claims, self.issuer.signing_key(), self.issuer.active_kid()).map_err(|e| {
+        let keys = self.keys();
+        jwt::sign(claims, keys.issuer.signing_key(), keys.issuer.active_kid()).map_err(|e| {
             tracing::error!(error = %e, "cannot sign");
+            ApiError::internal("cannot sign")
+        })
+    }
+
+    /// Signs a token of type `typ` with the active issuer key.
+    pub fn sign_typed<T: Serialize>(
+        &self,
+        claims: &Claims<T>,
+        typ: &str,
+    ) -> Result<String, ApiError> {
+        let keys = self.keys();
+        jwt::sign_typed(
+            claims,
+            keys.issuer.signing_key(),
+            keys.issuer.active_kid(),
+            typ,
+        )
+        .map_err(|e| {
+            tracing::error!(error = %e, typ, "cannot sign");
             ApiError::internal("cannot sign")
         })
     }
@@ -242,16 +266,7 @@ impl AppState {
             .issuer(self.config.base_url())
             .audience(pk)
             .valid_for(now, ttl);
-        let token = jwt::sign_typed(
-            &claims,
-            self.issuer.signing_key(),
-            self.issuer.active_kid(),
-            DeviceEvent::TYP,
-        )
-        .map_err(|e| {
-            tracing::error!(error = %e, "cannot sign an event");
-            ApiError::internal("cannot sign")
-        })?;
+        let token = self.sign_typed(&claims, DeviceEvent::TYP)?;
         let owned_pk = pk.to_string();
         let id = self
             .db

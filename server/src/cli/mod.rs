@@ -103,7 +103,7 @@ async fn run() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
         Command::Client { action } => client::run(&config, action),
-        Command::Keys { action } => keys::run(&config, action),
+        Command::Keys { action } => keys::run(&config, action).await,
         Command::Account { action } => account::run(&config, action).await,
     }
 }
@@ -162,6 +162,15 @@ async fn shutdown_signal() {
         () = ctrl_c => {},
         () = term => {},
     }
+}
+
+/// The key material of the configured database.
+pub(super) fn open_vault(config: &Config) -> anyhow::Result<crate::keys::Vault> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    let store =
+        crate::store::open(config).map_err(|e| anyhow::anyhow!("cannot open the database: {e}"))?;
+    crate::keys::Vault::open(config, store)
 }
 
 pub(super) fn now() -> i64 {

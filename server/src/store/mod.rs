@@ -3,18 +3,18 @@
 //! calls it through [`Db`], which runs every call on tokio's blocking pool
 //! so no async thread ever waits on disk.
 
-mod postgres;
 pub mod devices;
+mod postgres;
 mod sqlite;
 #[cfg(test)]
 mod tests;
 
 use std::sync::Arc;
 
+pub use devices::{DeviceRecord, DeviceStore};
 pub use postgres::PostgresStore;
 #[cfg(any(test, feature = "test-cluster"))]
 pub use postgres::cluster as pg_cluster;
-pub use devices::{DeviceRecord, DeviceStore};
 pub use sqlite::SqliteStore;
 
 /// The store the configuration names: PostgreSQL when `database_url` is
@@ -291,6 +291,20 @@ pub const SECURITY_EVENT_RETENTION: i64 = 90 * 24 * 3600;
 
 /// Everything the server keeps. Writes return only once durable.
 pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
+    /// A named document of key material shared by every instance (sealed
+    /// by the caller) with its version (1, 2, …); `NotFound` if none.
+    fn get_key_material(&self, name: &str) -> StoreResult<(i64, String)>;
+    /// Stores `value` as the next version of `name`, as a compare-and-swap:
+    /// with `expected` 0 it creates version 1 (`Conflict("exists")` when
+    /// another writer created it first); otherwise it replaces version
+    /// `expected` (`Conflict("changed")` when that is no longer the stored
+    /// one). Returns the new version.
+    fn put_key_material(&self, name: &str, expected: i64, value: &str, now: i64)
+    -> StoreResult<i64>;
+    /// `(name, version)` of every document: a cheap way to notice that
+    /// another instance rotated a key.
+    fn key_material_versions(&self) -> StoreResult<Vec<(String, i64)>>;
+
     /// `Conflict` when the key exists (revoked or not). With `jti` (a JWT
     /// ID and how long to remember it), spends it in the same transaction:
     /// `Conflict("replayed")` when it was used before, and nothing stored.

@@ -8,6 +8,7 @@
 mod accounts;
 mod devices;
 mod events;
+mod key_material;
 mod keys;
 mod records;
 #[cfg(test)]
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("migrations/0005_accounts.sql")),
     (6, include_str!("migrations/0006_sdk.sql")),
     (7, include_str!("migrations/0007_backchannel.sql")),
+    (8, include_str!("migrations/0008_key_material.sql")),
     (9, include_str!("migrations/0009_devices.sql")),
     (10, include_str!("migrations/0010_record_versions.sql")),
 ];
@@ -149,6 +151,24 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn get_key_material(&self, name: &str) -> StoreResult<(i64, String)> {
+        self.read(|c| key_material::get(c, name))
+    }
+
+    fn put_key_material(
+        &self,
+        name: &str,
+        expected: i64,
+        value: &str,
+        now: i64,
+    ) -> StoreResult<i64> {
+        self.in_tx(|c| key_material::put(c, name, expected, value, now))
+    }
+
+    fn key_material_versions(&self) -> StoreResult<Vec<(String, i64)>> {
+        self.read(key_material::versions)
+    }
+
     fn insert_key(&self, key: &KeyRecord, jti: Option<(&str, i64)>) -> StoreResult<()> {
         self.in_tx(|c| {
             if let Some((id, until)) = jti {
