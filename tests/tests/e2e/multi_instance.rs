@@ -518,4 +518,16 @@ async fn limits_are_counted_across_instances() {
     let (pa, pb) = (pushes(&a).await, pushes(&b).await);
     assert_eq!(pa.0 + pb.0, 3, "pushes sent: A {pa:?}, B {pb:?}");
     assert_eq!((pa.1, pb.1), (1, 1), "refused at each instance");
+    // The connection pool is on /metrics too.
+    let text = reqwest::get(format!("{}/metrics", a.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let in_use = text
+        .lines()
+        .find_map(|l| l.strip_prefix("authentiq_db_pool_connections{state=\"in_use\"} "))
+        .and_then(|v| v.parse::<u32>().ok());
+    assert!(in_use.is_some_and(|n| n >= 1), "pool gauge: {in_use:?}");
 }

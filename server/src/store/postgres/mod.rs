@@ -199,11 +199,20 @@ impl PostgresStore {
     }
 
     fn conn(&self) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
-        self.pool
+        let pool = self
+            .pool
             .as_ref()
-            .ok_or_else(|| StoreError::Backend("the store is closed".into()))?
+            .ok_or_else(|| StoreError::Backend("the store is closed".into()))?;
+        let conn = pool
             .get()
-            .map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+            .map_err(|e| StoreError::Backend(format!("no database connection: {e}")))?;
+        // What /metrics shows as authentiq_db_pool_connections.
+        let state = pool.state();
+        crate::metrics::db_pool(
+            state.connections.saturating_sub(state.idle_connections),
+            state.idle_connections,
+        );
+        Ok(conn)
     }
 
     /// Runs `f` on a connection in autocommit: for reads, and for writes of
