@@ -99,6 +99,9 @@ impl Server {
             .envs(launch.env.iter().copied())
             .env("AUTHENTIQ_RATE__PUSHES_PER_KEY_PER_MINUTE", "1000000")
             .env("NO_COLOR", "1")
+            // No access log line per request: the numbers stay comparable
+            // with earlier runs and with the peer, which logs none.
+            .env("RUST_LOG", "info,authentiq::access=off")
             .stdin(Stdio::null())
             .stdout(Stdio::from(log))
             .stderr(Stdio::from(log2));
