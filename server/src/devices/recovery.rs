@@ -126,7 +126,7 @@ fn bearer(headers: &HeaderMap) -> Result<String, ApiError> {
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(|v| v.trim().to_string())
         .filter(|v| !v.is_empty())
-        .ok_or_else(|| ApiError::bad_request("give the recovery secret as Authorization: Bearer"))
+        .ok_or_else(|| ApiError::auth_error("give the recovery secret as Authorization: Bearer"))
 }
 
 /// A bound hash equal to the hash of what was given, compared in constant time.
@@ -142,8 +142,8 @@ fn same_hash(bound: Option<&[u8]>, given: &[u8]) -> bool {
     request_body(content = String, content_type = "application/jwt", description = "Self-signed by the new key: `id`, `name`, `email` (and `phone` when the ID has one bound)"),
     responses(
         (status = 201, description = "Codes sent `codes-sent`", body = RecoveryBody),
-        (status = 400, description = "Malformed JWT, email or phone; no secret", body = crate::error::ProblemBody, content_type = "application/problem+json"),
-        (status = 401, description = "Wrong secret, email or phone; bad signature, expired or replayed `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 400, description = "Malformed JWT, email or phone", body = crate::error::ProblemBody, content_type = "application/problem+json"),
+        (status = 401, description = "No or a wrong secret; a wrong email or phone; bad signature, expired or replayed `auth-error`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 404, description = "Unknown ID `unknown-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 409, description = "The new key is registered `duplicate-key`; the ID has no verified email `confirm-first`", body = crate::error::ProblemBody, content_type = "application/problem+json"),
         (status = 410, description = "The ID is revoked `revoked-key`", body = crate::error::ProblemBody, content_type = "application/problem+json"),

@@ -340,5 +340,5 @@ async fn an_id_without_a_verified_email_cannot_be_recovered() {
         .send()
         .await
         .unwrap();
-    assert_problem(res, 400, "bad-request").await;
+    assert_problem(res, 401, "auth-error").await;
 }
