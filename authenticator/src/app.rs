@@ -200,7 +200,9 @@ impl Authenticator {
         };
         let json = serde_json::to_vec_pretty(&profile).map_err(|e| AppError::Io(e.to_string()))?;
         std::fs::write(dir.join("profile.json"), json).map_err(io)?;
-        Self::open(home, name, keystore)
+        let app = Self::open(home, name, keystore)?;
+        app.local()?.set_meta("since", &now().to_string())?;
+        Ok(app)
     }
 
     /// Drops a key [`Authenticator::new_key`] made, when it came to nothing.
@@ -383,6 +385,22 @@ impl Authenticator {
             .map_err(|e| AppError::Untrusted(e.to_string()))?;
         local.set_meta("last_event_id", &id.to_string())?;
         let exp = claims.registered.exp.unwrap_or(0);
+        // A device linked to (or recovering) an ID is not shown the
+        // requests its other devices were sent before it joined.
+        let since: i64 = local
+            .get_meta("since")?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if claims.registered.iat.unwrap_or(0) < since
+            && matches!(
+                claims.body,
+                DeviceEvent::SignIn(_)
+                    | DeviceEvent::LinkRequest(_)
+                    | DeviceEvent::RecoveryStarted(_)
+            )
+        {
+            return Ok(None);
+        }
         Ok(match claims.body {
             DeviceEvent::SignIn(req) => {
                 let mut r =

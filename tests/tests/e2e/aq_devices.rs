@@ -143,3 +143,97 @@ async fn two_aq_devices_of_one_id_sign_in_as_the_same_sub() {
         1
     );
 }
+
+/// [`start`], with a recovery delay of `secs`.
+async fn start_with_delay(secs: i64) -> Env {
+    let base = start().await;
+    let clients = base.p.state.config.clients.clone();
+    let p = crate::support::provider::Provider::start_with(|c| {
+        c.clients = clients;
+        c.devices.recovery_delay_secs = secs;
+    })
+    .await;
+    Env {
+        p,
+        home: tempfile::tempdir().unwrap(),
+        profile: base.profile.clone(),
+    }
+}
+
+/// `aq recover start` and `confirm` with the emailed code on `new`: the
+/// recovery's URL, waiting out its delay.
+async fn recovery_waiting(env: &Env, new: &Second, id: &str, secret: &str, email: &str) -> String {
+    let started = new
+        .ok(&[
+            "recover", "start", "--server", &env.p.url, "--id", id, "--email", email, "--secret",
+            secret,
+        ])
+        .await;
+    assert_eq!(started["status"], "codes-sent");
+    let recovery = started["recovery"].as_str().unwrap().to_string();
+    let code = env.code_for(email);
+    let waiting = new
+        .ok(&["recover", "confirm", &recovery, "--code", &code])
+        .await;
+    assert_eq!(waiting["status"], "waiting");
+    recovery
+}
+
+#[tokio::test]
+async fn aq_recover_on_a_new_device_keeps_the_sub_and_a_cancelled_recovery_does_not_complete() {
+    const EMAIL: &str = "recover@example.com";
+    let env = start_with_delay(2).await;
+    let init = env.enrol(EMAIL).await;
+    let id = init["id"].as_str().unwrap().to_string();
+    let secret = init["revocation_secret"].as_str().unwrap().to_string();
+    let sub = signed_in_sub(&env, EMAIL).await;
+
+    // A recovery the device cancels never completes.
+    let intruder = Second::new();
+    let recovery = recovery_waiting(&env, &intruder, &id, &secret, EMAIL).await;
+    let cancelled = env.ok(&["recover", "cancel", &recovery]).await;
+    assert_eq!(cancelled["status"], "cancelled");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let out = intruder.run(&["recover", "complete", &recovery]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        signed_in_sub(&env, EMAIL).await,
+        sub,
+        "the device still signs in"
+    );
+
+    // Every device lost: a new one recovers the ID after the delay.
+    let new = Second::new();
+    let recovery = recovery_waiting(&env, &new, &id, &secret, EMAIL).await;
+    let early = new.run(&["recover", "complete", &recovery]).await;
+    assert_eq!(early.status.code(), Some(4), "not before the delay");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let done = new.ok(&["recover", "complete", &recovery]).await;
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["secret"].as_str().unwrap().len(), 43);
+    // The old device's key is refused; the new one signs in as the same sub.
+    let out = env.run(&["devices"]).await;
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    new.ok(&["verify", "email", EMAIL]).await;
+    let code = env.code_for(EMAIL);
+    new.ok(&["verify", "email", EMAIL, "--code", &code]).await;
+    let s = start_sign_in(&env, EMAIL).await;
+    let inbox = new.ok(&["inbox"]).await;
+    // Only this request: not those sent to the ID before this device joined.
+    let list = inbox.as_array().unwrap();
+    assert_eq!(list.len(), 1, "{inbox}");
+    let req = list[0]["id"].as_str().unwrap().to_string();
+    new.ok(&["approve", &req, "--number", &s.number.to_string()])
+        .await;
+    assert_eq!(sub_at_rp(&env, &s).await, sub);
+}
