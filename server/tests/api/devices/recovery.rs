@@ -342,3 +342,70 @@ async fn an_id_without_a_verified_email_cannot_be_recovered() {
         .unwrap();
     assert_problem(res, 401, "auth-error").await;
 }
+
+#[tokio::test]
+async fn with_a_phone_bound_both_codes_are_needed() {
+    const PHONE: &str = "+31612345678";
+    let s = server().await;
+    let (a, new) = (Device::new(), Device::new());
+    let secret = enrolled(&s, &a).await;
+    s.verify(&a, ClaimScope::Phone, PHONE).await;
+    let res = s
+        .put_jwt(&format!("/key/{}", a.pk), &a.binding(None, Some(PHONE)))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // The phone must be given, and be the bound one.
+    assert_problem(
+        start(&s, &new, &a.pk, &secret, EMAIL).await,
+        400,
+        "bad-request",
+    )
+    .await;
+    let with_phone = |phone: &'static str| {
+        new.sign(
+            Claims::new(RecoveryStart {
+                id: a.pk.clone(),
+                name: "New laptop".into(),
+                email: EMAIL.into(),
+                phone: Some(phone.into()),
+            })
+            .audience(s.url("/recovery"))
+            .valid_for(s.state.now(), 60),
+        )
+    };
+    let post = |token: String| {
+        s.http
+            .post(s.url("/recovery"))
+            .bearer_auth(&secret)
+            .header("content-type", "application/jwt")
+            .body(token)
+            .send()
+    };
+    assert_problem(
+        post(with_phone("+31600000000")).await.unwrap(),
+        401,
+        "auth-error",
+    )
+    .await;
+    let res = post(with_phone(PHONE)).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let recovery = res.json::<Value>().await.unwrap()["recovery"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (email_code, phone_code) = (s.code_for(EMAIL), s.code_for(PHONE));
+    // The email code alone is not enough.
+    assert_problem(
+        step(&s, &new, &recovery, "confirm", codes(&email_code)).await,
+        401,
+        "auth-error",
+    )
+    .await;
+    let both = RecoveryConfirm {
+        email_code,
+        phone_code: Some(phone_code),
+    };
+    let res = step(&s, &new, &recovery, "confirm", both).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.json::<Value>().await.unwrap()["status"], "waiting");
+}
