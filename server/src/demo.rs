@@ -192,7 +192,8 @@ async fn finish(
         .as_str()
         .ok_or_else(|| format!("no ID token: {tokens}"))?;
     let claims = state
-        .keys().oidc
+        .keys()
+        .oidc
         .verify(id_token, None, state.now())
         .map_err(|e| format!("the ID token does not verify: {e}"))?;
     if claims["aud"] != CLIENT_ID || claims["iss"] != base || claims["nonce"] != nonce {

@@ -10,23 +10,11 @@ use super::render;
 use super::session::Admin;
 use super::usage::{label, moment};
 use crate::AppState;
+use crate::security::events::Kind as EventKind;
 use crate::store::EventFilter;
 
 /// Events shown at most.
 const SHOWN: u32 = 200;
-/// The kinds the log has (`security::Kind`), for the filter.
-const KINDS: [&str; 9] = [
-    "sign-in-approved",
-    "sign-in-denied",
-    "sign-in-reported",
-    "wrong-number",
-    "sign-in-expired",
-    "key-revoked",
-    "code-limit-reached",
-    "token-reused",
-    "signed-out",
-];
-
 #[derive(Serialize)]
 struct Row {
     at: String,
@@ -78,7 +66,7 @@ pub async fn list(State(state): State<AppState>, Admin(owner): Admin, uri: Uri) 
         param(&uri, "ip"),
     );
     // An unknown kind matches nothing: it is dropped rather than searched.
-    let kind = if KINDS.contains(&kind.as_str()) {
+    let kind = if EventKind::parse(&kind).is_some() {
         kind
     } else {
         String::new()
@@ -112,11 +100,11 @@ pub async fn list(State(state): State<AppState>, Admin(owner): Admin, uri: Uri) 
         .collect();
     let ctx = EventsCtx {
         rows,
-        kinds: KINDS
+        kinds: EventKind::ALL
             .iter()
-            .map(|&value| Kind {
-                value,
-                label: label(value),
+            .map(|k| Kind {
+                value: k.as_str(),
+                label: k.label(),
             })
             .collect(),
         client,

@@ -82,7 +82,10 @@ pub fn router() -> Router<AppState> {
         .route("/dashboard/admin/clients", get(admin::clients))
         .route("/dashboard/admin/events", get(events::list))
         .route("/dashboard/admin/status", get(status::show))
-        .route("/dashboard/admin/status/rotate-keys", post(status::rotate_keys))
+        .route(
+            "/dashboard/admin/status/rotate-keys",
+            post(status::rotate_keys),
+        )
         .route("/dashboard/account", get(account::show))
         .route("/dashboard/account/password", post(account::password))
         .route("/dashboard/account/authentiq", post(link::start))

@@ -75,19 +75,9 @@ pub(super) fn moment(t: i64) -> String {
         .unwrap_or_else(|_| t.to_string())
 }
 
+/// A logged kind for people ([`crate::security::events::Kind::label`]).
 pub(super) fn label(kind: &str) -> &'static str {
-    match kind {
-        "sign-in-approved" => "Sign-in approved",
-        "sign-in-denied" => "Sign-in denied",
-        "sign-in-reported" => "Sign-in denied and reported",
-        "wrong-number" => "Wrong number picked (denied)",
-        "sign-in-expired" => "Sign-in expired unanswered",
-        "token-reused" => "A spent code or token came back",
-        "signed-out" => "Signed out",
-        "key-revoked" => "Key revoked",
-        "code-limit-reached" => "Too many wrong codes",
-        _ => "Other event",
-    }
+    crate::security::events::Kind::parse(kind).map_or("Other event", |k| k.label())
 }
 
 /// What counts as a denied sign-in in the chart.

@@ -165,7 +165,8 @@ pub fn id_token(
         .parse()
         .map_err(|_| ApiError::internal("client has an unsupported ID token algorithm"))?;
     state
-        .keys().oidc
+        .keys()
+        .oidc
         .sign(
             alg_parsed,
             &claims,
@@ -200,7 +201,8 @@ pub async fn verify_id_token_hint(
         None => return Err("the hint is not an ID token"),
     };
     let claims = state
-        .keys().oidc
+        .keys()
+        .oidc
         .verify_signature(
             token,
             client.client_secret.as_deref().map(str::as_bytes),

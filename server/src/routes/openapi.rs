@@ -11,7 +11,6 @@ use super::{channel, health, jwks, key, login, scope};
 use crate::AppState;
 use crate::accounts::routes as accounts;
 use crate::devices;
-use crate::devices;
 use crate::oidc::{registration, sdk};
 
 #[derive(Debug, OpenApi)]
@@ -25,10 +24,6 @@ use crate::oidc::{registration, sdk};
     paths(
         key::register, key::retrieve, key::update, key::bind, key::revoke_with_secret,
         key::revoke_by_email_phone, key::sign_out_everywhere,
-        devices::manage::list, devices::manage::rename, devices::manage::remove,
-        devices::link::start, devices::link::status, devices::link::answer,
-        devices::recovery::start, devices::recovery::status, devices::recovery::confirm,
-        devices::recovery::cancel, devices::recovery::complete,
         devices::manage::list, devices::manage::rename, devices::manage::remove,
         devices::link::start, devices::link::status, devices::link::answer,
         devices::recovery::start, devices::recovery::status, devices::recovery::confirm,

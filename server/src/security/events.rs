@@ -5,63 +5,74 @@
 use crate::store::SecurityEvent;
 use crate::{ApiError, AppState};
 
-/// What happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    SignInApproved,
-    SignInDenied,
+/// Declares [`Kind`] with each kind's name in the log and its label for
+/// people, in one place (the dashboard's filter and labels read them).
+macro_rules! kinds {
+    ($($(#[$doc:meta])* $kind:ident => $name:literal, $label:literal;)*) => {
+        /// What happened.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Kind {
+            $($(#[$doc])* $kind,)*
+        }
+
+        impl Kind {
+            /// Every kind, in the order the dashboard offers them.
+            pub const ALL: &'static [Kind] = &[$(Kind::$kind),*];
+
+            /// The name stored in the log.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $name,)*
+                }
+            }
+
+            /// What it means, for people.
+            pub fn label(self) -> &'static str {
+                match self {
+                    $(Kind::$kind => $label,)*
+                }
+            }
+        }
+    };
+}
+
+kinds! {
+    SignInApproved => "sign-in-approved", "Sign-in approved";
+    SignInDenied => "sign-in-denied", "Sign-in denied";
     /// Denied with "this wasn't me": blocks pushes from that address.
-    SignInReported,
+    SignInReported => "sign-in-reported", "Sign-in denied and reported";
     /// The user picked another number than the page showed.
-    WrongNumber,
+    WrongNumber => "wrong-number", "Wrong number picked (denied)";
     /// A sign-in session expired unanswered (logged by the store when it
     /// purges the session).
-    SignInExpired,
-    KeyRevoked,
+    SignInExpired => "sign-in-expired", "Sign-in expired unanswered";
+    KeyRevoked => "key-revoked", "Key revoked";
     /// Too many wrong verification or revocation codes: the code is void.
-    CodeLimitReached,
+    CodeLimitReached => "code-limit-reached", "Too many wrong codes";
     /// A spent authorization code or refresh token came back.
-    TokenReused,
+    TokenReused => "token-reused", "A spent code or token came back";
     /// An SSO session, or everything of a key, was signed out.
-    SignedOut,
+    SignedOut => "signed-out", "Signed out";
     /// A new device asked to be linked to an identity.
-    LinkRequested,
+    LinkRequested => "link-requested", "A new device asked to be linked";
     /// An existing device approved it, with the right number.
-    LinkApproved,
+    LinkApproved => "link-approved", "A new device was linked";
     /// Denied, a wrong number, or the new key turned out taken.
-    LinkRefused,
-    DeviceRenamed,
-    DeviceRemoved,
+    LinkRefused => "link-refused", "Linking a device was refused";
+    DeviceRenamed => "device-renamed", "Device renamed";
+    DeviceRemoved => "device-removed", "Device removed";
     /// The recovery secret and the codes were given on a new device.
-    RecoveryStarted,
-    RecoveryCancelled,
-    RecoveryCompleted,
+    RecoveryStarted => "recovery-started", "Recovery started";
+    RecoveryCancelled => "recovery-cancelled", "Recovery cancelled";
+    RecoveryCompleted => "recovery-completed", "Recovery completed";
     /// An admin rotated the signing keys from the dashboard.
-    KeysRotated,
+    KeysRotated => "keys-rotated", "Signing keys rotated";
 }
 
 impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::SignInApproved => "sign-in-approved",
-            Kind::SignInDenied => "sign-in-denied",
-            Kind::SignInReported => "sign-in-reported",
-            Kind::WrongNumber => "wrong-number",
-            Kind::SignInExpired => "sign-in-expired",
-            Kind::KeyRevoked => "key-revoked",
-            Kind::CodeLimitReached => "code-limit-reached",
-            Kind::TokenReused => "token-reused",
-            Kind::SignedOut => "signed-out",
-            Kind::LinkRequested => "link-requested",
-            Kind::LinkApproved => "link-approved",
-            Kind::LinkRefused => "link-refused",
-            Kind::DeviceRenamed => "device-renamed",
-            Kind::DeviceRemoved => "device-removed",
-            Kind::RecoveryStarted => "recovery-started",
-            Kind::RecoveryCancelled => "recovery-cancelled",
-            Kind::RecoveryCompleted => "recovery-completed",
-            Kind::KeysRotated => "keys-rotated",
-        }
+    /// The kind stored as `name`, if it is one.
+    pub fn parse(name: &str) -> Option<Kind> {
+        Kind::ALL.iter().copied().find(|k| k.as_str() == name)
     }
 }
 

@@ -299,8 +299,13 @@ pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
     /// another writer created it first); otherwise it replaces version
     /// `expected` (`Conflict("changed")` when that is no longer the stored
     /// one). Returns the new version.
-    fn put_key_material(&self, name: &str, expected: i64, value: &str, now: i64)
-    -> StoreResult<i64>;
+    fn put_key_material(
+        &self,
+        name: &str,
+        expected: i64,
+        value: &str,
+        now: i64,
+    ) -> StoreResult<i64>;
     /// `(name, version)` of every document: a cheap way to notice that
     /// another instance rotated a key.
     fn key_material_versions(&self) -> StoreResult<Vec<(String, i64)>>;

@@ -117,7 +117,8 @@ async fn key_sets_hold_each_key_once_of_every_type() {
     let now = s.state.now();
     let token = s
         .state
-        .keys().oidc
+        .keys()
+        .oidc
         .sign(
             authentiq_server::oidc::keys::IdTokenAlg::RS256,
             &json!({"iss": s.url, "sub": "x", "exp": now + 60}),

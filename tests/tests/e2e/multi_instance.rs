@@ -106,25 +106,23 @@ impl Shared {
             .stderr(log)
             .spawn()
             .unwrap();
-        let url = format!("http://127.0.0.1:{port}");
+        // Dropped (killed and reaped, its log shown) if it never answers.
+        let instance = Instance {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            public: self.public.clone(),
+            dir,
+        };
         for _ in 0..200 {
-            if reqwest::get(format!("{url}/healthz"))
+            if reqwest::get(format!("{}/healthz", instance.url))
                 .await
                 .is_ok_and(|r| r.status().is_success())
             {
-                return Instance {
-                    child,
-                    url,
-                    public: self.public.clone(),
-                    dir,
-                };
+                return instance;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        panic!(
-            "the instance on port {port} did not start: {}",
-            std::fs::read_to_string(dir.path().join("server.log")).unwrap_or_default()
-        );
+        panic!("the instance on port {port} did not start");
     }
 
     /// `authentiq-server <args>` against the shared database; its output.

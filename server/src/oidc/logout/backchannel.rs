@@ -71,7 +71,8 @@ pub fn logout_token(
         .parse()
         .map_err(|_| ApiError::internal("client has an unsupported signing algorithm"))?;
     state
-        .keys().oidc
+        .keys()
+        .oidc
         .sign_typed(
             alg,
             "logout+jwt",

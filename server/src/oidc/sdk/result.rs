@@ -61,7 +61,8 @@ pub async fn finished(state: &AppState, sid: &str, data: &SessionData) -> Result
             .parse()
             .map_err(|_| ApiError::internal("client has an unsupported signing algorithm"))?;
         let jwt = state
-            .keys().oidc
+            .keys()
+            .oidc
             .sign_typed(
                 alg,
                 "sdk-result+jwt",
