@@ -550,7 +550,11 @@ impl OidcKeys {
         let active_der = active
             .to_pkcs8_der()
             .map_err(|e| anyhow!("cannot encode the issuer key: {e}"))?;
-        for p in issuer.public_keys() {
+        // The active key first, also after a rotation (keys[0] is what
+        // those older clients take).
+        let mut issuer_keys: Vec<_> = issuer.public_keys().iter().collect();
+        issuer_keys.sort_by_key(|p| p.kid != issuer.active_kid());
+        for p in issuer_keys {
             let is_active = p.kid == issuer.active_kid();
             let encoding = is_active.then(|| EncodingKey::from_ed_der(active_der.as_bytes()));
             let mut jwk = Map::new();
@@ -1310,6 +1314,11 @@ mod tests {
         let ed = kids_of(&keys.jwks(T0 + 1), "EdDSA");
         assert_eq!(ed.len(), 2);
         assert!(ed.contains(&old_issuer.active_kid().to_string()));
+        assert_eq!(
+            keys.jwks(T0 + 1)["keys"][0]["kid"],
+            issuer.active_kid(),
+            "the signing issuer key comes first"
+        );
         // Both keys are the issuer's: a token signed here verifies with it.
         let token = keys
             .sign(IdTokenAlg::EdDSA, &claims(T0), None, T0 + 1)
