@@ -13,7 +13,10 @@ use authentiq_server::store::pg_cluster;
 use base64::Engine;
 use serde_json::Value;
 
-use crate::oidc::common::{REDIRECT, VERIFIER, browser, challenge, code_form, param};
+use crate::oidc::common::{
+    Page, REDIRECT, VERIFIER, browser, challenge, code_form, continue_to_client, open_sign_in,
+    param,
+};
 use crate::support::device::Device;
 use crate::support::provider::{Server, now};
 
@@ -203,19 +206,10 @@ fn at(url: &str, instance: &Instance) -> String {
     u.to_string()
 }
 
-/// A sign-in started in a browser at `start`: its page's number, its sid.
+/// A sign-in started in a browser: the browser and its page.
 struct Started {
     browser: reqwest::Client,
-    sid: String,
-    number: u16,
-}
-
-fn between<'a>(s: &'a str, start: &str, end: &str) -> &'a str {
-    let i = s
-        .find(start)
-        .unwrap_or_else(|| panic!("{start} not in page"))
-        + start.len();
-    &s[i..i + s[i..].find(end).unwrap()]
+    page: Page,
 }
 
 /// `/authorize` and the page at `start`, "send to my device" (acknowledged).
@@ -228,36 +222,15 @@ async fn start_sign_in(start: &Instance, email: &str) -> Started {
 /// [`start_sign_in`], with the push's status.
 async fn try_sign_in(start: &Instance, email: &str) -> (Started, u16) {
     let browser = browser();
-    let res = browser.get(authorize_url(start)).send().await.unwrap();
-    assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
-    let loc = res.headers()["location"].to_str().unwrap().to_string();
-    let sid = loc.trim_start_matches("/sign-in/").to_string();
-    let html = browser
-        .get(format!("{}{loc}", start.url))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let number = between(&html, "id=\"aq-number\">", "<")
-        .trim()
-        .parse()
-        .unwrap();
-    let csrf = between(&html, "name=\"csrf\" value=\"", "\"").to_string();
+    let page = open_sign_in(start, &browser, &authorize_url(start)).await;
     let res = browser
-        .post(format!("{}/sign-in/{sid}/push", start.url))
-        .form(&[("email", email), ("csrf", csrf.as_str())])
+        .post(format!("{}/sign-in/{}/push", start.url, page.sid))
+        .form(&[("email", email), ("csrf", page.csrf.as_str())])
         .send()
         .await
         .unwrap();
     let status = res.status().as_u16();
-    let started = Started {
-        browser,
-        sid,
-        number,
-    };
-    (started, status)
+    (Started { browser, page }, status)
 }
 
 /// The device reads the next request (its channel is open wherever it is)
@@ -269,7 +242,7 @@ async fn approve(device: &mut Device, channel_at: &Instance, answer_at: &Instanc
 
 /// The device approves `req` at `answer_at` (acknowledged).
 async fn answer(device: &Device, req: &SignInRequest, answer_at: &Instance, s: &Started) {
-    let token = device.answer(req, Decision::Approve, Some(s.number), "openid email");
+    let token = device.answer(req, Decision::Approve, Some(s.page.number), "openid email");
     let res = reqwest::Client::new()
         .post(at(&req.session, answer_at))
         .header("content-type", "application/jwt")
@@ -284,7 +257,7 @@ async fn answer(device: &Device, req: &SignInRequest, answer_at: &Instance, s: &
 async fn page_sees_approval(page_at: &Instance, s: &Started) {
     let mut res = s
         .browser
-        .get(format!("{}/sign-in/{}/events", page_at.url, s.sid))
+        .get(format!("{}/sign-in/{}/events", page_at.url, s.page.sid))
         .send()
         .await
         .unwrap();
@@ -305,21 +278,7 @@ async fn page_sees_approval(page_at: &Instance, s: &Started) {
 
 /// Continue at `at`: the code.
 async fn continue_at(at: &Instance, s: &Started) -> String {
-    let res = s
-        .browser
-        .get(format!("{}/sign-in/{}/continue", at.url, s.sid))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        res.status(),
-        302,
-        "continue at {}: {}",
-        at.url,
-        res.text().await.unwrap()
-    );
-    let back = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
-    param(&back, "code").unwrap()
+    param(&continue_to_client(at, &s.browser, &s.page).await, "code").unwrap()
 }
 
 async fn token(at: &Instance, secret: &str, form: &[(&str, &str)]) -> Value {

@@ -10,7 +10,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 pub use crate::support::device::Device;
-pub use crate::support::provider::{Provider, now};
+pub use crate::support::provider::{Provider, Server, now};
 
 pub const REDIRECT: &str = "http://127.0.0.1:9/cb";
 /// Registered for every test client as its post-logout redirect URI.
@@ -90,13 +90,13 @@ pub struct Page {
     pub csrf: String,
 }
 
-pub async fn open_sign_in(p: &Provider, browser: &reqwest::Client, auth_url: &str) -> Page {
+pub async fn open_sign_in(p: &impl Server, browser: &reqwest::Client, auth_url: &str) -> Page {
     let res = browser.get(auth_url).send().await.unwrap();
     assert_eq!(res.status(), 303, "{}", res.text().await.unwrap());
     let loc = res.headers()["location"].to_str().unwrap().to_string();
     let sid = loc.trim_start_matches("/sign-in/").to_string();
     let html = browser
-        .get(format!("{}{loc}", p.url))
+        .get(format!("{}{loc}", p.url()))
         .send()
         .await
         .unwrap()
@@ -132,9 +132,13 @@ pub async fn send_to_device(p: &Provider, browser: &reqwest::Client, page: &Page
 }
 
 /// After approval: the browser continues and lands on the redirect URI.
-pub async fn continue_to_client(p: &Provider, browser: &reqwest::Client, page: &Page) -> url::Url {
+pub async fn continue_to_client(
+    p: &impl Server,
+    browser: &reqwest::Client,
+    page: &Page,
+) -> url::Url {
     let res = browser
-        .get(format!("{}/sign-in/{}/continue", p.url, page.sid))
+        .get(format!("{}/sign-in/{}/continue", p.url(), page.sid))
         .send()
         .await
         .unwrap();
