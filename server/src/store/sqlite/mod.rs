@@ -71,16 +71,37 @@ pub struct SqliteStore {
 
 fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(backend)?;
-    // The busy timeout first: switching a new file to WAL takes a lock that
-    // another process opening it at the same moment may hold.
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")
+        .map_err(backend)?;
+    switch_to_wal(&conn)?;
     conn.execute_batch(
-        "PRAGMA busy_timeout = 5000;
-         PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
+        "PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;",
     )
     .map_err(backend)?;
     Ok(conn)
+}
+
+/// `PRAGMA journal_mode = WAL`, waiting for a process that opens the file
+/// at the same moment: switching a new file needs an exclusive lock, and
+/// SQLite answers "database is locked" at once there, without its busy
+/// timeout.
+fn switch_to_wal(conn: &Connection) -> StoreResult<()> {
+    const WAIT: std::time::Duration = std::time::Duration::from_millis(5);
+    let mut tries = 0;
+    loop {
+        match conn.execute_batch("PRAGMA journal_mode = WAL;") {
+            Ok(()) => return Ok(()),
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
+                    && tries < 1000 =>
+            {
+                tries += 1;
+                std::thread::sleep(WAIT);
+            }
+            Err(e) => return Err(backend(e)),
+        }
+    }
 }
 
 /// Applies the pending migrations in one exclusive transaction, reading

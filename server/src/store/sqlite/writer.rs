@@ -112,8 +112,10 @@ impl Writer {
             };
         }
         // Someone queued behind: the group stays open for them; the last
-        // commits. A failed write has nothing to wait for.
-        let value = out?;
+        // commits. A failed write waits too: its answer (a conflict, a
+        // missing row) was read from the group's writes, which nobody
+        // else can see until they are committed — answered at once, a
+        // caller retrying on a reader would find the state unchanged.
         g.outcomes.entry(group).or_insert((0, None)).0 += 1;
         while g.group <= group {
             g = self
@@ -133,7 +135,7 @@ impl Writer {
             None => Some("the write's group commit left no outcome".into()),
         };
         match failed {
-            None => Ok(value),
+            None => out,
             Some(e) => Err(StoreError::Backend(e)),
         }
     }
@@ -233,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_write_rolls_back_alone_and_the_group_waits_for_its_commit() {
+    fn a_failed_write_rolls_back_alone_and_every_answer_waits_for_the_commit() {
         let (_dir, w) = writer();
         // Someone "queued": the first two writes leave the group open.
         w.queued.fetch_add(1, Ordering::SeqCst);
@@ -241,17 +243,26 @@ mod tests {
             let w = Arc::clone(&w);
             std::thread::spawn(move || insert(&w, 1))
         };
-        let failed = w.write(|c| {
-            c.execute("INSERT INTO t (v) VALUES (2)", [])
-                .map_err(backend)?;
-            Err::<(), _>(StoreError::Conflict("on purpose"))
-        });
-        assert!(matches!(failed, Err(StoreError::Conflict("on purpose"))));
+        until_in_group(&w, 1);
+        let failed = {
+            let w = Arc::clone(&w);
+            std::thread::spawn(move || {
+                w.write(|c| {
+                    c.execute("INSERT INTO t (v) VALUES (2)", [])
+                        .map_err(backend)?;
+                    Err::<(), _>(StoreError::Conflict("on purpose"))
+                })
+            })
+        };
         until_in_group(&w, 2);
-        // Not committed yet: the first write is still waiting.
+        // Not committed yet: both wait, the failed one too (its answer
+        // may rest on the first write, invisible until committed).
+        std::thread::sleep(std::time::Duration::from_millis(50));
         assert!(!first.is_finished());
+        assert!(!failed.is_finished());
         w.queued.fetch_sub(1, Ordering::SeqCst);
-        // A panicking write is an error, and rolled back too.
+        // A panicking write is an error, and rolled back too; the last of
+        // the group, it commits for the others.
         let panicked = w.write(|c| -> StoreResult<()> {
             c.execute("INSERT INTO t (v) VALUES (3)", [])
                 .map_err(backend)?;
@@ -259,6 +270,10 @@ mod tests {
         });
         assert!(matches!(panicked, Err(StoreError::Backend(_))));
         first.join().unwrap().unwrap();
+        assert!(matches!(
+            failed.join().unwrap(),
+            Err(StoreError::Conflict("on purpose"))
+        ));
         assert_eq!(values(&w), [1]);
         assert_eq!(w.commits.load(Ordering::Relaxed), 2);
     }
