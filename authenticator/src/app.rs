@@ -102,8 +102,13 @@ pub enum Incoming {
     /// The key was revoked (or, this device, removed from its ID).
     Revoked,
     /// About the ID's devices: `link-request`, `device-removed`,
-    /// `recovery-started`, `withdrawn`; `detail` is the event's body.
-    Device { event: String, detail: Value },
+    /// `recovery-started`, `withdrawn`; `detail` is the event's body, `exp`
+    /// the event token's expiry (a link request's end), Unix seconds.
+    Device {
+        event: String,
+        detail: Value,
+        exp: i64,
+    },
 }
 
 pub struct Authenticator {
@@ -427,6 +432,7 @@ impl Authenticator {
                 Some(Incoming::Device {
                     event: "withdrawn".into(),
                     detail: serde_json::to_value(&w).unwrap_or_default(),
+                    exp,
                 })
             }
             DeviceEvent::DeviceRemoved(d) if self.identity()?.id().to_string() == d.device => {
@@ -436,6 +442,7 @@ impl Authenticator {
             other => Some(Incoming::Device {
                 event: other.name().into(),
                 detail: serde_json::to_value(&other).unwrap_or_default(),
+                exp,
             }),
         })
     }

@@ -62,6 +62,21 @@ impl From<&Request> for Notice {
     }
 }
 
+/// What a notification about the ID's devices says: a new device asks to
+/// be linked, or someone started recovering the ID. `title` and `body` are
+/// the app's own words with the requester's strings in them; the body is
+/// escaped and both are clipped when shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceNotice {
+    /// What it is about (the pairing or recovery URL): the key it is
+    /// withdrawn by.
+    pub id: String,
+    pub title: String,
+    pub body: String,
+    /// Unix time (seconds) after which it is moot.
+    pub expires_at: i64,
+}
+
 /// Shows sign-in requests to the user.
 pub trait Notifier: Send + Sync + fmt::Debug {
     fn sign_in_request(&self, n: &Notice) -> Result<(), NotifyError>;
@@ -112,6 +127,39 @@ impl DesktopNotifier {
             .urgency(Urgency::Normal)
             .timeout(Timeout::Milliseconds(timeout_ms));
         Some(notification)
+    }
+}
+
+impl DesktopNotifier {
+    /// The notification for a device notice at `now`, or `None` when it
+    /// is moot already.
+    fn build_device(&self, n: &DeviceNotice, now: i64) -> Option<Notification> {
+        let remaining = n.expires_at.checked_sub(now).filter(|s| *s > 0)?;
+        let timeout_ms = u32::try_from(remaining.saturating_mul(1000)).unwrap_or(u32::MAX);
+        let mut notification = Notification::new();
+        notification
+            .appname(&self.app_name)
+            .summary(&plain(&n.title))
+            .body(&device_body(&n.body))
+            .icon("dialog-password")
+            .action("default", "Open Authentiq")
+            .action(OPEN_ACTION, "Open")
+            .hint(Hint::Custom(REQUEST_HINT.to_owned(), n.id.clone()))
+            .hint(Hint::Category("x-authentiq.device".to_owned()))
+            .urgency(Urgency::Normal)
+            .timeout(Timeout::Milliseconds(timeout_ms));
+        Some(notification)
+    }
+
+    /// Sends the notification for a device notice and returns its handle.
+    pub fn show_device(&self, n: &DeviceNotice) -> Result<NotificationHandle, NotifyError> {
+        let Some(notification) = self.build_device(n, unix_now()) else {
+            return Err(NotifyError::Failed(format!(
+                "{} is over already; no notification shown",
+                n.id
+            )));
+        };
+        notification.show().map_err(|e| classify(&e.to_string()))
     }
 }
 
@@ -174,19 +222,37 @@ impl OnScreen {
         notifier: &DesktopNotifier,
         n: &Notice,
     ) -> Result<bool, NotifyError> {
+        self.wait_for(&n.id, || notifier.show(n))
+    }
+
+    /// [`OnScreen::show_and_wait`] for a notice about the ID's devices
+    /// (withdrawn by its `id` alike).
+    pub fn show_device_and_wait(
+        &self,
+        notifier: &DesktopNotifier,
+        n: &DeviceNotice,
+    ) -> Result<bool, NotifyError> {
+        self.wait_for(&n.id, || notifier.show_device(n))
+    }
+
+    fn wait_for(
+        &self,
+        key: &str,
+        show: impl FnOnce() -> Result<NotificationHandle, NotifyError>,
+    ) -> Result<bool, NotifyError> {
         // Listening first: the notification can be clicked or withdrawn as
         // soon as it is shown, and a signal nobody listened to is gone.
         let signals = Signals::subscribe()?;
-        let handle = notifier.show(n)?;
+        let handle = show()?;
         let nid = handle.id();
-        if let Some(old) = self.lock().insert(n.id.clone(), handle) {
+        if let Some(old) = self.lock().insert(key.to_owned(), handle) {
             old.close();
         }
         let waited = signals.wait(nid);
         // Gone from the screen: drop its handle unless a newer one took its place.
         let mut shown = self.lock();
-        if shown.get(&n.id).is_some_and(|h| h.id() == nid) {
-            shown.remove(&n.id);
+        if shown.get(key).is_some_and(|h| h.id() == nid) {
+            shown.remove(key);
         }
         waited
     }
@@ -327,6 +393,15 @@ fn body(n: &Notice) -> String {
         body.push_str("\nOpen Authentiq to pick the number shown on the page.");
     }
     body
+}
+
+/// A device notice's body: each line clipped and escaped (the requester's
+/// strings are in it).
+fn device_body(body: &str) -> String {
+    body.lines()
+        .map(|l| escape(&clip(l, 160)))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// A binding message for a notification: one clipped line with `<`, `>`
@@ -505,6 +580,23 @@ mod tests {
             plain(&format!("a\n{}", "b".repeat(100))),
             format!("a {}…", "b".repeat(62))
         );
+    }
+
+    #[test]
+    fn a_device_notice_keeps_its_lines_escaped_and_ends_when_moot() {
+        assert_eq!(
+            device_body("“<b>Laptop</b>” from 192.0.2.1\nOpen Authentiq"),
+            "“&lt;b&gt;Laptop&lt;/b&gt;” from 192.0.2.1\nOpen Authentiq"
+        );
+        let n = DeviceNotice {
+            id: "https://id.example/link/p1".into(),
+            title: "A new device asks to join your Authentiq ID".into(),
+            body: "x".into(),
+            expires_at: 1_800_000_100,
+        };
+        let d = DesktopNotifier::new();
+        assert!(d.build_device(&n, 1_800_000_000).is_some());
+        assert!(d.build_device(&n, 1_800_000_100).is_none());
     }
 
     #[test]

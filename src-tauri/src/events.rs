@@ -5,6 +5,8 @@ use std::time::Duration;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
 
+use crate::cmd::devices::LinkFinished;
+use crate::device_views::DeviceRequest;
 use crate::state::{AppState, ForUi};
 use crate::views::RequestView;
 
@@ -19,6 +21,11 @@ pub const NAVIGATE: &str = "navigate";
 pub const REVOKED: &str = "revoked";
 /// Payload: `{message}`: a sign-in link could not be opened, and why.
 pub const LINK_ERROR: &str = "link-error";
+/// Payload: `{status: "linked" | "refused", message}`: this computer's
+/// link to an existing ID ended.
+pub const LINK_FINISHED: &str = "link-finished";
+/// Payload: `DeviceRequest[]`, what the ID's other devices ask of this one.
+pub const DEVICE_REQUESTS_CHANGED: &str = "device-requests-changed";
 
 /// How long after its first `status()` the front end gets to register its
 /// listeners before a held navigation is sent.
@@ -58,6 +65,14 @@ pub fn connection(app: &AppHandle) {
 
 pub fn revoked(app: &AppHandle) {
     emit(app, REVOKED, ());
+}
+
+pub fn link_finished(app: &AppHandle, finished: &LinkFinished) {
+    emit(app, LINK_FINISHED, finished.clone());
+}
+
+pub fn device_requests_changed(app: &AppHandle, open: &[DeviceRequest]) {
+    emit(app, DEVICE_REQUESTS_CHANGED, open);
 }
 
 fn emit<S: Serialize + Clone>(app: &AppHandle, event: &str, payload: S) {

@@ -8,6 +8,7 @@
 
 mod cmd;
 mod deeplink;
+mod device_views;
 mod error;
 mod events;
 mod service;
@@ -88,6 +89,18 @@ pub fn run() {
             cmd::sessions::sign_out_everywhere,
             cmd::settings::get_settings,
             cmd::settings::set_settings,
+            cmd::devices::suggested_device_name,
+            cmd::devices::devices,
+            cmd::devices::rename_device,
+            cmd::devices::remove_device,
+            cmd::devices::link_start,
+            cmd::devices::link_cancel,
+            cmd::devices::answer_link,
+            cmd::devices::recover_start,
+            cmd::devices::recover_confirm,
+            cmd::devices::recover_complete,
+            cmd::devices::recover_abandon,
+            cmd::devices::cancel_recovery,
         ])
         // Closing the window destroys it (and WebKit's processes), except
         // while the new ID's revocation secret is on it, not yet confirmed

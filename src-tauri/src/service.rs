@@ -12,8 +12,10 @@ use authentiq_authenticator::Authenticator;
 use authentiq_authenticator::app::{AppError, Incoming, now};
 use authentiq_authenticator::local::Request;
 use authentiq_authenticator::notifier::{DesktopNotifier, Notice};
+use serde_json::Value;
 use tauri::{AppHandle, Manager};
 
+use crate::device_views::{DeviceRequest, DeviceRequestKind};
 use crate::state::AppState;
 use crate::views::RequestView;
 use crate::{events, tray};
@@ -126,6 +128,9 @@ fn hub(app: AppHandle, rx: Receiver<Msg>) {
                 match incoming {
                     Incoming::Request(r) if state.notifications() => announce(&app, &r),
                     Incoming::Revoked => tracing::warn!("the server says this key is revoked"),
+                    Incoming::Device { event, detail, exp } => {
+                        device_event(&app, &event, &detail, exp);
+                    }
                     _ => {}
                 }
             }
@@ -160,10 +165,23 @@ fn hub(app: AppHandle, rx: Receiver<Msg>) {
             events::requests_changed(&app, &pending);
             tray::set_pending(&app, pending.len());
         }
+        // Link requests that expired, recoveries that completed: gone.
+        let (pruned, next_end) = state.prune_device_requests(now());
+        let open = state.device_requests();
+        if pruned {
+            events::device_requests_changed(&app, &open);
+        }
         // Answered, expired or gone: its notification goes too.
-        let ids: Vec<&str> = pending.iter().map(|r| r.id.as_str()).collect();
+        let ids: Vec<&str> = pending
+            .iter()
+            .map(|r| r.id.as_str())
+            .chain(open.iter().map(|r| r.url.as_str()))
+            .collect();
         state.notices.withdraw_except(&ids);
         wait = next_wake(&pending, now());
+        if let Some(end) = next_end {
+            wait = wait.min(until(end, now()));
+        }
         shown = Some(pending);
     }
 }
@@ -173,11 +191,56 @@ fn hub(app: AppHandle, rx: Receiver<Msg>) {
 fn next_wake(pending: &[RequestView], now: i64) -> Duration {
     pending
         .iter()
-        .map(|r| r.expires_at.saturating_sub(now).saturating_add(1))
+        .map(|r| r.expires_at)
         .min()
-        .map_or(IDLE, |secs| {
-            Duration::from_secs(u64::try_from(secs).unwrap_or(0).max(1)).min(IDLE)
-        })
+        .map_or(IDLE, |at| until(at, now))
+}
+
+/// Just after `at`, at least a second from `now`, at most [`IDLE`].
+fn until(at: i64, now: i64) -> Duration {
+    let secs = at.saturating_sub(now).saturating_add(1);
+    Duration::from_secs(u64::try_from(secs).unwrap_or(0).max(1)).min(IDLE)
+}
+
+/// An event about the ID's devices: a new link request or recovery is
+/// kept (and announced), a withdrawn one goes; the UI hears of changes.
+fn device_event(app: &AppHandle, event: &str, detail: &Value, exp: i64) {
+    let state = app.state::<AppState>();
+    let changed = match event {
+        "withdrawn" => detail["request"]
+            .as_str()
+            .is_some_and(|url| state.remove_device_request(url)),
+        _ => match DeviceRequest::from_event(event, detail, exp, now()) {
+            Some(r) => {
+                let new = state.add_device_request(r.clone(), now());
+                // A recovery is announced whatever the setting: it takes
+                // the ID away from its devices unless one cancels it.
+                if new && (r.kind == DeviceRequestKind::Recovery || state.notifications()) {
+                    announce_device(app, r);
+                }
+                new
+            }
+            None => false,
+        },
+    };
+    if changed {
+        events::device_requests_changed(app, &state.device_requests());
+    }
+}
+
+/// A native notification for a device request; clicking it shows the
+/// window (which shows the request wherever the user is).
+fn announce_device(app: &AppHandle, r: DeviceRequest) {
+    let notice = r.notice();
+    let app = app.clone();
+    spawn("authentiq-notification", move || {
+        let notices = &app.state::<AppState>().notices;
+        match notices.show_device_and_wait(&DesktopNotifier::new(), &notice) {
+            Ok(true) => events::show_main(&app),
+            Ok(false) => tracing::debug!("device notification closed"),
+            Err(e) => tracing::warn!("device notification not shown: {e}"),
+        }
+    });
 }
 
 /// A native notification for a new request; clicking it opens the request.

@@ -13,6 +13,7 @@ use authentiq_authenticator::keystore::KeyStore;
 use authentiq_authenticator::notifier::OnScreen;
 use zeroize::Zeroizing;
 
+use crate::device_views::{DeviceRequest, DeviceRequests, LinkingView, RecoveringView};
 use crate::error::{CmdResult, CommandError};
 use crate::service::Msg;
 use crate::settings::{self, Settings};
@@ -115,6 +116,30 @@ pub struct AppState {
     pub notices: OnScreen,
     /// Why the device channel cannot run (the keyring), in the user's words.
     channel_problem: Mutex<Option<String>>,
+    /// A link of this computer to an existing ID, while it waits: its
+    /// number (once the server gave it) and how to stop it.
+    linking: Mutex<Option<Linking>>,
+    /// The profile of an ID being recovered here: its key works nowhere
+    /// until the recovery completes, so it is not [`AppState::current`]
+    /// (no channel, no home screen) until then.
+    recovering: Mutex<Option<Recovering>>,
+    /// What the ID's other devices ask of this one (link requests,
+    /// recoveries), until answered, withdrawn or over. Memory only.
+    device_requests: Mutex<DeviceRequests>,
+}
+
+/// A link in progress.
+#[derive(Debug, Default)]
+struct Linking {
+    shown: Option<LinkingView>,
+    cancel: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+/// A recovery in progress on this computer.
+#[derive(Debug, Clone)]
+pub struct Recovering {
+    pub app: Arc<Authenticator>,
+    pub view: RecoveringView,
 }
 
 #[derive(Debug, Default)]
@@ -150,6 +175,9 @@ impl AppState {
             unsaved_secret: Mutex::new(None),
             notices: OnScreen::default(),
             channel_problem: Mutex::new(None),
+            linking: Mutex::new(None),
+            recovering: Mutex::new(None),
+            device_requests: Mutex::new(DeviceRequests::default()),
         };
         (state, rx)
     }
@@ -200,6 +228,7 @@ impl AppState {
         drop(current);
         self.generation.fetch_add(1, Ordering::SeqCst);
         self.secret_saved();
+        lock(&self.device_requests).clear();
         true
     }
 
@@ -207,10 +236,20 @@ impl AppState {
         self.current().is_some_and(|(g, _)| g == generation)
     }
 
-    /// Opens the profile's identity if there is one (no keyring access).
+    /// Opens the profile's identity if there is one (no keyring access);
+    /// a profile still recovering its ID is kept aside instead.
     pub fn open_existing(&self) -> Option<Current> {
         match Authenticator::open(&self.env.home, &self.env.profile, self.keystore.clone()) {
-            Ok(app) => Some(self.install(app)),
+            Ok(app) => match crate::cmd::devices::saved_recovery(&app) {
+                Some(view) => {
+                    self.set_recovering(Some(Recovering {
+                        app: Arc::new(app),
+                        view,
+                    }));
+                    None
+                }
+                None => Some(self.install(app)),
+            },
             Err(authentiq_authenticator::app::AppError::NoProfile) => None,
             Err(e) => {
                 tracing::error!(profile = %self.env.profile, "cannot open the profile: {e}");
@@ -309,6 +348,76 @@ impl AppState {
     /// The user saved it: forget it.
     pub fn secret_saved(&self) {
         *lock(&self.unsaved_secret) = None;
+    }
+
+    /// Starts a link (`cancel` stops it); `false` when one runs already.
+    pub fn begin_link(&self, cancel: tokio::sync::oneshot::Sender<()>) -> bool {
+        let mut linking = lock(&self.linking);
+        if linking.is_some() {
+            return false;
+        }
+        *linking = Some(Linking {
+            shown: None,
+            cancel: Some(cancel),
+        });
+        true
+    }
+
+    /// The running link got its number.
+    pub fn link_shown(&self, view: LinkingView) {
+        if let Some(l) = lock(&self.linking).as_mut() {
+            l.shown = Some(view);
+        }
+    }
+
+    /// The running link, once it has its number.
+    pub fn linking(&self) -> Option<LinkingView> {
+        lock(&self.linking).as_ref().and_then(|l| l.shown.clone())
+    }
+
+    pub fn is_linking(&self) -> bool {
+        lock(&self.linking).is_some()
+    }
+
+    /// Asks the running link to stop; whether one ran.
+    pub fn cancel_link(&self) -> bool {
+        let cancel = lock(&self.linking).as_mut().and_then(|l| l.cancel.take());
+        cancel.is_some_and(|c| c.send(()).is_ok())
+    }
+
+    /// The link is over (either way).
+    pub fn end_link(&self) {
+        *lock(&self.linking) = None;
+    }
+
+    pub fn recovering(&self) -> Option<Recovering> {
+        lock(&self.recovering).clone()
+    }
+
+    pub fn set_recovering(&self, r: Option<Recovering>) {
+        *lock(&self.recovering) = r;
+    }
+
+    /// The open device requests.
+    pub fn device_requests(&self) -> Vec<DeviceRequest> {
+        lock(&self.device_requests).list()
+    }
+
+    /// Keeps a new device request; whether it is new.
+    pub fn add_device_request(&self, r: DeviceRequest, now: i64) -> bool {
+        lock(&self.device_requests).add(r, now)
+    }
+
+    /// Drops the device request at `url`; whether it was open.
+    pub fn remove_device_request(&self, url: &str) -> bool {
+        lock(&self.device_requests).remove(url)
+    }
+
+    /// Drops the device requests over at `now`; whether any was; and when
+    /// the next one ends.
+    pub fn prune_device_requests(&self, now: i64) -> (bool, Option<i64>) {
+        let mut open = lock(&self.device_requests);
+        (open.prune(now), open.next_end())
     }
 }
 

@@ -535,7 +535,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         "This Authentiq ID was revoked.".into()
                     });
                 }
-                Incoming::Device { event, detail } => {
+                Incoming::Device { event, detail, .. } => {
                     let text = match event.as_str() {
                         "link-request" => format!(
                             "\nA new device asks to join this ID: {} from {}\n        numbers: {}\n        approve with: aq devices approve {} --number N",

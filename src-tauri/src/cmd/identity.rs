@@ -27,6 +27,8 @@ pub async fn create_identity(
     state: State<'_, AppState>,
 ) -> CmdResult<NewIdentity> {
     let server = normalize_server(&server)?;
+    // Said at once (a link holds the lock while it waits).
+    crate::cmd::devices::no_link_or_recovery(&state)?;
     let _one_at_a_time = state.identity_lock.lock().await;
     if let Some((_, identity)) = state.current() {
         return Err(CommandError::Invalid(format!(
@@ -34,6 +36,7 @@ pub async fn create_identity(
             identity.profile().pk
         )));
     }
+    crate::cmd::devices::no_link_or_recovery(&state)?;
     let (home, profile, keystore) = (
         state.env.home.clone(),
         state.env.profile.clone(),
@@ -44,6 +47,23 @@ pub async fn create_identity(
     })
     .await?;
     let pk = identity.profile().pk.clone();
+    install_new(&app, &state, identity, Some(&secret)).await;
+    Ok(NewIdentity {
+        pk,
+        revocation_secret: secret,
+    })
+}
+
+/// Makes a new identity of this profile (created, linked or recovered
+/// here) the app's: its server saved as the one to offer, installed, its
+/// channel started; `secret` (to show once) is held until the user says it
+/// is saved.
+pub(crate) async fn install_new(
+    app: &AppHandle,
+    state: &AppState,
+    identity: Authenticator,
+    secret: Option<&str>,
+) {
     let saved = {
         let mut s = lock(&state.settings);
         s.server = identity.profile().server.clone();
@@ -56,13 +76,11 @@ pub async fn create_identity(
     let (generation, identity) = state.install(identity);
     // Before anything else can fail or the window go: the onboarding can
     // show it again until the user says it is saved.
-    state.hold_secret(&secret);
-    crate::service::start_channel(&app, generation, identity);
+    if let Some(secret) = secret {
+        state.hold_secret(secret);
+    }
+    crate::service::start_channel(app, generation, identity);
     state.refresh();
-    Ok(NewIdentity {
-        pk,
-        revocation_secret: secret,
-    })
 }
 
 /// The revocation secret of the new ID, while the user has not confirmed
@@ -88,7 +106,7 @@ fn claim_scope(scope: &str) -> CmdResult<ClaimScope> {
     }
 }
 
-fn non_empty(value: &str, what: &str) -> CmdResult<String> {
+pub(crate) fn non_empty(value: &str, what: &str) -> CmdResult<String> {
     Some(value.trim().to_string())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| CommandError::Invalid(format!("Enter {what}.")))
@@ -143,7 +161,8 @@ pub async fn id_qr_svg(state: State<'_, AppState>) -> CmdResult<String> {
     qr_svg(&state.authenticator()?.profile().pk)
 }
 
-fn qr_svg(text: &str) -> CmdResult<String> {
+/// `text` as an SVG QR code (the ID, a pairing URL).
+pub(crate) fn qr_svg(text: &str) -> CmdResult<String> {
     let code = qrcode::QrCode::new(text.as_bytes())
         .map_err(|e| CommandError::Internal(format!("cannot make the QR code: {e}")))?;
     Ok(code

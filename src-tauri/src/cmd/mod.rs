@@ -3,6 +3,7 @@
 //! keyring or SQLite runs on a blocking thread).
 
 pub mod app;
+pub mod devices;
 pub mod history;
 pub mod identity;
 pub mod requests;

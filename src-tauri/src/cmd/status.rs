@@ -3,6 +3,7 @@
 use serde::Serialize;
 use tauri::{AppHandle, State};
 
+use crate::device_views::{DeviceRequest, LinkingView, RecoveringView};
 use crate::error::CmdResult;
 use crate::events;
 use crate::state::{AppState, blocking, snapshot};
@@ -20,6 +21,13 @@ pub struct Status {
     /// The new ID's revocation secret has not been confirmed saved: the
     /// onboarding resumes there (`unsaved_secret()`).
     pub secret_unsaved: bool,
+    /// This computer waits to be linked to an existing ID (the number to
+    /// pick on the other device), if it does.
+    pub linking: Option<LinkingView>,
+    /// This computer is recovering an ID (not usable until it completes).
+    pub recovering: Option<RecoveringView>,
+    /// What the ID's other devices ask of this one.
+    pub device_requests: Vec<DeviceRequest>,
 }
 
 #[tauri::command]
@@ -42,5 +50,8 @@ pub async fn status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Sta
         pending,
         default_server: state.default_server(),
         secret_unsaved: state.has_unsaved_secret(),
+        linking: state.linking(),
+        recovering: state.recovering().map(|r| r.view),
+        device_requests: state.device_requests(),
     })
 }
