@@ -63,6 +63,24 @@ describe('api: the commands of src/contract.md', () => {
     ['sign_out_everywhere', () => api.signOutEverywhere(), undefined],
     ['unsaved_secret', () => api.unsavedSecret(), undefined],
     ['secret_saved', () => api.secretSaved(), undefined],
+    // Devices: Tauri maps the camelCase keys to the commands' snake_case parameters.
+    ['suggested_device_name', () => api.suggestedDeviceName(), undefined],
+    ['devices', () => api.devices(), undefined],
+    ['rename_device', () => api.renameDevice('D1', 'Desk'), { device: 'D1', name: 'Desk' }],
+    ['remove_device', () => api.removeDevice('D1'), { device: 'D1' }],
+    ['link_start', () => api.linkStart('https://id.example', 'ID', 'Desk'), { server: 'https://id.example', id: 'ID', deviceName: 'Desk' }],
+    ['link_cancel', () => api.linkCancel(), undefined],
+    ['answer_link', () => api.answerLink('https://id.example/link/p', 47), { pairing: 'https://id.example/link/p', number: 47 }],
+    ['answer_link', () => api.answerLink('https://id.example/link/p', null), { pairing: 'https://id.example/link/p', number: null }],
+    [
+      'recover_start',
+      () => api.recoverStart('https://id.example', 'ID', 'Desk', 'a@b.c', null, 's3cret'),
+      { server: 'https://id.example', id: 'ID', deviceName: 'Desk', email: 'a@b.c', phone: null, secret: 's3cret' },
+    ],
+    ['recover_confirm', () => api.recoverConfirm('123456', null), { emailCode: '123456', phoneCode: null }],
+    ['recover_complete', () => api.recoverComplete(), undefined],
+    ['recover_abandon', () => api.recoverAbandon(), undefined],
+    ['cancel_recovery', () => api.cancelRecovery('https://id.example/recovery/r'), { recovery: 'https://id.example/recovery/r' }],
   ] as const)('%s', async (cmd, run, args) => {
     await run();
     expect(invoke).toHaveBeenCalledTimes(1);

@@ -124,6 +124,76 @@ export interface Status {
   default_server: string | null;
   /** The new ID's revocation secret is not confirmed saved yet: onboarding resumes there. */
   secret_unsaved: boolean;
+  /** This computer waits to be linked to an existing ID (no profile yet). */
+  linking: Linking | null;
+  /** This computer is recovering an ID (no profile until it completes). */
+  recovering: Recovering | null;
+  /** What the ID's other devices ask of this one (link requests, recoveries). */
+  device_requests: DeviceRequest[];
+}
+
+/** One device of the Authentiq ID. */
+export interface DeviceInfo {
+  /** The device's key. */
+  device: string;
+  name: string;
+  added_at: number;
+  last_used_at: number | null;
+}
+
+export interface DeviceList {
+  devices: DeviceInfo[];
+  /** The key of the device the app runs on. */
+  this_device: string;
+}
+
+/** A link of this computer to an existing ID, waiting for another device's approval. */
+export interface Linking {
+  /** The pairing's URL. */
+  pairing: string;
+  /** The number to pick on the other device. */
+  number: number;
+  /** The pairing URL as SVG QR-code markup. */
+  qr_svg: string;
+}
+
+/** A recovery of an ID on this computer. */
+export interface Recovering {
+  /** The recovery's URL. */
+  recovery: string;
+  /** Once the codes are confirmed: when it can complete (Unix seconds). */
+  completes_at: number | null;
+  /** A code was sent to the phone too. */
+  phone_needed: boolean;
+}
+
+export type DeviceRequestKind = 'link' | 'recovery';
+
+/** Another device's request of this one: to be linked, or a recovery of the ID under way. */
+export interface DeviceRequest {
+  kind: DeviceRequestKind;
+  /** The pairing URL (a link) or the recovery URL. */
+  url: string;
+  /** The new device's key. */
+  device: string;
+  name: string;
+  ip: string;
+  user_agent: string | null;
+  /** A link request's three candidates (the new device shows one). */
+  numbers: [number, number, number] | null;
+  /** A recovery's end of the waiting period (Unix seconds). */
+  completes_at: number | null;
+  received_at: number;
+}
+
+export interface RecoveryStart {
+  recovery: string;
+  phone_needed: boolean;
+}
+
+export interface LinkFinished {
+  status: 'linked' | 'refused';
+  message: string | null;
 }
 
 export interface SignedOut {
@@ -167,7 +237,7 @@ async function call<T>(cmd: string, args?: Record<string, unknown>): Promise<T> 
 }
 
 // Tauri maps the camelCase keys of `invoke` arguments to the snake_case
-// parameters of the Rust commands; every parameter here is one word.
+// parameters of the Rust commands (`deviceName` → `device_name`).
 export const api = {
   appInfo: () => call<AppInfo>('app_info'),
   /** The first screen is painted (the app logs its startup time). */
@@ -195,6 +265,29 @@ export const api = {
   /** The new ID's revocation secret, until `secretSaved()` (null after). */
   unsavedSecret: () => call<string | null>('unsaved_secret'),
   secretSaved: () => call<void>('secret_saved'),
+  /** A name for this computer to offer (its host name, or "This computer"). */
+  suggestedDeviceName: () => call<string>('suggested_device_name'),
+  devices: () => call<DeviceList>('devices'),
+  renameDevice: (device: string, name: string) => call<void>('rename_device', { device, name }),
+  /** Removes another device of the ID: its key stops working at once. */
+  removeDevice: (device: string) => call<void>('remove_device', { device }),
+  /** On a computer without an ID: asks to link it; resolves with the number once the server gave it. */
+  linkStart: (server: string, id: string, deviceName: string) =>
+    call<Linking>('link_start', { server, id, deviceName }),
+  /** Stops waiting for the link. */
+  linkCancel: () => call<void>('link_cancel'),
+  /** Approves another device's link with the number it shows, or denies it (`null`). */
+  answerLink: (pairing: string, number: number | null) => call<void>('answer_link', { pairing, number }),
+  recoverStart: (server: string, id: string, deviceName: string, email: string, phone: string | null, secret: string) =>
+    call<RecoveryStart>('recover_start', { server, id, deviceName, email, phone, secret }),
+  recoverConfirm: (emailCode: string, phoneCode: string | null) =>
+    call<{ completes_at: number }>('recover_confirm', { emailCode, phoneCode }),
+  /** After the waiting period: this computer becomes the ID's device; the new recovery secret (shown once). */
+  recoverComplete: () => call<{ recovery_secret: string }>('recover_complete'),
+  /** Gives up the recovery on this computer (its key and profile go). */
+  recoverAbandon: () => call<void>('recover_abandon'),
+  /** On a device of the ID: cancels a recovery someone started. */
+  cancelRecovery: (recovery: string) => call<void>('cancel_recovery', { recovery }),
 };
 
 /** The events the Rust side emits, with their payloads. */
@@ -206,6 +299,10 @@ export interface EventPayloads {
   revoked: null;
   /** A sign-in link (authentiq://…) could not be opened: why. */
   'link-error': { message: string };
+  /** This computer's link to an existing ID ended. */
+  'link-finished': LinkFinished;
+  /** What the ID's other devices ask of this one changed. */
+  'device-requests-changed': DeviceRequest[];
 }
 
 export type EventName = keyof EventPayloads;

@@ -3,6 +3,7 @@ import { api, on, type CommandError } from './api';
 import { hostOf } from './format';
 import { generalErrorMessage } from './request-logic';
 import { go, hashOf, parseHash, tabOf, type Route } from './router';
+import { deviceBanner } from './screens/devices';
 import { historyScreen } from './screens/history';
 import { homeScreen } from './screens/home';
 import { onboardingScreen } from './screens/onboarding';
@@ -24,6 +25,7 @@ const TABS: { tab: 'home' | 'history' | 'settings'; label: string; icon: IconNam
 
 interface Shell {
   main: HTMLElement;
+  banner: HTMLElement;
   nav: HTMLElement;
   links: Map<string, HTMLAnchorElement>;
   badge: HTMLElement;
@@ -44,6 +46,8 @@ function buildShell(root: HTMLElement): Shell {
     connection,
   );
   const main = h('main', { id: 'app', class: 'app-main', tabindex: '-1' });
+  // What the ID's other devices ask of this one, above whatever screen is open.
+  const banner = h('div', { id: 'device-banner', class: 'device-banner', hidden: true });
   const links = new Map<string, HTMLAnchorElement>();
   // The count is in the link's name ("Home, 2 pending …"); the badge shows
   // it to the eye from CSS (`data-count`), so the link's visible text stays
@@ -61,12 +65,13 @@ function buildShell(root: HTMLElement): Shell {
     list.append(h('li', null, a));
   }
   const nav = h('nav', { class: 'app-nav', 'aria-label': 'Main', hidden: true }, list);
-  replace(root, header, main, nav);
-  return { main, nav, links, badge, connection };
+  replace(root, header, banner, main, nav);
+  return { main, banner, nav, links, badge, connection };
 }
 
 export function startApp(root: HTMLElement): void {
   const shell = buildShell(root);
+  const banner = deviceBanner(shell.banner);
   let current: Screen | null = null;
   let onboarding = false;
   let booted = false;
@@ -98,6 +103,7 @@ export function startApp(root: HTMLElement): void {
     const hasId = Boolean(s?.profile) && !onboarding;
     shell.nav.hidden = !hasId;
     shell.connection.hidden = !hasId;
+    banner.setActive(hasId);
     document.body.classList.toggle('is-onboarding', onboarding);
     if (!s) return;
     const text = shell.connection.querySelector('.connection-text');
@@ -124,6 +130,8 @@ export function startApp(root: HTMLElement): void {
         defaultServer: store.status?.default_server ?? null,
         notice,
         unsavedSecret,
+        linking: unsavedSecret ? null : (store.status?.linking ?? null),
+        recovering: unsavedSecret ? null : (store.status?.recovering ?? null),
         onFinish: () => {
           void store
             .refresh()
@@ -267,6 +275,7 @@ export function startApp(root: HTMLElement): void {
   const quiet = (p: Promise<unknown>) => void p.catch((e) => console.error('listen failed', e));
   quiet(on('requests-changed', (list) => store.setPending(list)));
   quiet(on('connection', (p) => store.setConnected(p.connected, p.problem)));
+  quiet(on('device-requests-changed', (list) => store.setDeviceRequests(list)));
   // A link that leads nowhere (expired, answered, another server…) says so.
   quiet(on('link-error', (p) => toast(`That sign-in link didn’t open: ${p.message}`, 'info', 8000)));
   quiet(

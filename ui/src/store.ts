@@ -1,6 +1,6 @@
 // The app's shared state: the last `status()`, kept live by the Rust side's
 // events. Screens subscribe and re-render what changed.
-import { api, type RequestView, type Status } from './api';
+import { api, type DeviceRequest, type RequestView, type Status } from './api';
 
 type Listener = () => void;
 
@@ -41,6 +41,17 @@ class Store {
   setPending(list: RequestView[]): void {
     if (!this.status) return;
     this.status = { ...this.status, pending: list };
+    this.notify();
+  }
+
+  /** What the ID's other devices ask of this one, newest first. */
+  deviceRequests(): DeviceRequest[] {
+    return [...(this.status?.device_requests ?? [])].sort((a, b) => b.received_at - a.received_at);
+  }
+
+  setDeviceRequests(list: DeviceRequest[]): void {
+    if (!this.status) return;
+    this.status = { ...this.status, device_requests: list };
     this.notify();
   }
 

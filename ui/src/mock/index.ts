@@ -12,14 +12,34 @@
 //              | backchannel (request 3fa2c1 was started by Acme Shop's backend:
 //                no number, the binding message "Order 1234" to check)
 //              | backchannel-plain (the same, without a binding message)
+//              | device-requests (a new device asks to join; someone is recovering the ID)
+//              | linking (no ID; this computer waits for its link to be approved)
+//              | recovering (no ID; a recovery here waits out its delay: 20 s)
+//              | recovering-codes (no ID; a recovery here waits for its codes)
 //   do       = a script run after start, steps separated by ";":
 //              click:SEL  type:SEL=TEXT  wait:MS  hash:#/route  emit:navigate=ID
 //              emit:requests  emit:offline  emit:online  focus:SEL
+//              emit:link-request  emit:recovery  emit:withdrawn  (device requests)
 //   secret   = the revocation secret revoke() accepts (default: the one shown)
 //   signout  = fail: sign_out_everywhere() cannot reach the server (default: 2 clients told)
+//   link     = refuse: the other device refuses the link (default: approved after 4 s)
+//   delay    = a recovery's waiting period in seconds (default 20)
 import { emit } from '@tauri-apps/api/event';
 import { mockIPC } from '@tauri-apps/api/mocks';
-import type { Claim, Decision, Grant, Profile, Purpose, RequestView, Settings, Status } from '../api';
+import type {
+  Claim,
+  Decision,
+  DeviceInfo,
+  DeviceRequest,
+  Grant,
+  Linking,
+  Profile,
+  Purpose,
+  Recovering,
+  RequestView,
+  Settings,
+  Status,
+} from '../api';
 
 const params = new URLSearchParams(location.search);
 const scenario = params.get('scenario') ?? 'home';
@@ -33,8 +53,9 @@ const SERVER = 'https://id.example.com';
 const email: Grant = { scope: 'email', value: 'alex.morgan@example.com', exp: T0 + 365 * 86400 };
 const phone: Grant = { scope: 'phone', value: '+447700900123', exp: T0 + 365 * 86400 };
 
+const noId = ['fresh', 'linking', 'recovering', 'recovering-codes'].includes(scenario);
 let profile: Profile | null =
-  scenario === 'fresh'
+  noId
     ? null
     : { pk: PK, server: SERVER, verified: scenario === 'empty' ? [] : scenario === 'full' ? [email, phone] : [email] };
 let connected = scenario !== 'offline' && scenario !== 'empty' && scenario !== 'keyring';
@@ -44,6 +65,55 @@ let unsaved: string | null = scenario === 'unsaved' ? SECRET : null;
 /** The number each request's sign-in page shows. */
 const shown = new Map<string, number>();
 
+// --- Devices ------------------------------------------------------------------
+const THIS_DEVICE = 'dEv1cEkEyThIsCoMpUtEr00000000000000000000aa';
+let devices: DeviceInfo[] = [
+  { device: THIS_DEVICE, name: 'Desk', added_at: T0 - 90 * 86400, last_used_at: T0 - 120 },
+  { device: 'lApToPkEy0000000000000000000000000000000bb', name: 'Work laptop', added_at: T0 - 20 * 86400, last_used_at: T0 - 3 * 3600 },
+  { device: 'oLdPcKeY00000000000000000000000000000000cc', name: 'Old PC', added_at: T0 - 400 * 86400, last_used_at: null },
+];
+const PAIRING = `${SERVER}/link/p-7f3a9c`;
+const RECOVERY = `${SERVER}/recovery/r-51be02`;
+/** The number the new device of a mocked link request shows. */
+const LINK_NUMBER = 47;
+function linkRequest(): DeviceRequest {
+  return {
+    kind: 'link',
+    url: `${SERVER}/link/p-incoming`,
+    device: 'nEwDeViCe000000000000000000000000000000000dd',
+    name: 'Home laptop',
+    ip: '203.0.113.61',
+    user_agent: 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0',
+    numbers: [12, LINK_NUMBER, 83],
+    completes_at: null,
+    received_at: now(),
+  };
+}
+function recoveryRequest(): DeviceRequest {
+  return {
+    kind: 'recovery',
+    url: `${SERVER}/recovery/r-incoming`,
+    device: 'rEcOvErY000000000000000000000000000000000ee',
+    name: 'Unknown PC',
+    ip: '198.51.100.200',
+    user_agent: 'aq/0.1.0',
+    numbers: null,
+    completes_at: now() + 23 * 3600 + 40 * 60,
+    received_at: now(),
+  };
+}
+let deviceRequests: DeviceRequest[] = scenario === 'device-requests' ? [linkRequest(), recoveryRequest()] : [];
+let linking: Linking | null = scenario === 'linking' ? { pairing: PAIRING, number: 58, qr_svg: fakeQr() } : null;
+let recovering: Recovering | null =
+  scenario === 'recovering'
+    ? { recovery: RECOVERY, completes_at: T0 + 20, phone_needed: false }
+    : scenario === 'recovering-codes'
+      ? { recovery: RECOVERY, completes_at: null, phone_needed: true }
+      : null;
+function emitDeviceRequests(): void {
+  void emit('device-requests-changed', deviceRequests);
+}
+
 function claim(name: string, label: string, required: boolean, verified: boolean): Claim {
   const grant = profile?.verified.find((g) => (name === 'email' ? g.scope === 'email' : name === 'phone' ? g.scope === 'phone' : false));
   const local: Record<string, string> = { 'aq:name': 'Alex Morgan', 'aq:locale': 'en-GB', 'aq:zoneinfo': 'Europe/London' };
@@ -52,7 +122,7 @@ function claim(name: string, label: string, required: boolean, verified: boolean
 }
 
 function makeRequests(): RequestView[] {
-  if (scenario === 'fresh' || scenario === 'empty') return [];
+  if (noId || scenario === 'empty') return [];
   const acme: RequestView = {
     id: '3fa2c1',
     session: 'sess-3fa2c1',
@@ -135,7 +205,7 @@ let pending = makeRequests();
 
 const day = 86400;
 let history: Decision[] =
-  scenario === 'fresh' || scenario === 'empty'
+  noId || scenario === 'empty'
     ? []
     : [
         dec('a1', 'Acme Shop', '203.0.113.24', T0 - 3600, 'approved', null, 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0'),
@@ -188,7 +258,17 @@ function live(): RequestView[] {
 function status(): Status {
   const channel_problem =
     scenario === 'keyring' ? 'The keyring is locked: unlock “Login” in your keyring app (Passwords and Keys), then try again.' : null;
-  return { profile, connected, channel_problem, pending: live(), default_server: SERVER, secret_unsaved: unsaved !== null };
+  return {
+    profile,
+    connected,
+    channel_problem,
+    pending: live(),
+    default_server: SERVER,
+    secret_unsaved: unsaved !== null,
+    linking,
+    recovering,
+    device_requests: profile ? deviceRequests : [],
+  };
 }
 
 function record(r: RequestView, result: Decision['result'], detail: string | null = null): void {
@@ -342,6 +422,94 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       profile = null;
       pending = [];
       return null;
+    case 'suggested_device_name':
+      return 'alex-desktop';
+    case 'devices':
+      await sleep(300);
+      if (!profile) fail('no_identity', 'There is no Authentiq ID here yet: create one first.');
+      return { devices, this_device: THIS_DEVICE };
+    case 'rename_device': {
+      await sleep(400);
+      const name = String(a.name).trim();
+      if (!name) fail('invalid', 'Enter a name for the device.');
+      devices = devices.map((d) => (d.device === a.device ? { ...d, name } : d));
+      return null;
+    }
+    case 'remove_device':
+      await sleep(500);
+      if (a.device === THIS_DEVICE) fail('invalid', 'This is the device you are using: remove it from another device of your ID.');
+      devices = devices.filter((d) => d.device !== a.device);
+      return null;
+    case 'link_start': {
+      await sleep(700);
+      if (String(a.server).includes('unreachable')) fail('network', `cannot reach ${String(a.server)}`);
+      if (String(a.id).startsWith('unknown')) fail('server', 'no such identity');
+      linking = { pairing: PAIRING, number: 58, qr_svg: fakeQr() };
+      const refuse = params.get('link') === 'refuse';
+      setTimeout(() => {
+        if (!linking) return;
+        linking = null;
+        if (refuse) {
+          void emit('link-finished', { status: 'refused', message: 'The link was refused on your other device, or it expired before anyone approved it.' });
+          return;
+        }
+        profile = { pk: String(a.id), server: String(a.server), verified: [] };
+        void emit('link-finished', { status: 'linked', message: null });
+      }, 4000);
+      return linking;
+    }
+    case 'link_cancel':
+      linking = null;
+      return null;
+    case 'answer_link': {
+      await sleep(500);
+      const r = deviceRequests.find((d) => d.url === a.pairing);
+      if (!r) fail('server', 'this link request has ended');
+      deviceRequests = deviceRequests.filter((d) => d !== r);
+      if (a.number !== null && a.number !== LINK_NUMBER) {
+        emitDeviceRequests();
+        fail('server', 'the number does not match the one the new device shows; the link is refused');
+      }
+      if (a.number !== null) {
+        devices = [...devices, { device: r.device, name: r.name, added_at: now(), last_used_at: null }];
+      }
+      emitDeviceRequests();
+      return null;
+    }
+    case 'recover_start':
+      await sleep(800);
+      if (String(a.secret) === 'wrong') fail('server', 'wrong recovery secret');
+      recovering = { recovery: RECOVERY, completes_at: null, phone_needed: a.phone !== null && a.phone !== undefined };
+      return { recovery: RECOVERY, phone_needed: recovering.phone_needed };
+    case 'recover_confirm': {
+      await sleep(600);
+      if (!recovering) fail('not_found', 'No recovery is in progress on this computer.');
+      if (a.emailCode === '000000') fail('server', 'wrong code: 4 attempts left');
+      const completes_at = now() + (Number(params.get('delay')) || 20);
+      recovering = { ...recovering, completes_at };
+      return { completes_at };
+    }
+    case 'recover_complete': {
+      await sleep(600);
+      if (!recovering) fail('not_found', 'No recovery is in progress on this computer.');
+      if (recovering.completes_at === null || recovering.completes_at > now()) {
+        fail('server', 'the recovery is still waiting: it completes after its delay');
+      }
+      recovering = null;
+      profile = { pk: PK, server: SERVER, verified: [] };
+      unsaved = SECRET;
+      return { recovery_secret: SECRET };
+    }
+    case 'recover_abandon':
+      await sleep(300);
+      recovering = null;
+      return null;
+    case 'cancel_recovery':
+      await sleep(600);
+      if (!deviceRequests.some((d) => d.url === a.recovery)) fail('server', 'this recovery has ended');
+      deviceRequests = deviceRequests.filter((d) => d.url !== a.recovery);
+      emitDeviceRequests();
+      return null;
     default:
       fail('internal', `the mock has no command ${cmd}`);
   }
@@ -398,6 +566,15 @@ export async function runScript(): Promise<void> {
         const [what, value] = arg.split('=');
         if (what === 'navigate') await emit('navigate', { screen: 'request', id: value });
         if (what === 'requests') await emit('requests-changed', live());
+        if (what === 'link-request' || what === 'recovery') {
+          const r = what === 'link-request' ? linkRequest() : recoveryRequest();
+          deviceRequests = [...deviceRequests.filter((d) => d.url !== r.url), r];
+          emitDeviceRequests();
+        }
+        if (what === 'withdrawn') {
+          deviceRequests = [];
+          emitDeviceRequests();
+        }
         if (what === 'offline' || what === 'online') {
           connected = what === 'online';
           await emit('connection', { connected, problem: null });

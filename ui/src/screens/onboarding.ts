@@ -1,11 +1,15 @@
 // First run: create the Authentiq ID, save the revocation secret (shown
-// once), verify an email address, optionally a phone number.
-import { api, type CommandError } from '../api';
+// once), verify an email address, optionally a phone number. Or link this
+// computer to an ID the user has on another device, or recover an ID whose
+// devices are all lost (then save its new recovery secret), and verify.
+import { api, type CommandError, type Linking, type Recovering } from '../api';
 import { hostOf, isServerUrl } from '../format';
 import { generalErrorMessage } from '../request-logic';
 import { copyText } from '../ui/clipboard';
 import { busy, h, nextId, replace } from '../ui/dom';
 import { icon, logo, type IconName } from '../ui/icons';
+import { linkFlow } from './link';
+import { recoverFlow } from './recover';
 import type { Screen } from './types';
 import { verifyFlow } from './verify';
 
@@ -15,10 +19,20 @@ export interface OnboardingOptions {
   notice?: string;
   /** The ID exists but its revocation secret was not confirmed saved: start there. */
   unsavedSecret?: string;
+  /** A link of this computer waits for approval: show its number again. */
+  linking?: Linking | null;
+  /** A recovery is under way on this computer: resume it. */
+  recovering?: Recovering | null;
   onFinish: () => void;
 }
 
-const STEPS = ['Create your ID', 'Save your secret', 'Verify your email', 'Add your phone'] as const;
+type Path = 'create' | 'link' | 'recover';
+
+const STEPS: Record<Path, readonly string[]> = {
+  create: ['Create your ID', 'Save your secret', 'Verify your email', 'Add your phone'],
+  link: ['Link to your ID', 'Verify your email', 'Add your phone'],
+  recover: ['Recover your ID', 'Save your new secret', 'Verify your email', 'Add your phone'],
+};
 
 export function onboardingScreen(opts: OnboardingOptions): Screen {
   const el = h('section', { id: 'onboarding', class: 'screen onboarding' });
@@ -27,16 +41,18 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
   el.append(progress, body);
   let cleanup: (() => void) | null = null;
   let first = true;
+  let path: Path = 'create';
 
   function setStep(index: number): void {
+    const steps = STEPS[path];
     const bar = h('ol', { class: 'steps-bar', 'aria-hidden': 'true' });
-    STEPS.forEach((_, i) => {
+    steps.forEach((_, i) => {
       bar.append(h('li', { class: i < index ? 'done' : i === index ? 'current' : '' }));
     });
     replace(
       progress,
       bar,
-      h('p', { class: 'steps-label' }, `Step ${index + 1} of ${STEPS.length}`, h('span', { class: 'sr-only' }, `: ${STEPS[index]}`)),
+      h('p', { class: 'steps-label' }, `Step ${index + 1} of ${steps.length}`, h('span', { class: 'sr-only' }, `: ${steps[index]}`)),
     );
   }
 
@@ -60,6 +76,9 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
   }
 
   function welcome(): HTMLElement {
+    cleanup?.();
+    cleanup = null;
+    path = 'create';
     setStep(0);
     const heading = h('h1', { class: 'screen-title welcome-title', tabindex: '-1' }, 'Welcome to Authentiq');
     const errorId = nextId('error');
@@ -109,7 +128,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
       input.readOnly = true;
       try {
         const created = await api.createIdentity(server);
-        void secret(created.revocation_secret);
+        void secret(created.revocation_secret, 'revocation');
       } catch (err) {
         restore();
         input.readOnly = false;
@@ -136,21 +155,66 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
         feature('lock', 'Share only what you choose', 'You decide what each website gets.'),
       ),
       form,
+      h(
+        'div',
+        { class: 'welcome-alt' },
+        h('p', { class: 'muted center' }, 'Already have an Authentiq ID?'),
+        h('button', { type: 'button', id: 'link-existing', class: 'btn btn-secondary btn-block', onclick: () => link() }, icon('link'), 'Link to an existing ID'),
+        h('button', { type: 'button', id: 'recover-id', class: 'btn btn-ghost btn-block', onclick: () => recover() }, icon('key'), 'Recover my ID'),
+      ),
     );
     replace(body, view);
     show(heading);
     return heading;
   }
 
-  function secret(value: string): HTMLElement {
+  function link(resume: Linking | null = null): HTMLElement {
+    cleanup?.();
+    path = 'link';
+    setStep(0);
+    const flow = linkFlow({
+      defaultServer: opts.defaultServer,
+      resume,
+      onStage: (hd) => show(hd),
+      onLinked: () => email(),
+      onBack: () => void welcome(),
+    });
+    cleanup = flow.destroy;
+    replace(body, flow.el);
+    show(flow.heading);
+    return flow.heading;
+  }
+
+  function recover(resume: Recovering | null = null): HTMLElement {
+    cleanup?.();
+    path = 'recover';
+    setStep(0);
+    const flow = recoverFlow({
+      defaultServer: opts.defaultServer,
+      resume,
+      onStage: (hd) => show(hd),
+      onRecovered: (value) => void secret(value, 'recovery'),
+      onBack: () => void welcome(),
+    });
+    cleanup = flow.destroy;
+    replace(body, flow.el);
+    show(flow.heading);
+    return flow.heading;
+  }
+
+  function secret(value: string, kind: 'revocation' | 'recovery'): HTMLElement {
+    cleanup?.();
+    cleanup = null;
+    if (kind === 'recovery') path = 'recover';
     setStep(1);
-    const heading = h('h1', { class: 'screen-title', tabindex: '-1' }, 'Save your revocation secret');
+    const recovered = kind === 'recovery';
+    const heading = h('h1', { class: 'screen-title', tabindex: '-1' }, recovered ? 'Save your new recovery secret' : 'Save your revocation secret');
     // Groups of four are easier to copy by hand; the text itself stays exact
     // (the gaps are margins, not characters), so selecting and copying works.
     const chunks = value.match(/.{1,4}/g) ?? [value];
     const code = h(
       'code',
-      { id: 'revocation-secret', class: 'secret' },
+      { id: recovered ? 'recovery-secret-new' : 'revocation-secret', class: 'secret' },
       chunks.map((c) => h('span', { class: 'secret-chunk' }, c)),
     );
     const copyLabel = h('span', null, 'Copy');
@@ -187,12 +251,14 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
           'div',
           null,
           h('strong', null, 'This is the only time it’s shown. '),
-          'If this computer is lost or stolen, you need it to revoke your Authentiq ID. Keep it in a password manager or on paper — not only on this computer.',
+          recovered
+            ? 'Your old recovery secret no longer works. You need this one to recover your ID again, or to revoke it. Keep it in a password manager or on paper — not only on this computer.'
+            : 'If this computer is lost or stolen, you need it to revoke your Authentiq ID. Keep it in a password manager or on paper — not only on this computer.',
         ),
       ),
       h('div', { class: 'secret-box' }, code, copyBtn),
       copyNote,
-      h('label', { class: 'check-row', for: 'secret-saved' }, check, h('span', null, 'I have saved my revocation secret somewhere safe')),
+      h('label', { class: 'check-row', for: 'secret-saved' }, check, h('span', null, recovered ? 'I have saved my new recovery secret somewhere safe' : 'I have saved my revocation secret somewhere safe')),
       cont,
     );
     show(heading);
@@ -200,7 +266,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
   }
 
   function email(): void {
-    setStep(2);
+    setStep(path === 'link' ? 1 : 2);
     cleanup?.();
     const flow = verifyFlow({
       scope: 'email',
@@ -213,7 +279,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
   }
 
   function phone(): void {
-    setStep(3);
+    setStep(path === 'link' ? 2 : 3);
     cleanup?.();
     const flow = verifyFlow({
       scope: 'phone',
@@ -232,10 +298,16 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
     opts.onFinish();
   }
 
-  const heading = opts.unsavedSecret ? secret(opts.unsavedSecret) : welcome();
+  const heading = opts.unsavedSecret
+    ? secret(opts.unsavedSecret, 'revocation')
+    : opts.linking
+      ? link(opts.linking)
+      : opts.recovering
+        ? recover(opts.recovering)
+        : welcome();
   return {
     el,
-    title: opts.unsavedSecret ? 'Save your revocation secret' : 'Welcome',
+    title: opts.unsavedSecret ? 'Save your revocation secret' : opts.linking ? 'Link to an existing ID' : opts.recovering ? 'Recover your ID' : 'Welcome',
     focusTarget: heading,
     destroy: () => cleanup?.(),
   };

@@ -10,6 +10,7 @@ import { confirmDialog } from '../ui/dialog';
 import { busy, h, nextId, replace, spinner } from '../ui/dom';
 import { icon, type IconName } from '../ui/icons';
 import { toast } from '../ui/toast';
+import { devicesSection } from './devices';
 import type { Screen } from './types';
 
 export interface SettingsOptions {
@@ -197,6 +198,8 @@ export function settingsScreen(opts: SettingsOptions): Screen {
     }
   });
 
+  const devices = devicesSection();
+
   const quitDescId = nextId('desc');
   const quitBtn = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', id: 'quit', 'aria-describedby': quitDescId }, 'Quit');
   quitBtn.addEventListener('click', () => {
@@ -229,6 +232,7 @@ export function settingsScreen(opts: SettingsOptions): Screen {
         ),
       ),
     ),
+    devices.el,
     group('Preferences', prefs, prefsError),
     group(
       'About',
@@ -265,6 +269,7 @@ export function settingsScreen(opts: SettingsOptions): Screen {
     focusTarget: title,
     destroy: () => {
       destroyed = true;
+      devices.destroy();
     },
   };
 }
