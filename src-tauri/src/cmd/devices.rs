@@ -552,6 +552,125 @@ pub async fn cancel_recovery(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authentiq_authenticator::keystore::{KeyStore, KeyStoreError};
+    use zeroize::Zeroizing;
+
+    /// Opening a profile touches no key.
+    #[derive(Debug)]
+    struct NoKeys;
+
+    impl KeyStore for NoKeys {
+        fn load(&self, _: &str) -> Result<Option<Zeroizing<[u8; 32]>>, KeyStoreError> {
+            Ok(None)
+        }
+        fn store(&self, _: &str, _: &[u8; 32]) -> Result<(), KeyStoreError> {
+            Ok(())
+        }
+        fn delete(&self, _: &str) -> Result<(), KeyStoreError> {
+            Ok(())
+        }
+    }
+
+    /// A home with a written profile, as `Authenticator::recover` leaves it.
+    fn home_with_profile() -> tempfile::TempDir {
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("default");
+        std::fs::create_dir_all(&dir).unwrap();
+        let profile = serde_json::json!({
+            "name": "default",
+            "server": "http://127.0.0.1:8080",
+            "pk": "0Ya4FtGAeIIdFv9hIHDzqJOTGAO4vVdnM9PyTj3Fbsk",
+            "created_at": 1,
+        });
+        std::fs::write(dir.join("profile.json"), profile.to_string()).unwrap();
+        home
+    }
+
+    fn state_over(home: &std::path::Path) -> AppState {
+        let env = crate::state::Env {
+            home: home.to_path_buf(),
+            profile: "default".into(),
+            server: None,
+        };
+        AppState::new(env, Arc::new(NoKeys)).0
+    }
+
+    #[test]
+    fn a_recovery_is_kept_in_the_profile_and_a_restart_resumes_it_aside() {
+        let home = home_with_profile();
+        let app = Authenticator::open(home.path(), "default", Arc::new(NoKeys)).unwrap();
+        assert_eq!(saved_recovery(&app), None);
+        let mut view = RecoveringView {
+            recovery: "http://127.0.0.1:8080/recovery/r1".into(),
+            completes_at: None,
+            phone_needed: true,
+        };
+        save_recovery(&app, Some(&view)).unwrap();
+        assert_eq!(saved_recovery(&app), Some(view.clone()));
+        view.completes_at = Some(1_800_000_000);
+        save_recovery(&app, Some(&view)).unwrap();
+        assert_eq!(saved_recovery(&app), Some(view.clone()));
+
+        // Started again: the profile is not the app's ID (no channel, no
+        // home screen) but the recovery to resume.
+        let state = state_over(home.path());
+        assert!(state.open_existing().is_none());
+        assert!(state.current().is_none());
+        assert_eq!(state.recovering().map(|r| r.view), Some(view));
+        assert!(matches!(
+            no_link_or_recovery(&state),
+            Err(CommandError::Invalid(_))
+        ));
+
+        // Completed: an ordinary ID again.
+        save_recovery(&app, None).unwrap();
+        assert_eq!(saved_recovery(&app), None);
+        let state = state_over(home.path());
+        assert!(state.open_existing().is_some());
+        assert!(state.recovering().is_none());
+    }
+
+    #[test]
+    fn one_link_at_a_time_and_cancelling_it_tells_it() {
+        let home = tempfile::tempdir().unwrap();
+        let state = state_over(home.path());
+        let (tx, mut rx) = oneshot::channel();
+        assert!(state.begin_link(tx));
+        let (tx2, _rx2) = oneshot::channel();
+        assert!(!state.begin_link(tx2), "one link at a time");
+        assert!(state.is_linking());
+        assert_eq!(state.linking(), None, "no number yet");
+        let view = LinkingView {
+            pairing: "http://127.0.0.1:8080/link/p1".into(),
+            number: 42,
+            qr_svg: "<svg/>".into(),
+        };
+        state.link_shown(view.clone());
+        assert_eq!(state.linking(), Some(view));
+        assert!(state.cancel_link());
+        assert!(rx.try_recv().is_ok(), "the link hears it");
+        assert!(!state.cancel_link(), "once");
+        state.end_link();
+        assert!(!state.is_linking());
+        assert_eq!(state.linking(), None);
+    }
+
+    #[test]
+    fn a_wrong_number_or_an_ended_link_request_is_decided() {
+        let refused = |status: u16, kind: &str| {
+            AppError::Server(ClientError::Refused {
+                status,
+                kind: kind.into(),
+                title: "t".into(),
+                detail: "d".into(),
+            })
+        };
+        assert!(decided(&refused(403, "wrong-number")));
+        assert!(decided(&refused(404, "not-found")));
+        assert!(decided(&refused(409, "conflict")));
+        assert!(!decided(&refused(401, "auth-error")), "a retry may work");
+        assert!(!decided(&AppError::Io("network".into())));
+    }
 
     #[test]
     fn a_refused_link_reads_as_such() {
