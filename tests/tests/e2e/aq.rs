@@ -26,7 +26,7 @@ const VERIFIER: &str = "a-pkce-code-verifier-for-the-aq-tests-0123456789";
 #[path = "aq_devices.rs"]
 mod devices;
 
-fn aq_binary() -> PathBuf {
+pub(crate) fn aq_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().and_then(Path::parent).unwrap();
     let aq = dir.join("aq");

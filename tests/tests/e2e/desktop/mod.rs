@@ -18,376 +18,40 @@
 //! with an unlocked Secret Service: `bash .ci/test` provides all of them.
 //! A missing one fails the test, it does not skip it. Screenshots of every
 //! screen, the demo's pages and the logs go to `tests/artifacts/desktop/`.
+//!
+//! `devices.rs`: the app as one of several devices of an Authentiq ID,
+//! beside `aq` (linking, removal, withdrawn pushes, recovery); `app.rs`:
+//! the app under WebDriver and the steps both tests take on it.
 
+mod app;
+mod aq_device;
+mod devices;
 mod harness;
+mod notifications;
 mod rp;
 mod webdriver;
 
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, ensure};
+use anyhow::{anyhow, ensure};
 use serde_json::Value;
 
 use crate::support::provider::Provider;
-use harness::{Driver, Xvfb};
+use app::{App, STEP, artifacts_dir, fresh_artifacts, one_at_a_time};
 use rp::SignIn;
-use webdriver::{Element, WdError, WebDriver};
 
-/// The longest any one step waits.
-const STEP: Duration = Duration::from_secs(20);
 const EMAIL: &str = "desk@example.com";
-
-fn artifacts_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("artifacts/desktop")
-}
-
-/// See `procs::one_window_at_a_time`.
-async fn one_at_a_time() -> std::fs::File {
-    tokio::task::spawn_blocking(authentiq_tests::procs::one_window_at_a_time)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
-/// Empties the artifacts directory of an earlier run's files.
-fn fresh_artifacts() -> PathBuf {
-    let dir = artifacts_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
-        let path = entry.path();
-        if path
-            .extension()
-            .is_some_and(|e| e == "png" || e == "html" || e == "log")
-        {
-            let _ = std::fs::remove_file(path);
-        }
-    }
-    dir
-}
-
-/// The app under WebDriver, and the processes around it. Fields drop in
-/// order: tauri-driver (and the app with it) before the display.
-struct App {
-    wd: WebDriver,
-    dir: PathBuf,
-    shots: Vec<String>,
-    step: String,
-    driver: Driver,
-    xvfb: Xvfb,
-    /// `AQ_PROFILE` of this app: its processes carry it.
-    profile: String,
-}
-
-impl App {
-    /// Saves a screenshot of the window as `NN-<name>.png`, once what was
-    /// just typed or clicked is painted (two frames, and the 0.2 s of the
-    /// UI's transitions).
-    async fn shot(&mut self, name: &str) -> anyhow::Result<()> {
-        let file = format!("{:02}-{name}.png", self.shots.len() + 1);
-        let painted = "const done = arguments[arguments.length - 1]; \
-                       requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(done, 250)));";
-        self.wd
-            .execute_async(painted, vec![])
-            .await
-            .with_context(|| format!("waiting for the window to paint before {file}"))?;
-        let png = self
-            .wd
-            .screenshot()
-            .await
-            .with_context(|| format!("screenshot {file}"))?;
-        std::fs::write(self.dir.join(&file), png)?;
-        self.shots.push(file);
-        Ok(())
-    }
-
-    /// Names the step for failure messages.
-    fn step(&mut self, step: &str) {
-        self.step = step.to_string();
-    }
-
-    /// Polls `probe` until it gives a value, for at most [`STEP`]. Errors
-    /// from the driver (a stale element, a click that landed on something
-    /// else) are retried; the last one is in the timeout's message.
-    async fn wait<T>(
-        &self,
-        what: &str,
-        mut probe: impl AsyncFnMut() -> Result<Option<T>, WdError>,
-    ) -> anyhow::Result<T> {
-        let until = Instant::now() + STEP;
-        let mut last = None;
-        loop {
-            match probe().await {
-                Ok(Some(v)) => return Ok(v),
-                Ok(None) => {}
-                Err(e) => last = Some(e),
-            }
-            if Instant::now() > until {
-                return Err(match last {
-                    Some(e) => anyhow!("{what}: not within {STEP:?} (last WebDriver error: {e})"),
-                    None => anyhow!("{what}: not within {STEP:?}"),
-                });
-            }
-            tokio::time::sleep(Duration::from_millis(150)).await;
-        }
-    }
-
-    /// The element matching `css`, once it is displayed.
-    async fn el(&self, css: &str) -> anyhow::Result<Element> {
-        self.wait(&format!("{css} shown"), async || {
-            match self.wd.find(css).await? {
-                Some(el) if self.wd.displayed(&el).await? => Ok(Some(el)),
-                _ => Ok(None),
-            }
-        })
-        .await
-    }
-
-    /// Clicks `css` once it is shown and enabled.
-    async fn click(&self, css: &str) -> anyhow::Result<()> {
-        self.wait(&format!("clicking {css}"), async || {
-            let Some(el) = self.wd.find(css).await? else {
-                return Ok(None);
-            };
-            if !self.wd.displayed(&el).await? || !self.wd.enabled(&el).await? {
-                return Ok(None);
-            }
-            self.wd.click(&el).await.map(Some)
-        })
-        .await
-    }
-
-    async fn type_into(&self, css: &str, text: &str) -> anyhow::Result<()> {
-        let el = self.el(css).await?;
-        self.wd.clear(&el).await?;
-        self.wd.send_keys(&el, text).await?;
-        let value = self.wd.prop(&el, "value").await?;
-        ensure!(
-            value.as_str() == Some(text),
-            "typed {text:?} into {css}, it holds {value}"
-        );
-        Ok(())
-    }
-
-    /// The text of `css`, once it has some.
-    async fn text(&self, css: &str) -> anyhow::Result<String> {
-        self.wait(&format!("text in {css}"), async || {
-            let Some(el) = self.wd.find(css).await? else {
-                return Ok(None);
-            };
-            let text = self.wd.text(&el).await?;
-            Ok((!text.trim().is_empty()).then(|| text.trim().to_string()))
-        })
-        .await
-    }
-
-    /// The attribute `name` of `css`, once it is there.
-    async fn attr(&self, css: &str, name: &str) -> anyhow::Result<String> {
-        self.wait(&format!("{css} with {name}"), async || {
-            let Some(el) = self.wd.find(css).await? else {
-                return Ok(None);
-            };
-            Ok(self.wd.attr(&el, name).await?.filter(|v| !v.is_empty()))
-        })
-        .await
-    }
-
-    async fn enabled(&self, css: &str) -> anyhow::Result<()> {
-        self.wait(&format!("{css} enabled"), async || {
-            let Some(el) = self.wd.find(css).await? else {
-                return Ok(None);
-            };
-            Ok(self.wd.enabled(&el).await?.then_some(()))
-        })
-        .await
-    }
-
-    /// Back to the home screen, where the requests answered so far (`seen`)
-    /// must have left the list.
-    async fn home(&mut self, seen: &HashSet<String>) -> anyhow::Result<()> {
-        self.click("#nav-home").await?;
-        self.el("#home").await?;
-        self.wait(
-            "the answered requests leaving the home screen's list",
-            async || {
-                for el in self.wd.find_all("#pending-list [data-request-id]").await? {
-                    if let Some(id) = self.wd.attr(&el, "data-request-id").await?
-                        && seen.contains(&id)
-                    {
-                        return Ok(None);
-                    }
-                }
-                Ok(Some(()))
-            },
-        )
-        .await
-    }
-
-    /// Waits for a sign-in request this test has not seen yet: on the home
-    /// screen's list (then opens it) or on the request screen already.
-    /// Returns its id and the three numbers it shows.
-    async fn open_request(&mut self, seen: &HashSet<String>) -> anyhow::Result<(String, Vec<u16>)> {
-        let (id, listed) = self
-            .wait("a new sign-in request in the app", async || {
-                if let Some(el) = self.wd.find("#request[data-request-id]").await?
-                    && let Some(id) = self.wd.attr(&el, "data-request-id").await?
-                    && !seen.contains(&id)
-                {
-                    return Ok(Some((id, false)));
-                }
-                for el in self.wd.find_all("#pending-list [data-request-id]").await? {
-                    if let Some(id) = self.wd.attr(&el, "data-request-id").await?
-                        && !seen.contains(&id)
-                    {
-                        return Ok(Some((id, true)));
-                    }
-                }
-                Ok(None)
-            })
-            .await?;
-        if listed {
-            self.shot("home-request-pending").await?;
-            self.click(&format!("#pending-list [data-request-id=\"{id}\"]"))
-                .await?;
-        }
-        let css = format!("#request[data-request-id=\"{id}\"] button[data-number]");
-        let numbers = self
-            .wait("the request screen with three numbers", async || {
-                let buttons = self.wd.find_all(&css).await?;
-                let mut numbers = Vec::new();
-                for b in &buttons {
-                    match self.wd.attr(b, "data-number").await? {
-                        Some(n) => numbers.extend(n.parse::<u16>().ok()),
-                        None => return Ok(None),
-                    }
-                }
-                Ok((numbers.len() == 3).then_some(numbers))
-            })
-            .await?;
-        self.text("#client-name").await?;
-        Ok((id, numbers))
-    }
-
-    /// What helps most when a step fails: a screenshot of the window and of
-    /// the whole display, the screen's text, and the logs' ends.
-    async fn failure(&mut self, err: &anyhow::Error) -> String {
-        let mut msg = format!(
-            "desktop test failed at step {:?}: {err:#}\n  screenshots so far: {:?}",
-            self.step, self.shots
-        );
-        let window = self.dir.join("FAILED-window.png");
-        match tokio::time::timeout(Duration::from_secs(10), self.wd.screenshot()).await {
-            Ok(Ok(png)) => match std::fs::write(&window, png) {
-                Ok(()) => msg += &format!("\n  screenshot of the window: {}", window.display()),
-                Err(e) => msg += &format!("\n  cannot save {}: {e}", window.display()),
-            },
-            Ok(Err(e)) => msg += &format!("\n  no screenshot of the window: {e:#}"),
-            _ => msg += "\n  no screenshot of the window",
-        }
-        let display = self.dir.join("FAILED-display.png");
-        let import = tokio::process::Command::new("import")
-            .args(["-display", &self.xvfb.display, "-window", "root"])
-            .arg(&display)
-            .kill_on_drop(true)
-            .status();
-        if let Ok(Ok(s)) = tokio::time::timeout(Duration::from_secs(10), import).await
-            && s.success()
-        {
-            msg += &format!("\n  screenshot of the display: {}", display.display());
-        }
-        let script = "return location.hash + '\\n' + document.body.innerText";
-        match tokio::time::timeout(Duration::from_secs(10), self.wd.execute(script, vec![])).await {
-            Ok(Ok(Value::String(text))) => {
-                let text: String = text.chars().take(2000).collect();
-                msg += &format!("\n  the app shows:\n{text}");
-            }
-            Ok(Err(e)) => msg += &format!("\n  cannot read the app's text: {e}"),
-            _ => msg += "\n  cannot read the app's text",
-        }
-        msg += &format!(
-            "\n  tauri-driver, WebKitWebDriver and the app ({}), last lines:\n{}",
-            self.driver.log.display(),
-            harness::tail(&self.driver.log, 40)
-        );
-        msg
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn desktop_app_onboards_and_answers_sign_ins_from_the_demo() {
-    let tauri_driver = harness::tool(
-        "tauri-driver",
-        &harness::cargo_bin_dirs(),
-        "install it with `cargo install --locked tauri-driver --version 2.1.0`",
-    );
-    let webkit_driver = harness::tool("WebKitWebDriver", &[], "install Debian's webkit2gtk-driver");
-    let xvfb = harness::tool("Xvfb", &[], "install Debian's xvfb");
-    let application = authentiq_tests::desktop_app::built_app();
-    assert!(
-        std::env::var_os("DBUS_SESSION_BUS_ADDRESS").is_some(),
-        "no session bus: run the tests with `bash .ci/test` (it starts dbus-run-session and \
-         gnome-keyring, which the app keeps its key in)"
-    );
-
     let _one = one_at_a_time().await;
     let started = Instant::now();
-    let dir = fresh_artifacts();
+    let dir = fresh_artifacts(artifacts_dir());
     let p = Provider::demo().await;
-    let home = tempfile::tempdir().unwrap();
-    // A profile of its own: the keyring is shared by the tests.
-    let profile = format!("desktop-{}", authentiq_server::secrets::new_job_id());
-
-    let xvfb = Xvfb::start(&xvfb, &dir.join("xvfb.log")).unwrap_or_else(|e| panic!("{e:#}"));
-    let home_dir = home.path().to_str().unwrap();
-    let env = [
-        ("DISPLAY", xvfb.display.as_str()),
-        ("AQ_HOME", home_dir),
-        ("AQ_PROFILE", profile.as_str()),
-        ("AUTHENTIQ_SERVER", p.url.as_str()),
-        ("AQ_LOG", "info"),
-        ("NO_COLOR", "1"),
-    ];
-    let driver = Driver::start(
-        &tauri_driver,
-        &webkit_driver,
-        &env,
-        &dir.join("tauri-driver.log"),
-    )
-    .unwrap_or_else(|e| panic!("{e:#}"));
-    let wd = match WebDriver::start(&driver.url, &application, STEP).await {
-        Ok(wd) => wd,
-        Err(e) => panic!(
-            "{e:#}\n  tauri-driver's log ({}):\n{}",
-            driver.log.display(),
-            harness::tail(&driver.log, 40)
-        ),
-    };
-    let session_started = started.elapsed();
-    let mut app = App {
-        wd,
-        dir,
-        shots: Vec::new(),
-        step: "start".into(),
-        driver,
-        xvfb,
-        profile: profile.clone(),
-    };
-
+    let mut app = App::launch(&p, dir, started).await;
     let result = flow(&mut app, &p).await;
-    if let Err(e) = result {
-        let report = app.failure(&e).await;
-        let _ = tokio::time::timeout(Duration::from_secs(10), app.wd.quit()).await;
-        panic!("{report}");
-    }
-    let _ = tokio::time::timeout(Duration::from_secs(10), app.wd.quit()).await;
-    eprintln!(
-        "desktop app end to end: {:.1?} (the app under WebDriver after {session_started:.1?}); \
-         screenshots in {}: {}",
-        started.elapsed(),
-        app.dir.display(),
-        app.shots.join(", ")
-    );
+    app.finish(result, "desktop app end to end").await;
 }
 
 async fn flow(app: &mut App, p: &Provider) -> anyhow::Result<()> {
@@ -641,18 +305,7 @@ async fn onboarding(app: &mut App, p: &Provider) -> anyhow::Result<()> {
         qr.starts_with("data:image/svg+xml"),
         "the ID's QR code is {qr:.60}"
     );
-    // Requests reach the app only over its device channel.
-    app.wait("the app connected to the server", async || {
-        let Some(el) = app.wd.find("#connection").await? else {
-            return Ok(None);
-        };
-        let class = app.wd.attr(&el, "class").await?.unwrap_or_default();
-        Ok(class
-            .split_whitespace()
-            .any(|c| c == "is-online")
-            .then_some(()))
-    })
-    .await?;
+    app.online().await?;
     app.shot("home").await?;
     Ok(())
 }

@@ -43,6 +43,18 @@ impl Outcome {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     }
+
+    /// The `sub` the demo got (shown among the claims).
+    pub fn sub(&self) -> anyhow::Result<String> {
+        self.claims.get("sub").cloned().ok_or_else(|| {
+            anyhow!(
+                "the demo shows no sub (redirect {}, claims {:?}, error {:?})",
+                self.redirect,
+                self.claims,
+                self.error
+            )
+        })
+    }
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {

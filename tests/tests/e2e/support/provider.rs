@@ -45,7 +45,16 @@ impl Provider {
 
     /// With the demo relying party at `/demo`.
     pub async fn demo() -> Self {
-        Self::start_with(|c| c.demo = true).await
+        Self::demo_with(|_| {}).await
+    }
+
+    /// [`Provider::demo`], the configuration then changed by `configure`.
+    pub async fn demo_with(configure: impl FnOnce(&mut Config)) -> Self {
+        Self::start_with(|c| {
+            c.demo = true;
+            configure(c);
+        })
+        .await
     }
 
     /// The code in the latest email to `to`, waiting for it at most `within`.
