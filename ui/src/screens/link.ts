@@ -214,14 +214,18 @@ export function linkFlow(opts: LinkOptions): { el: HTMLElement; readonly heading
         else unlisten = fn;
       })
       .catch(() => null);
-    // An event sent while no window listened is lost: the app's state says it too.
+    // An event sent while no window listened is lost: the app's state says
+    // it too (a refusal only on a second look, so that the event, which
+    // says why, has come by then).
+    let endedOnce = false;
     const poll = setInterval(() => {
       void api
         .status()
         .then((s) => {
           if (s.linking) return;
           if (s.profile) finish(true, null);
-          else finish(false, null);
+          else if (endedOnce) finish(false, null);
+          else endedOnce = true;
         })
         .catch(() => null);
     }, POLL_MS);
