@@ -111,7 +111,7 @@ pub struct AppState {
     /// The revocation secret of the ID created last, until the user says
     /// it is saved: a window closed (or lost) on that step can show it
     /// again. Memory only; never written anywhere.
-    unsaved_secret: Mutex<Option<Zeroizing<String>>>,
+    unsaved_secret: Mutex<Option<(Zeroizing<String>, SecretKind)>>,
     /// Sign-in notifications on screen (withdrawn when their request goes).
     pub notices: OnScreen,
     /// Why the device channel cannot run (the keyring), in the user's words.
@@ -126,6 +126,16 @@ pub struct AppState {
     /// What the ID's other devices ask of this one (link requests,
     /// recoveries), until answered, withdrawn or over. Memory only.
     device_requests: Mutex<DeviceRequests>,
+}
+
+/// Which secret the app holds until the user says it is saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SecretKind {
+    /// A new ID's revocation secret.
+    Revocation,
+    /// A recovered ID's new recovery secret.
+    Recovery,
 }
 
 /// A link in progress.
@@ -332,13 +342,21 @@ impl AppState {
     }
 
     /// Keeps `secret` until [`AppState::secret_saved`].
-    pub fn hold_secret(&self, secret: &str) {
-        *lock(&self.unsaved_secret) = Some(Zeroizing::new(secret.to_string()));
+    pub fn hold_secret(&self, secret: &str, kind: SecretKind) {
+        *lock(&self.unsaved_secret) = Some((Zeroizing::new(secret.to_string()), kind));
     }
 
-    /// The revocation secret the user has not confirmed saving yet.
+    /// The revocation (or new recovery) secret the user has not confirmed
+    /// saving yet.
     pub fn unsaved_secret(&self) -> Option<String> {
-        lock(&self.unsaved_secret).as_ref().map(|s| s.to_string())
+        lock(&self.unsaved_secret)
+            .as_ref()
+            .map(|(s, _)| s.to_string())
+    }
+
+    /// Which secret [`AppState::unsaved_secret`] is, if one is held.
+    pub fn unsaved_secret_kind(&self) -> Option<SecretKind> {
+        lock(&self.unsaved_secret).as_ref().map(|(_, k)| *k)
     }
 
     pub fn has_unsaved_secret(&self) -> bool {
@@ -553,12 +571,15 @@ mod tests {
     fn the_revocation_secret_is_held_until_saved_or_the_id_goes() {
         let (_home, state) = new_state();
         assert!(!state.has_unsaved_secret());
-        state.hold_secret("s3cret");
+        state.hold_secret("s3cret", SecretKind::Revocation);
         assert!(state.has_unsaved_secret());
         assert_eq!(state.unsaved_secret().as_deref(), Some("s3cret"));
+        assert_eq!(state.unsaved_secret_kind(), Some(SecretKind::Revocation));
         state.secret_saved();
         assert_eq!(state.unsaved_secret(), None);
-        state.hold_secret("again");
+        assert_eq!(state.unsaved_secret_kind(), None);
+        state.hold_secret("again", SecretKind::Recovery);
+        assert_eq!(state.unsaved_secret_kind(), Some(SecretKind::Recovery));
         state.clear();
         assert!(
             !state.has_unsaved_secret(),

@@ -124,6 +124,8 @@ export interface Status {
   default_server: string | null;
   /** The new ID's revocation secret is not confirmed saved yet: onboarding resumes there. */
   secret_unsaved: boolean;
+  /** Which secret that is: a new ID's revocation secret, or a recovered ID's new recovery secret. */
+  unsaved_secret_kind: 'revocation' | 'recovery' | null;
   /** This computer waits to be linked to an existing ID (no profile yet). */
   linking: Linking | null;
   /** This computer is recovering an ID (no profile until it completes). */

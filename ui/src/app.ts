@@ -130,6 +130,7 @@ export function startApp(root: HTMLElement): void {
         defaultServer: store.status?.default_server ?? null,
         notice,
         unsavedSecret,
+        unsavedSecretKind: store.status?.unsaved_secret_kind ?? 'revocation',
         linking: unsavedSecret ? null : (store.status?.linking ?? null),
         recovering: unsavedSecret ? null : (store.status?.recovering ?? null),
         onFinish: () => {

@@ -19,7 +19,7 @@ use crate::device_views::{self, DeviceList, LinkingView, RecoveringView};
 use crate::error::{CmdResult, CommandError};
 use crate::events;
 use crate::settings::normalize_server;
-use crate::state::{AppState, Recovering, blocking, blocking_async, lock};
+use crate::state::{AppState, Recovering, SecretKind, blocking, blocking_async, lock};
 
 /// Where a recovery in progress is kept in the profile's local state (so a
 /// restart resumes it).
@@ -508,7 +508,13 @@ pub async fn recover_complete(
     })
     .await?;
     state.set_recovering(None);
-    install_new(&app, &state, identity, Some(&secret)).await;
+    install_new(
+        &app,
+        &state,
+        identity,
+        Some((&secret, SecretKind::Recovery)),
+    )
+    .await;
     Ok(RecoveryCompleted {
         recovery_secret: secret,
     })

@@ -9,7 +9,7 @@ use tauri::{AppHandle, State};
 
 use crate::error::{CmdResult, CommandError};
 use crate::settings::{self, normalize_server};
-use crate::state::{AppState, blocking, blocking_async, lock};
+use crate::state::{AppState, SecretKind, blocking, blocking_async, lock};
 use crate::views::Grant;
 
 #[derive(Debug, Serialize)]
@@ -47,7 +47,13 @@ pub async fn create_identity(
     })
     .await?;
     let pk = identity.profile().pk.clone();
-    install_new(&app, &state, identity, Some(&secret)).await;
+    install_new(
+        &app,
+        &state,
+        identity,
+        Some((&secret, SecretKind::Revocation)),
+    )
+    .await;
     Ok(NewIdentity {
         pk,
         revocation_secret: secret,
@@ -62,7 +68,7 @@ pub(crate) async fn install_new(
     app: &AppHandle,
     state: &AppState,
     identity: Authenticator,
-    secret: Option<&str>,
+    secret: Option<(&str, SecretKind)>,
 ) {
     let saved = {
         let mut s = lock(&state.settings);
@@ -76,8 +82,8 @@ pub(crate) async fn install_new(
     let (generation, identity) = state.install(identity);
     // Before anything else can fail or the window go: the onboarding can
     // show it again until the user says it is saved.
-    if let Some(secret) = secret {
-        state.hold_secret(secret);
+    if let Some((secret, kind)) = secret {
+        state.hold_secret(secret, kind);
     }
     crate::service::start_channel(app, generation, identity);
     state.refresh();

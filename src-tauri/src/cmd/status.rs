@@ -6,7 +6,7 @@ use tauri::{AppHandle, State};
 use crate::device_views::{DeviceRequest, LinkingView, RecoveringView};
 use crate::error::CmdResult;
 use crate::events;
-use crate::state::{AppState, blocking, snapshot};
+use crate::state::{AppState, SecretKind, blocking, snapshot};
 use crate::views::{ProfileView, RequestView};
 
 #[derive(Debug, Serialize)]
@@ -21,6 +21,9 @@ pub struct Status {
     /// The new ID's revocation secret has not been confirmed saved: the
     /// onboarding resumes there (`unsaved_secret()`).
     pub secret_unsaved: bool,
+    /// Which secret that is: `revocation` (a new ID) or `recovery` (a
+    /// recovered ID's new one).
+    pub unsaved_secret_kind: Option<SecretKind>,
     /// This computer waits to be linked to an existing ID (the number to
     /// pick on the other device), if it does.
     pub linking: Option<LinkingView>,
@@ -50,6 +53,7 @@ pub async fn status(app: AppHandle, state: State<'_, AppState>) -> CmdResult<Sta
         pending,
         default_server: state.default_server(),
         secret_unsaved: state.has_unsaved_secret(),
+        unsaved_secret_kind: state.unsaved_secret_kind(),
         linking: state.linking(),
         recovering: state.recovering().map(|r| r.view),
         device_requests: state.device_requests(),

@@ -6,6 +6,7 @@
 // Query parameters:
 //   scenario = fresh | home (default) | empty | full | missing | offline | locked
 //              | unsaved (an ID whose revocation secret was not confirmed saved)
+//              | unsaved-recovery (a recovered ID whose new recovery secret was not confirmed saved)
 //              | keyring (the channel stopped: the keyring is locked)
 //              | verification (request 3fa2c1 asks to verify your details)
 //              | reauthentication (request 3fa2c1 asks to confirm it's you)
@@ -61,7 +62,8 @@ let profile: Profile | null =
 let connected = scenario !== 'offline' && scenario !== 'empty' && scenario !== 'keyring';
 let settings: Settings = { server: SERVER, notifications: true, start_at_login: false };
 /** The new ID's revocation secret until the user says it is saved. */
-let unsaved: string | null = scenario === 'unsaved' ? SECRET : null;
+let unsaved: string | null = scenario === 'unsaved' || scenario === 'unsaved-recovery' ? SECRET : null;
+let unsavedKind: 'revocation' | 'recovery' = scenario === 'unsaved-recovery' ? 'recovery' : 'revocation';
 /** The number each request's sign-in page shows. */
 const shown = new Map<string, number>();
 
@@ -265,6 +267,7 @@ function status(): Status {
     pending: live(),
     default_server: SERVER,
     secret_unsaved: unsaved !== null,
+    unsaved_secret_kind: unsaved === null ? null : unsavedKind,
     linking,
     recovering,
     device_requests: profile ? deviceRequests : [],
@@ -322,6 +325,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       profile = { pk: PK, server: String(a.server), verified: [] };
       settings = { ...settings, server: String(a.server) };
       unsaved = SECRET;
+      unsavedKind = 'revocation';
       return { pk: PK, revocation_secret: SECRET };
     case 'unsaved_secret':
       return unsaved;
@@ -498,6 +502,7 @@ async function handle(cmd: string, a: Args): Promise<unknown> {
       recovering = null;
       profile = { pk: PK, server: SERVER, verified: [] };
       unsaved = SECRET;
+      unsavedKind = 'recovery';
       return { recovery_secret: SECRET };
     }
     case 'recover_abandon':

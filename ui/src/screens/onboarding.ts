@@ -19,6 +19,8 @@ export interface OnboardingOptions {
   notice?: string;
   /** The ID exists but its revocation secret was not confirmed saved: start there. */
   unsavedSecret?: string;
+  /** Which secret `unsavedSecret` is (default: a new ID's revocation secret). */
+  unsavedSecretKind?: 'revocation' | 'recovery';
   /** A link of this computer waits for approval: show its number again. */
   linking?: Linking | null;
   /** A recovery is under way on this computer: resume it. */
@@ -299,7 +301,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
   }
 
   const heading = opts.unsavedSecret
-    ? secret(opts.unsavedSecret, 'revocation')
+    ? secret(opts.unsavedSecret, opts.unsavedSecretKind ?? 'revocation')
     : opts.linking
       ? link(opts.linking)
       : opts.recovering
@@ -307,7 +309,11 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
         : welcome();
   return {
     el,
-    title: opts.unsavedSecret ? 'Save your revocation secret' : opts.linking ? 'Link to an existing ID' : opts.recovering ? 'Recover your ID' : 'Welcome',
+    title: opts.unsavedSecret
+      ? opts.unsavedSecretKind === 'recovery'
+        ? 'Save your new recovery secret'
+        : 'Save your revocation secret'
+      : opts.linking ? 'Link to an existing ID' : opts.recovering ? 'Recover your ID' : 'Welcome',
     focusTarget: heading,
     destroy: () => cleanup?.(),
   };
