@@ -26,6 +26,8 @@ pub const LINK_ERROR: &str = "link-error";
 pub const LINK_FINISHED: &str = "link-finished";
 /// Payload: `DeviceRequest[]`, what the ID's other devices ask of this one.
 pub const DEVICE_REQUESTS_CHANGED: &str = "device-requests-changed";
+/// No payload: the ID's devices changed elsewhere (one removed, or linked).
+pub const DEVICES_CHANGED: &str = "devices-changed";
 
 /// How long after its first `status()` the front end gets to register its
 /// listeners before a held navigation is sent.
@@ -73,6 +75,10 @@ pub fn link_finished(app: &AppHandle, finished: &LinkFinished) {
 
 pub fn device_requests_changed(app: &AppHandle, open: &[DeviceRequest]) {
     emit(app, DEVICE_REQUESTS_CHANGED, open);
+}
+
+pub fn devices_changed(app: &AppHandle) {
+    emit(app, DEVICES_CHANGED, ());
 }
 
 fn emit<S: Serialize + Clone>(app: &AppHandle, event: &str, payload: S) {

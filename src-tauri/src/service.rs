@@ -206,6 +206,16 @@ fn until(at: i64, now: i64) -> Duration {
 /// kept (and announced), a withdrawn one goes; the UI hears of changes.
 fn device_event(app: &AppHandle, event: &str, detail: &Value, exp: i64) {
     let state = app.state::<AppState>();
+    // Another device removed, or a new one linked (approved anywhere):
+    // the device list a window shows is out of date.
+    let linked = event == "withdrawn"
+        && detail["outcome"] == "approved"
+        && detail["request"]
+            .as_str()
+            .is_some_and(|url| state.device_requests().iter().any(|r| r.url == url));
+    if event == "device-removed" || linked {
+        events::devices_changed(app);
+    }
     let changed = match event {
         "withdrawn" => detail["request"]
             .as_str()

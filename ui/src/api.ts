@@ -305,6 +305,8 @@ export interface EventPayloads {
   'link-finished': LinkFinished;
   /** What the ID's other devices ask of this one changed. */
   'device-requests-changed': DeviceRequest[];
+  /** The ID's devices changed elsewhere (one removed, or one linked). */
+  'devices-changed': null;
 }
 
 export type EventName = keyof EventPayloads;

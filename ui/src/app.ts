@@ -3,7 +3,7 @@ import { api, on, type CommandError } from './api';
 import { hostOf } from './format';
 import { generalErrorMessage } from './request-logic';
 import { go, hashOf, parseHash, tabOf, type Route } from './router';
-import { deviceBanner } from './screens/devices';
+import { DEVICES_CHANGED, deviceBanner } from './screens/devices';
 import { historyScreen } from './screens/history';
 import { homeScreen } from './screens/home';
 import { onboardingScreen } from './screens/onboarding';
@@ -277,6 +277,8 @@ export function startApp(root: HTMLElement): void {
   quiet(on('requests-changed', (list) => store.setPending(list)));
   quiet(on('connection', (p) => store.setConnected(p.connected, p.problem)));
   quiet(on('device-requests-changed', (list) => store.setDeviceRequests(list)));
+  // Settings → Devices reloads its list.
+  quiet(on('devices-changed', () => window.dispatchEvent(new Event(DEVICES_CHANGED))));
   // A link that leads nowhere (expired, answered, another server…) says so.
   quiet(on('link-error', (p) => toast(`That sign-in link didn’t open: ${p.message}`, 'info', 8000)));
   quiet(
