@@ -1,7 +1,9 @@
 //! Accounts, their sessions, and initial access tokens for client
 //! registration.
 
-use postgres::{GenericClient, Row};
+use postgres::Row;
+
+use super::conn::Sql;
 
 use super::{backend, conflict_or_backend};
 use crate::store::{Account, StoreError, StoreResult};
@@ -23,7 +25,7 @@ fn from_row(r: &Row) -> StoreResult<Account> {
     account().map_err(backend)
 }
 
-pub(super) fn insert(c: &mut impl GenericClient, a: &Account) -> StoreResult<()> {
+pub(super) fn insert(c: &mut impl Sql, a: &Account) -> StoreResult<()> {
     c.execute(
         &format!("INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
         &[
@@ -41,7 +43,7 @@ pub(super) fn insert(c: &mut impl GenericClient, a: &Account) -> StoreResult<()>
 }
 
 /// `column` is one of ours, never input.
-fn find(c: &mut impl GenericClient, column: &str, value: &str) -> StoreResult<Account> {
+fn find(c: &mut impl Sql, column: &str, value: &str) -> StoreResult<Account> {
     let row = c
         .query_opt(
             &format!("SELECT {COLUMNS} FROM accounts WHERE {column} = $1"),
@@ -52,19 +54,19 @@ fn find(c: &mut impl GenericClient, column: &str, value: &str) -> StoreResult<Ac
     from_row(&row)
 }
 
-pub(super) fn get(c: &mut impl GenericClient, id: &str) -> StoreResult<Account> {
+pub(super) fn get(c: &mut impl Sql, id: &str) -> StoreResult<Account> {
     find(c, "id", id)
 }
 
-pub(super) fn by_email(c: &mut impl GenericClient, email: &str) -> StoreResult<Account> {
+pub(super) fn by_email(c: &mut impl Sql, email: &str) -> StoreResult<Account> {
     find(c, "email", email)
 }
 
-pub(super) fn by_pk(c: &mut impl GenericClient, pk: &str) -> StoreResult<Account> {
+pub(super) fn by_pk(c: &mut impl Sql, pk: &str) -> StoreResult<Account> {
     find(c, "authentiq_pk", pk)
 }
 
-pub(super) fn list(c: &mut impl GenericClient) -> StoreResult<Vec<Account>> {
+pub(super) fn list(c: &mut impl Sql) -> StoreResult<Vec<Account>> {
     c.query(
         &format!("SELECT {COLUMNS} FROM accounts ORDER BY created_at, email"),
         &[],
@@ -82,11 +84,7 @@ fn is_active_admin(a: &Account) -> bool {
 /// Refuses to leave no active admin: `before` becomes `after` (or goes).
 /// The caller holds the accounts lock, so no other change of an account
 /// runs between this count and the write.
-fn keep_an_admin(
-    c: &mut impl GenericClient,
-    before: &Account,
-    after: Option<&Account>,
-) -> StoreResult<()> {
+fn keep_an_admin(c: &mut impl Sql, before: &Account, after: Option<&Account>) -> StoreResult<()> {
     if !is_active_admin(before) || after.is_some_and(is_active_admin) {
         return Ok(());
     }
@@ -105,7 +103,7 @@ fn keep_an_admin(
 }
 
 /// Inside the caller's transaction, which holds the accounts lock.
-pub(super) fn update(c: &mut impl GenericClient, a: &Account) -> StoreResult<()> {
+pub(super) fn update(c: &mut impl Sql, a: &Account) -> StoreResult<()> {
     let before = get(c, &a.id)?;
     keep_an_admin(c, &before, Some(a))?;
     c.execute(
@@ -124,7 +122,7 @@ pub(super) fn update(c: &mut impl GenericClient, a: &Account) -> StoreResult<()>
 }
 
 /// Inside the caller's transaction, which holds the accounts lock.
-pub(super) fn delete(c: &mut impl GenericClient, id: &str) -> StoreResult<()> {
+pub(super) fn delete(c: &mut impl Sql, id: &str) -> StoreResult<()> {
     let before = get(c, id)?;
     keep_an_admin(c, &before, None)?;
     c.execute("DELETE FROM clients WHERE owner = $1", &[&id])
@@ -137,7 +135,7 @@ pub(super) fn delete(c: &mut impl GenericClient, id: &str) -> StoreResult<()> {
 }
 
 pub(super) fn insert_session(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     id: &str,
     account_id: &str,
     now: i64,
@@ -152,7 +150,7 @@ pub(super) fn insert_session(
     Ok(())
 }
 
-pub(super) fn session(c: &mut impl GenericClient, id: &str, now: i64) -> StoreResult<String> {
+pub(super) fn session(c: &mut impl Sql, id: &str, now: i64) -> StoreResult<String> {
     c.query_opt(
         "SELECT account_id FROM account_sessions WHERE id = $1 AND expires_at > $2",
         &[&id, &now],
@@ -163,14 +161,14 @@ pub(super) fn session(c: &mut impl GenericClient, id: &str, now: i64) -> StoreRe
     .map_err(backend)
 }
 
-pub(super) fn delete_session(c: &mut impl GenericClient, id: &str) -> StoreResult<()> {
+pub(super) fn delete_session(c: &mut impl Sql, id: &str) -> StoreResult<()> {
     c.execute("DELETE FROM account_sessions WHERE id = $1", &[&id])
         .map_err(backend)?;
     Ok(())
 }
 
 pub(super) fn delete_sessions(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     account_id: &str,
     except: Option<&str>,
 ) -> StoreResult<()> {
@@ -183,7 +181,7 @@ pub(super) fn delete_sessions(
 }
 
 pub(super) fn insert_initial_access_token(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     id: &str,
     uses: u32,
     now: i64,
@@ -200,11 +198,7 @@ pub(super) fn insert_initial_access_token(
 
 /// One conditional `UPDATE`: concurrent uses queue on the row and each
 /// checks `uses_left > 0` again, so no more than `uses` succeed.
-pub(super) fn use_initial_access_token(
-    c: &mut impl GenericClient,
-    id: &str,
-    now: i64,
-) -> StoreResult<()> {
+pub(super) fn use_initial_access_token(c: &mut impl Sql, id: &str, now: i64) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE initial_access_tokens SET uses_left = uses_left - 1

@@ -5,7 +5,9 @@
 //! [`Lock::NewKey`] on a key about to become an ID or a device (no key
 //! becomes both at once).
 
-use postgres::{GenericClient, Row, Transaction};
+use postgres::Row;
+
+use super::conn::{Sql, Tx};
 
 use super::{Lock, PostgresStore, backend, conflict_or_backend, lock};
 use crate::store::devices::{DeviceRecord, DeviceStore, FIRST_DEVICE, TOUCH_INTERVAL};
@@ -28,7 +30,7 @@ fn from_row(r: &Row) -> StoreResult<DeviceRecord> {
 }
 
 fn exists(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     sql: &str,
     params: &[&(dyn postgres::types::ToSql + Sync)],
 ) -> StoreResult<bool> {
@@ -38,7 +40,7 @@ fn exists(
 }
 
 /// A key is free to become a device when it is neither a device nor an ID.
-fn key_is_free(t: &mut Transaction<'_>, pk: &str) -> StoreResult<()> {
+fn key_is_free(t: &mut Tx<'_>, pk: &str) -> StoreResult<()> {
     lock(t, Lock::NewKey, pk)?;
     let taken = exists(
         t,
@@ -52,7 +54,7 @@ fn key_is_free(t: &mut Transaction<'_>, pk: &str) -> StoreResult<()> {
     Ok(())
 }
 
-fn insert(c: &mut impl GenericClient, d: &DeviceRecord) -> StoreResult<()> {
+fn insert(c: &mut impl Sql, d: &DeviceRecord) -> StoreResult<()> {
     c.execute(
         &format!("INSERT INTO devices ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"),
         &[
@@ -69,7 +71,7 @@ fn insert(c: &mut impl GenericClient, d: &DeviceRecord) -> StoreResult<()> {
 }
 
 /// Locks the identity, then checks it is live.
-fn lock_live_identity(t: &mut Transaction<'_>, id_pk: &str) -> StoreResult<()> {
+fn lock_live_identity(t: &mut Tx<'_>, id_pk: &str) -> StoreResult<()> {
     lock(t, Lock::Identity, id_pk)?;
     let live = exists(
         t,
@@ -84,7 +86,7 @@ fn lock_live_identity(t: &mut Transaction<'_>, id_pk: &str) -> StoreResult<()> {
 
 /// The first device of a newly registered key: the key itself (in the
 /// registration's transaction, which holds the key's [`Lock::NewKey`]).
-pub(super) fn insert_first(c: &mut impl GenericClient, key: &KeyRecord) -> StoreResult<()> {
+pub(super) fn insert_first(c: &mut impl Sql, key: &KeyRecord) -> StoreResult<()> {
     insert(
         c,
         &DeviceRecord {
@@ -100,11 +102,7 @@ pub(super) fn insert_first(c: &mut impl GenericClient, key: &KeyRecord) -> Store
 
 /// Every device of a revoked identity goes with it (in its transaction,
 /// which holds the identity's lock).
-pub(super) fn revoke_all(
-    c: &mut impl GenericClient,
-    id_pk: &str,
-    at: i64,
-) -> StoreResult<Vec<String>> {
+pub(super) fn revoke_all(c: &mut impl Sql, id_pk: &str, at: i64) -> StoreResult<Vec<String>> {
     c.query(
         "UPDATE devices SET revoked_at = $2 WHERE id_pk = $1 AND revoked_at IS NULL RETURNING pk",
         &[&id_pk, &at],

@@ -1,8 +1,10 @@
 //! Device events (replayed on reconnect), rate-limit counters, the
 //! security event log, and the queue of outgoing requests.
 
+use postgres::Row;
 use postgres::types::ToSql;
-use postgres::{GenericClient, Row};
+
+use super::conn::Sql;
 
 use super::{backend, count};
 use crate::store::{
@@ -11,7 +13,7 @@ use crate::store::{
 
 /// Inside the caller's transaction, which holds the key's events lock.
 pub(super) fn insert_event(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     pk: &str,
     kind: &str,
     data: &str,
@@ -28,7 +30,7 @@ pub(super) fn insert_event(
 }
 
 pub(super) fn events_after(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     pk: &str,
     after: i64,
     now: i64,
@@ -63,7 +65,7 @@ fn retry_after(seconds: i64) -> RateDecision {
 /// locked while it is counted, so however many hits arrive at once exactly
 /// `limit` are allowed. A refused hit is not counted (as in SQLite).
 pub(super) fn rate_hit(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     bucket: &str,
     limit: u32,
     window: u64,
@@ -104,7 +106,7 @@ pub(super) fn rate_hit(
     ))
 }
 
-pub(super) fn rate_refund(c: &mut impl GenericClient, bucket: &str) -> StoreResult<()> {
+pub(super) fn rate_refund(c: &mut impl Sql, bucket: &str) -> StoreResult<()> {
     c.execute(
         "UPDATE rate_buckets SET count = GREATEST(count - 1, 0) WHERE bucket = $1",
         &[&bucket],
@@ -113,10 +115,7 @@ pub(super) fn rate_refund(c: &mut impl GenericClient, bucket: &str) -> StoreResu
     Ok(())
 }
 
-pub(super) fn insert_security_event(
-    c: &mut impl GenericClient,
-    e: &SecurityEvent,
-) -> StoreResult<i64> {
+pub(super) fn insert_security_event(c: &mut impl Sql, e: &SecurityEvent) -> StoreResult<i64> {
     c.query_one(
         "INSERT INTO security_events (at, kind, pk, client_id, ip, detail)
          VALUES ($1, $2, $3, $4, $5, $6) RETURNING id",
@@ -136,10 +135,7 @@ fn filter_params(f: &EventFilter) -> [&(dyn ToSql + Sync); 5] {
     [&f.pk, &f.client_id, &f.kind, &f.ip, &f.since]
 }
 
-pub(super) fn count_security_events(
-    c: &mut impl GenericClient,
-    f: &EventFilter,
-) -> StoreResult<EventCount> {
+pub(super) fn count_security_events(c: &mut impl Sql, f: &EventFilter) -> StoreResult<EventCount> {
     let row = c
         .query_one(
             &format!("SELECT count(*), min(at), max(at) FROM security_events WHERE {FILTER}"),
@@ -155,7 +151,7 @@ pub(super) fn count_security_events(
 }
 
 pub(super) fn list_security_events(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     f: &EventFilter,
     limit: u32,
 ) -> StoreResult<Vec<SecurityEvent>> {
@@ -213,7 +209,7 @@ fn outgoing_rows(rows: Vec<Row>) -> StoreResult<Vec<Outgoing>> {
     rows.iter().map(outgoing_from_row).collect()
 }
 
-pub(super) fn enqueue_outgoing(c: &mut impl GenericClient, o: &Outgoing) -> StoreResult<i64> {
+pub(super) fn enqueue_outgoing(c: &mut impl Sql, o: &Outgoing) -> StoreResult<i64> {
     c.query_one(
         "INSERT INTO outgoing (kind, url, content_type, body, attempts, next_at, expires_at, authorization_header)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
@@ -235,7 +231,7 @@ pub(super) fn enqueue_outgoing(c: &mut impl GenericClient, o: &Outgoing) -> Stor
 /// Selects and leases in the caller's transaction; rows another instance
 /// is leasing at this moment are skipped, not waited for.
 pub(super) fn take_due_outgoing(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     now: i64,
     lease: i64,
     limit: u32,
@@ -263,14 +259,14 @@ pub(super) fn take_due_outgoing(
     Ok(due)
 }
 
-pub(super) fn outgoing_done(c: &mut impl GenericClient, id: i64) -> StoreResult<()> {
+pub(super) fn outgoing_done(c: &mut impl Sql, id: i64) -> StoreResult<()> {
     c.execute("DELETE FROM outgoing WHERE id = $1", &[&id])
         .map_err(backend)?;
     Ok(())
 }
 
 pub(super) fn outgoing_failed(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     id: i64,
     next_at: i64,
     error: &str,
@@ -283,7 +279,7 @@ pub(super) fn outgoing_failed(
     Ok(())
 }
 
-pub(super) fn list_outgoing(c: &mut impl GenericClient) -> StoreResult<Vec<Outgoing>> {
+pub(super) fn list_outgoing(c: &mut impl Sql) -> StoreResult<Vec<Outgoing>> {
     let rows = c
         .query(
             &format!("SELECT {OUTGOING_COLUMNS} FROM outgoing ORDER BY id"),

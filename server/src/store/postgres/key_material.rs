@@ -1,11 +1,11 @@
 //! Named, versioned documents of key material (sealed by the caller).
 
-use postgres::GenericClient;
+use super::conn::Sql;
 
 use super::{backend, conflict_or_backend};
 use crate::store::{StoreError, StoreResult};
 
-pub(super) fn get(c: &mut impl GenericClient, name: &str) -> StoreResult<(i64, String)> {
+pub(super) fn get(c: &mut impl Sql, name: &str) -> StoreResult<(i64, String)> {
     let row = c
         .query_opt(
             "SELECT version, value FROM key_material WHERE name = $1",
@@ -22,7 +22,7 @@ pub(super) fn get(c: &mut impl GenericClient, name: &str) -> StoreResult<(i64, S
 /// A compare-and-swap: creating races on the primary key, replacing on
 /// the version the `UPDATE` re-checks after waiting for a concurrent one.
 pub(super) fn put(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     name: &str,
     expected: i64,
     value: &str,
@@ -49,7 +49,7 @@ pub(super) fn put(
     Ok(expected + 1)
 }
 
-pub(super) fn versions(c: &mut impl GenericClient) -> StoreResult<Vec<(String, i64)>> {
+pub(super) fn versions(c: &mut impl Sql) -> StoreResult<Vec<(String, i64)>> {
     c.query("SELECT name, version FROM key_material ORDER BY name", &[])
         .map_err(backend)?
         .iter()

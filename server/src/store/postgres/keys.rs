@@ -1,7 +1,9 @@
 //! Keys, their grants and bindings, claim-verification jobs, revocation
 //! codes and spent JWT IDs.
 
-use postgres::{GenericClient, Row};
+use postgres::Row;
+
+use super::conn::Sql;
 
 use super::{backend, conflict_or_backend, count};
 use crate::store::{GrantRecord, Job, JobStatus, KeyRecord, RevokeCode, StoreError, StoreResult};
@@ -62,7 +64,7 @@ fn revoke_code_from_row(r: &Row) -> StoreResult<RevokeCode> {
     })
 }
 
-pub(super) fn insert_key(c: &mut impl GenericClient, key: &KeyRecord) -> StoreResult<()> {
+pub(super) fn insert_key(c: &mut impl Sql, key: &KeyRecord) -> StoreResult<()> {
     c.execute(
         &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"),
         &[
@@ -80,7 +82,7 @@ pub(super) fn insert_key(c: &mut impl GenericClient, key: &KeyRecord) -> StoreRe
 }
 
 fn find_key(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     condition: &str,
     params: &[&(dyn postgres::types::ToSql + Sync)],
 ) -> StoreResult<KeyRecord> {
@@ -94,11 +96,11 @@ fn find_key(
     key_from_row(&row)
 }
 
-pub(super) fn get_key(c: &mut impl GenericClient, pk: &str) -> StoreResult<KeyRecord> {
+pub(super) fn get_key(c: &mut impl Sql, pk: &str) -> StoreResult<KeyRecord> {
     find_key(c, "pk = $1", &[&pk])
 }
 
-pub(super) fn revoke_key(c: &mut impl GenericClient, pk: &str, at: i64) -> StoreResult<()> {
+pub(super) fn revoke_key(c: &mut impl Sql, pk: &str, at: i64) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE keys SET revoked_at = COALESCE(revoked_at, $2) WHERE pk = $1",
@@ -116,7 +118,7 @@ pub(super) fn revoke_key(c: &mut impl GenericClient, pk: &str, at: i64) -> Store
 }
 
 pub(super) fn bind_key(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     pk: &str,
     email_hash: Option<&[u8]>,
     phone_hash: Option<&[u8]>,
@@ -135,15 +137,12 @@ pub(super) fn bind_key(
     Ok(())
 }
 
-pub(super) fn find_key_by_email(
-    c: &mut impl GenericClient,
-    email_hash: &[u8],
-) -> StoreResult<KeyRecord> {
+pub(super) fn find_key_by_email(c: &mut impl Sql, email_hash: &[u8]) -> StoreResult<KeyRecord> {
     find_key(c, "email_hash = $1 AND revoked_at IS NULL", &[&email_hash])
 }
 
 pub(super) fn find_key_by_binding(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     email_hash: &[u8],
     phone_hash: &[u8],
 ) -> StoreResult<KeyRecord> {
@@ -154,7 +153,7 @@ pub(super) fn find_key_by_binding(
     )
 }
 
-pub(super) fn insert_grant(c: &mut impl GenericClient, g: &GrantRecord) -> StoreResult<()> {
+pub(super) fn insert_grant(c: &mut impl Sql, g: &GrantRecord) -> StoreResult<()> {
     c.execute(
         "INSERT INTO grants (pk, scope, value_hash, issuer, jti, issued_at, expires_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -173,7 +172,7 @@ pub(super) fn insert_grant(c: &mut impl GenericClient, g: &GrantRecord) -> Store
 }
 
 pub(super) fn has_grant(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     pk: &str,
     scope: &str,
     value_hash: &[u8],
@@ -188,7 +187,7 @@ pub(super) fn has_grant(
     .map_err(backend)
 }
 
-pub(super) fn insert_job(c: &mut impl GenericClient, j: &Job) -> StoreResult<()> {
+pub(super) fn insert_job(c: &mut impl Sql, j: &Job) -> StoreResult<()> {
     c.execute(
         &format!(
             "INSERT INTO jobs ({JOB_COLUMNS})
@@ -213,7 +212,7 @@ pub(super) fn insert_job(c: &mut impl GenericClient, j: &Job) -> StoreResult<()>
     Ok(())
 }
 
-pub(super) fn get_job(c: &mut impl GenericClient, id: &str, now: i64) -> StoreResult<Job> {
+pub(super) fn get_job(c: &mut impl Sql, id: &str, now: i64) -> StoreResult<Job> {
     let row = c
         .query_opt(
             &format!("SELECT {JOB_COLUMNS} FROM jobs WHERE id = $1 AND expires_at > $2"),
@@ -227,12 +226,7 @@ pub(super) fn get_job(c: &mut impl GenericClient, id: &str, now: i64) -> StoreRe
 /// One conditional `UPDATE … RETURNING`: a concurrent update of the row
 /// makes this one wait and check `attempts < max` again on its result, so
 /// no number of concurrent requests gets past `max`.
-pub(super) fn attempt_job(
-    c: &mut impl GenericClient,
-    id: &str,
-    max: u32,
-    now: i64,
-) -> StoreResult<Job> {
+pub(super) fn attempt_job(c: &mut impl Sql, id: &str, max: u32, now: i64) -> StoreResult<Job> {
     let row = c
         .query_opt(
             &format!(
@@ -252,7 +246,7 @@ pub(super) fn attempt_job(
     }
 }
 
-pub(super) fn update_job(c: &mut impl GenericClient, j: &Job) -> StoreResult<()> {
+pub(super) fn update_job(c: &mut impl Sql, j: &Job) -> StoreResult<()> {
     let n = c
         .execute(
             "UPDATE jobs SET status = $2, expires_at = $3, grant_jwt = $4 WHERE id = $1",
@@ -265,7 +259,7 @@ pub(super) fn update_job(c: &mut impl GenericClient, j: &Job) -> StoreResult<()>
     Ok(())
 }
 
-pub(super) fn delete_job(c: &mut impl GenericClient, id: &str) -> StoreResult<()> {
+pub(super) fn delete_job(c: &mut impl Sql, id: &str) -> StoreResult<()> {
     let n = c
         .execute("DELETE FROM jobs WHERE id = $1", &[&id])
         .map_err(backend)?;
@@ -275,7 +269,7 @@ pub(super) fn delete_job(c: &mut impl GenericClient, id: &str) -> StoreResult<()
     Ok(())
 }
 
-pub(super) fn put_revoke_code(c: &mut impl GenericClient, code: &RevokeCode) -> StoreResult<()> {
+pub(super) fn put_revoke_code(c: &mut impl Sql, code: &RevokeCode) -> StoreResult<()> {
     c.execute(
         "INSERT INTO revoke_codes (pk, code_hash, attempts, expires_at)
          VALUES ($1, $2, $3, $4)
@@ -293,7 +287,7 @@ pub(super) fn put_revoke_code(c: &mut impl GenericClient, code: &RevokeCode) -> 
 
 /// As [`attempt_job`], for the key's revocation code.
 pub(super) fn attempt_revoke_code(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     pk: &str,
     max: u32,
     now: i64,
@@ -323,13 +317,13 @@ pub(super) fn attempt_revoke_code(
     })
 }
 
-pub(super) fn delete_revoke_code(c: &mut impl GenericClient, pk: &str) -> StoreResult<()> {
+pub(super) fn delete_revoke_code(c: &mut impl Sql, pk: &str) -> StoreResult<()> {
     c.execute("DELETE FROM revoke_codes WHERE pk = $1", &[&pk])
         .map_err(backend)?;
     Ok(())
 }
 
-pub(super) fn use_jti(c: &mut impl GenericClient, id: &str, expires_at: i64) -> StoreResult<()> {
+pub(super) fn use_jti(c: &mut impl Sql, id: &str, expires_at: i64) -> StoreResult<()> {
     c.execute(
         "INSERT INTO used_jtis (id, expires_at) VALUES ($1, $2)",
         &[&id, &expires_at],

@@ -15,6 +15,7 @@
 mod accounts;
 #[cfg(any(test, feature = "test-cluster"))]
 pub mod cluster;
+mod conn;
 mod devices;
 mod dispatch;
 mod events;
@@ -27,8 +28,10 @@ mod tests;
 
 use std::time::Duration;
 
-use postgres::{Client, NoTls, Transaction};
+use postgres::NoTls;
 use r2d2_postgres::PostgresConnectionManager;
+
+use conn::{Conn, Manager, Sql, Tx};
 
 use super::{
     Account, ClientSession, EventCount, EventFilter, GrantRecord, Job, KeyRecord, Outgoing,
@@ -99,7 +102,7 @@ enum Lock {
     NewKey = 4,
 }
 
-fn lock(t: &mut Transaction<'_>, class: Lock, key: &str) -> StoreResult<()> {
+fn lock(t: &mut Tx<'_>, class: Lock, key: &str) -> StoreResult<()> {
     t.execute(
         "SELECT pg_advisory_xact_lock($1, hashtext($2))",
         &[&(class as i32), &key],
@@ -149,7 +152,7 @@ fn where_blocking_is_fine<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     }
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<Manager>;
 
 /// A pool of connections to one database.
 pub struct PostgresStore {
@@ -192,14 +195,14 @@ impl PostgresStore {
             .max_size(POOL_SIZE)
             .min_idle(Some(1))
             .connection_timeout(POOL_WAIT)
-            .build(PostgresConnectionManager::new(config, NoTls))
+            .build(Manager(PostgresConnectionManager::new(config, NoTls)))
             .map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))?;
         let store = Self { pool: Some(pool) };
-        off_runtime(|| migrate::run(&mut *store.conn()?))?;
+        off_runtime(|| migrate::run(&mut store.conn()?.client))?;
         Ok(store)
     }
 
-    fn conn(&self) -> StoreResult<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>> {
+    fn conn(&self) -> StoreResult<r2d2::PooledConnection<Manager>> {
         let pool = self
             .pool
             .as_ref()
@@ -218,20 +221,14 @@ impl PostgresStore {
 
     /// Runs `f` on a connection in autocommit: for reads, and for writes of
     /// one statement (each its own transaction).
-    fn auto<T: Send>(
-        &self,
-        f: impl FnOnce(&mut Client) -> StoreResult<T> + Send,
-    ) -> StoreResult<T> {
+    fn auto<T: Send>(&self, f: impl FnOnce(&mut Conn) -> StoreResult<T> + Send) -> StoreResult<T> {
         where_blocking_is_fine(|| f(&mut *self.conn()?))
     }
 
     /// Runs `f` as one transaction: committed when it returns `Ok`, rolled
     /// back otherwise, and run again (up to [`TX_TRIES`] times) when it was
     /// rolled back to break a deadlock.
-    fn tx<T: Send>(
-        &self,
-        f: impl Fn(&mut Transaction<'_>) -> StoreResult<T> + Sync,
-    ) -> StoreResult<T> {
+    fn tx<T: Send>(&self, f: impl Fn(&mut Tx<'_>) -> StoreResult<T> + Sync) -> StoreResult<T> {
         where_blocking_is_fine(|| {
             let mut conn = self.conn()?;
             let mut tries = 0;

@@ -1,7 +1,9 @@
 //! OIDC clients and the short-lived OIDC records (sign-in sessions, codes,
 //! tokens, SSO sessions) with their revocable families.
 
-use postgres::{GenericClient, Row};
+use postgres::Row;
+
+use super::conn::Sql;
 
 use super::{backend, conflict_or_backend};
 use crate::store::{ClientSession, Record, StoreError, StoreResult};
@@ -36,7 +38,7 @@ fn pairs(rows: Vec<Row>) -> StoreResult<Vec<(String, String)>> {
 }
 
 pub(super) fn insert_client(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     client_id: &str,
     data: &str,
     owner: Option<&str>,
@@ -50,7 +52,7 @@ pub(super) fn insert_client(
     Ok(())
 }
 
-pub(super) fn get_client(c: &mut impl GenericClient, client_id: &str) -> StoreResult<String> {
+pub(super) fn get_client(c: &mut impl Sql, client_id: &str) -> StoreResult<String> {
     c.query_opt(
         "SELECT data FROM clients WHERE client_id = $1",
         &[&client_id],
@@ -61,11 +63,7 @@ pub(super) fn get_client(c: &mut impl GenericClient, client_id: &str) -> StoreRe
     .map_err(backend)
 }
 
-pub(super) fn update_client(
-    c: &mut impl GenericClient,
-    client_id: &str,
-    data: &str,
-) -> StoreResult<()> {
+pub(super) fn update_client(c: &mut impl Sql, client_id: &str, data: &str) -> StoreResult<()> {
     match c
         .execute(
             "UPDATE clients SET data = $2 WHERE client_id = $1",
@@ -78,7 +76,7 @@ pub(super) fn update_client(
     }
 }
 
-pub(super) fn delete_client(c: &mut impl GenericClient, client_id: &str) -> StoreResult<()> {
+pub(super) fn delete_client(c: &mut impl Sql, client_id: &str) -> StoreResult<()> {
     match c
         .execute("DELETE FROM clients WHERE client_id = $1", &[&client_id])
         .map_err(backend)?
@@ -90,7 +88,7 @@ pub(super) fn delete_client(c: &mut impl GenericClient, client_id: &str) -> Stor
 
 /// Every client, or those of `owner`, oldest first.
 pub(super) fn list_clients(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     owner: Option<&str>,
 ) -> StoreResult<Vec<(String, String)>> {
     let rows = c
@@ -103,7 +101,7 @@ pub(super) fn list_clients(
     pairs(rows)
 }
 
-pub(super) fn put_record(c: &mut impl GenericClient, r: &Record) -> StoreResult<()> {
+pub(super) fn put_record(c: &mut impl Sql, r: &Record) -> StoreResult<()> {
     c.execute(
         &format!(
             "INSERT INTO records ({RECORD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
@@ -129,7 +127,7 @@ pub(super) fn put_record(c: &mut impl GenericClient, r: &Record) -> StoreResult<
 }
 
 pub(super) fn replace_record(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     kind: &str,
     id: &str,
     version: i64,
@@ -150,7 +148,7 @@ pub(super) fn replace_record(
 }
 
 fn find_record(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     kind: &str,
     id: &str,
     now: i64,
@@ -172,12 +170,7 @@ fn find_record(
     record_from_row(&row)
 }
 
-pub(super) fn get_record(
-    c: &mut impl GenericClient,
-    kind: &str,
-    id: &str,
-    now: i64,
-) -> StoreResult<Record> {
+pub(super) fn get_record(c: &mut impl Sql, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
     find_record(c, kind, id, now, "")
 }
 
@@ -185,7 +178,7 @@ pub(super) fn get_record(
 /// it was; `Conflict` when it already was used. The row is locked first:
 /// a concurrent taker waits, then sees it used.
 pub(super) fn use_record(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     kind: &str,
     id: &str,
     now: i64,
@@ -205,11 +198,7 @@ pub(super) fn use_record(
     Ok(rec)
 }
 
-pub(super) fn record_family(
-    c: &mut impl GenericClient,
-    kind: &str,
-    id: &str,
-) -> StoreResult<String> {
+pub(super) fn record_family(c: &mut impl Sql, kind: &str, id: &str) -> StoreResult<String> {
     c.query_opt(
         "SELECT family FROM records WHERE kind = $1 AND id = $2",
         &[&kind, &id],
@@ -220,11 +209,7 @@ pub(super) fn record_family(
     .map_err(backend)
 }
 
-pub(super) fn revoke_family(
-    c: &mut impl GenericClient,
-    family: &str,
-    until: i64,
-) -> StoreResult<()> {
+pub(super) fn revoke_family(c: &mut impl Sql, family: &str, until: i64) -> StoreResult<()> {
     c.execute(
         "INSERT INTO revoked_families (family, expires_at) VALUES ($1, $2)
          ON CONFLICT (family) DO UPDATE
@@ -236,11 +221,7 @@ pub(super) fn revoke_family(
 }
 
 /// In family order, so two of these at once lock rows in the same order.
-pub(super) fn revoke_families_of_key(
-    c: &mut impl GenericClient,
-    pk: &str,
-    until: i64,
-) -> StoreResult<()> {
+pub(super) fn revoke_families_of_key(c: &mut impl Sql, pk: &str, until: i64) -> StoreResult<()> {
     c.execute(
         "INSERT INTO revoked_families (family, expires_at)
          SELECT DISTINCT family, $2::bigint FROM records WHERE pk = $1 ORDER BY family
@@ -256,11 +237,7 @@ pub(super) fn revoke_families_of_key(
 const LIVE: &str = "expires_at > $2
     AND NOT EXISTS (SELECT 1 FROM revoked_families f WHERE f.family = records.family)";
 
-pub(super) fn session_clients(
-    c: &mut impl GenericClient,
-    sid: &str,
-    now: i64,
-) -> StoreResult<Vec<String>> {
+pub(super) fn session_clients(c: &mut impl Sql, sid: &str, now: i64) -> StoreResult<Vec<String>> {
     c.query(
         &format!(
             "SELECT DISTINCT client_id FROM records
@@ -276,7 +253,7 @@ pub(super) fn session_clients(
 }
 
 pub(super) fn key_sessions(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     pk: &str,
     now: i64,
 ) -> StoreResult<Vec<ClientSession>> {
@@ -300,7 +277,7 @@ pub(super) fn key_sessions(
 }
 
 pub(super) fn remember_subject(
-    c: &mut impl GenericClient,
+    c: &mut impl Sql,
     client_id: &str,
     sub: &str,
     pk: &str,
@@ -315,11 +292,7 @@ pub(super) fn remember_subject(
     Ok(())
 }
 
-pub(super) fn find_subject(
-    c: &mut impl GenericClient,
-    client_id: &str,
-    sub: &str,
-) -> StoreResult<String> {
+pub(super) fn find_subject(c: &mut impl Sql, client_id: &str, sub: &str) -> StoreResult<String> {
     c.query_opt(
         "SELECT pk FROM client_subjects WHERE client_id = $1 AND sub = $2",
         &[&client_id, &sub],
