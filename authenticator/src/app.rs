@@ -99,8 +99,9 @@ pub enum Incoming {
     Request(Box<Request>),
     /// A claim-verification job changed state.
     ScopeJob { job: String, status: String },
-    /// The key was revoked (or, this device, removed from its ID).
-    Revoked,
+    /// The key stopped working: the ID was revoked, or this device was
+    /// removed from it (by another device, or replaced by a recovery).
+    Revoked(Revocation),
     /// About the ID's devices: `link-request`, `device-removed`,
     /// `recovery-started`, `withdrawn`; `detail` is the event's body, `exp`
     /// the event token's expiry (a link request's end), Unix seconds.
@@ -109,6 +110,16 @@ pub enum Incoming {
         detail: Value,
         exp: i64,
     },
+}
+
+/// Why the key stopped working, from the channel's last event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Revocation {
+    /// `key-revoked`: the whole ID was revoked.
+    KeyRevoked,
+    /// `device-removed` naming this device: removed from the ID by another
+    /// device, or replaced by a recovery; the ID goes on.
+    DeviceRemoved,
 }
 
 pub struct Authenticator {
@@ -420,7 +431,7 @@ impl Authenticator {
             }),
             DeviceEvent::KeyRevoked {} => {
                 local.set_meta("revoked", "1")?;
-                Some(Incoming::Revoked)
+                Some(Incoming::Revoked(Revocation::KeyRevoked))
             }
             DeviceEvent::Withdrawn(w) => {
                 // Answered on another device (or ended): off the inbox.
@@ -437,7 +448,7 @@ impl Authenticator {
             }
             DeviceEvent::DeviceRemoved(d) if self.identity()?.id().to_string() == d.device => {
                 local.set_meta("revoked", "1")?;
-                Some(Incoming::Revoked)
+                Some(Incoming::Revoked(Revocation::DeviceRemoved))
             }
             other => Some(Incoming::Device {
                 event: other.name().into(),
@@ -533,7 +544,7 @@ impl Authenticator {
             let result = match self.server_keys().await {
                 Ok(keys) => {
                     let mut wrapped = |i: Incoming| {
-                        if matches!(i, Incoming::Revoked) {
+                        if matches!(i, Incoming::Revoked(_)) {
                             revoked = true;
                         }
                         on(i);

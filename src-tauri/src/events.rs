@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use authentiq_authenticator::app::Revocation;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
 
@@ -17,7 +18,10 @@ pub const REQUESTS_CHANGED: &str = "requests-changed";
 pub const CONNECTION: &str = "connection";
 /// Payload: `{screen: "request", id}`.
 pub const NAVIGATE: &str = "navigate";
-/// No payload: the ID was revoked elsewhere and is gone from this app.
+/// Payload: `{reason: "key-revoked" | "device-removed" | null}`: this
+/// app's key stopped working and the ID is gone from this app; the reason
+/// is the channel's last event (`null`: the server refused the key without
+/// saying, e.g. on reconnecting).
 pub const REVOKED: &str = "revoked";
 /// Payload: `{message}`: a sign-in link could not be opened, and why.
 pub const LINK_ERROR: &str = "link-error";
@@ -65,8 +69,24 @@ pub fn connection(app: &AppHandle) {
     emit(app, CONNECTION, payload);
 }
 
-pub fn revoked(app: &AppHandle) {
-    emit(app, REVOKED, ());
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Revoked {
+    pub reason: Option<&'static str>,
+}
+
+impl Revoked {
+    pub fn new(why: Option<Revocation>) -> Self {
+        Self {
+            reason: why.map(|w| match w {
+                Revocation::KeyRevoked => "key-revoked",
+                Revocation::DeviceRemoved => "device-removed",
+            }),
+        }
+    }
+}
+
+pub fn revoked(app: &AppHandle, why: Option<Revocation>) {
+    emit(app, REVOKED, Revoked::new(why));
 }
 
 pub fn link_finished(app: &AppHandle, finished: &LinkFinished) {
@@ -158,5 +178,24 @@ pub fn ui_ready(app: &AppHandle) {
             std::thread::sleep(LISTEN_GRACE);
             send(&app, &msg);
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn revoked_says_why_the_key_stopped_working() {
+        let json = |why| serde_json::to_value(Revoked::new(why)).unwrap();
+        assert_eq!(
+            json(Some(Revocation::DeviceRemoved)),
+            serde_json::json!({"reason": "device-removed"})
+        );
+        assert_eq!(
+            json(Some(Revocation::KeyRevoked)),
+            serde_json::json!({"reason": "key-revoked"})
+        );
+        assert_eq!(json(None), serde_json::json!({"reason": null}));
     }
 }

@@ -4,12 +4,12 @@
 //! `connection` events, the tray's count, and a notification per new
 //! request. Keyring calls happen only on the channel thread.
 
-use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use authentiq_authenticator::Authenticator;
-use authentiq_authenticator::app::{AppError, Incoming, now};
+use authentiq_authenticator::app::{AppError, Incoming, Revocation, now};
 use authentiq_authenticator::local::Request;
 use authentiq_authenticator::notifier::{DesktopNotifier, Notice};
 use serde_json::Value;
@@ -66,25 +66,39 @@ fn channel(app: AppHandle, generation: u64, identity: Arc<Authenticator>) {
     while state.is_current(generation) {
         // `watch` reconnects by itself; it returns only when the key is
         // revoked or the keyring cannot give the key.
+        let ending = Mutex::new(Ending::default());
+        let ending_of = || ending.lock().unwrap_or_else(PoisonError::into_inner);
         let result = tauri::async_runtime::block_on(identity.watch_connection(
             &mut |i| {
+                ending_of().heard(&i);
                 let _ = events.send(Msg::Incoming(generation, i));
             },
             &mut |c| {
+                ending_of().connected(c);
                 let _ = status.send(Msg::Connected(generation, c));
             },
         ));
+        let ended = ending_of().why();
         match result {
             Ok(()) => {
-                // Revoked elsewhere (`aq revoke`, another device, the server):
-                // forget it here too, and the app goes back to onboarding.
-                tracing::warn!("this Authentiq ID was revoked: the device channel is closed");
+                // Revoked elsewhere (`aq revoke`), this device removed (by
+                // another device, or replaced by a recovery), or refused by
+                // the server: forget it here too, and the app goes back to
+                // onboarding, saying which when the channel said.
+                match ended {
+                    Some(Revocation::DeviceRemoved) => tracing::warn!(
+                        "this device was removed from its Authentiq ID: the device channel is closed"
+                    ),
+                    _ => tracing::warn!(
+                        "this Authentiq ID was revoked: the device channel is closed"
+                    ),
+                }
                 if let Err(e) = identity.forget() {
                     tracing::warn!("clearing the revoked ID: {e}");
                 }
                 if state.clear_if_current(generation) {
                     state.refresh();
-                    events::revoked(&app);
+                    events::revoked(&app, ended);
                 }
                 return;
             }
@@ -109,6 +123,42 @@ fn channel(app: AppHandle, generation: u64, identity: Arc<Authenticator>) {
     }
 }
 
+/// Why a key's channel ended, from what it heard: the key's own
+/// `key-revoked`, or `device-removed` naming this device; or a
+/// `device-removed` naming another device, then the channel closed and the
+/// key refused on reconnecting. That is a removal too: a recovery removes
+/// every old device at once, and the server ends a removed device's channel
+/// at the first `device-removed` it sends, which may name another.
+#[derive(Debug, Default)]
+struct Ending {
+    said: Option<Revocation>,
+    /// The last event was a `device-removed`, and the channel has not
+    /// opened since.
+    after_removal: bool,
+}
+
+impl Ending {
+    fn heard(&mut self, incoming: &Incoming) {
+        match incoming {
+            Incoming::Revoked(why) => self.said = Some(*why),
+            Incoming::Device { event, .. } => self.after_removal = event == "device-removed",
+            _ => self.after_removal = false,
+        }
+    }
+
+    fn connected(&mut self, connected: bool) {
+        if connected {
+            self.after_removal = false;
+        }
+    }
+
+    /// `None`: the server refused the key without saying why.
+    fn why(&self) -> Option<Revocation> {
+        self.said
+            .or(self.after_removal.then_some(Revocation::DeviceRemoved))
+    }
+}
+
 /// Records why the channel of identity `generation` cannot run, and tells
 /// the UI when that changed.
 fn problem(app: &AppHandle, generation: u64, why: Option<String>) {
@@ -127,7 +177,9 @@ fn hub(app: AppHandle, rx: Receiver<Msg>) {
             Ok(Msg::Incoming(generation, incoming)) if state.is_current(generation) => {
                 match incoming {
                     Incoming::Request(r) if state.notifications() => announce(&app, &r),
-                    Incoming::Revoked => tracing::warn!("the server says this key is revoked"),
+                    Incoming::Revoked(why) => {
+                        tracing::warn!(?why, "the server says this key no longer works");
+                    }
                     Incoming::Device { event, detail, exp } => {
                         device_event(&app, &event, &detail, exp);
                     }
@@ -273,6 +325,54 @@ fn announce(app: &AppHandle, r: &Request) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn device(event: &str) -> Incoming {
+        Incoming::Device {
+            event: event.into(),
+            detail: Value::Null,
+            exp: 0,
+        }
+    }
+
+    #[test]
+    fn a_channel_ended_by_its_own_event_says_which() {
+        for why in [Revocation::KeyRevoked, Revocation::DeviceRemoved] {
+            let mut e = Ending::default();
+            e.connected(true);
+            e.heard(&device("link-request"));
+            e.heard(&Incoming::Revoked(why));
+            e.connected(false);
+            assert_eq!(e.why(), Some(why));
+        }
+    }
+
+    #[test]
+    fn closed_after_another_devices_removal_and_refused_is_a_removal() {
+        // A recovery removes A and this device: the server ends this
+        // channel after A's device-removed; reconnecting is refused (410).
+        let mut e = Ending::default();
+        e.connected(true);
+        e.heard(&device("device-removed"));
+        e.connected(false);
+        assert_eq!(e.why(), Some(Revocation::DeviceRemoved));
+    }
+
+    #[test]
+    fn a_refusal_after_other_traffic_says_nothing() {
+        let mut e = Ending::default();
+        assert_eq!(e.why(), None, "refused at the first connection");
+        // Another device removed, then the channel went on (and reopened).
+        e.connected(true);
+        e.heard(&device("device-removed"));
+        e.connected(false);
+        e.connected(true);
+        e.connected(false);
+        assert_eq!(e.why(), None);
+        e.connected(true);
+        e.heard(&device("device-removed"));
+        e.heard(&device("withdrawn"));
+        assert_eq!(e.why(), None);
+    }
 
     fn expiring(at: i64) -> RequestView {
         RequestView {

@@ -292,13 +292,21 @@ export const api = {
   cancelRecovery: (recovery: string) => call<void>('cancel_recovery', { recovery }),
 };
 
+/** Why this computer's key stopped working (the `revoked` event). */
+export type RevokedReason = 'key-revoked' | 'device-removed';
+
 /** The events the Rust side emits, with their payloads. */
 export interface EventPayloads {
   'requests-changed': RequestView[];
   connection: { connected: boolean; problem: string | null };
   navigate: { screen: 'request'; id: string };
-  /** The ID was revoked elsewhere; the app has forgotten it. */
-  revoked: null;
+  /**
+   * This computer's key stopped working and the app has forgotten the ID:
+   * `key-revoked` (the ID was revoked), `device-removed` (this device was
+   * removed from the ID, on another device or by a recovery), `null` (the
+   * server refused the key without saying which).
+   */
+  revoked: { reason: RevokedReason | null } | null;
   /** A sign-in link (authentiq://…) could not be opened: why. */
   'link-error': { message: string };
   /** This computer's link to an existing ID ended. */

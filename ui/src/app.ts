@@ -1,5 +1,6 @@
 // The app shell (header, screen area, nav bar) and a tiny hash router.
 import { api, on, type CommandError } from './api';
+import { REVOKED_HERE, revokedNotice as noticeFor } from './device-logic';
 import { hostOf } from './format';
 import { generalErrorMessage } from './request-logic';
 import { go, hashOf, parseHash, tabOf, type Route } from './router';
@@ -161,7 +162,7 @@ export function startApp(root: HTMLElement): void {
               .refresh()
               .catch(() => null)
               .then(() => {
-                if (!store.status?.profile) startOnboarding('Your Authentiq ID was revoked. You can create a new one.');
+                if (!store.status?.profile) startOnboarding(REVOKED_HERE);
                 else renderRoute();
               });
           },
@@ -282,8 +283,8 @@ export function startApp(root: HTMLElement): void {
   // A link that leads nowhere (expired, answered, another server…) says so.
   quiet(on('link-error', (p) => toast(`That sign-in link didn’t open: ${p.message}`, 'info', 8000)));
   quiet(
-    on('revoked', () => {
-      revokedNotice = 'Your Authentiq ID was revoked. You can create a new one.';
+    on('revoked', (p) => {
+      revokedNotice = noticeFor(p?.reason);
       void store.refresh().catch(() => null);
     }),
   );

@@ -8,9 +8,13 @@ import {
   linkErrorMessage,
   looksLikeAuthentiqId,
   newestRequest,
+  recoverCompleteError,
+  REVOKED_HERE,
   requesterText,
+  revokedNotice,
   sortDevices,
 } from './device-logic';
+import { generalErrorMessage } from './request-logic';
 
 const NOW = 1_800_000_000_000;
 const T = NOW / 1000;
@@ -85,5 +89,49 @@ describe('device logic', () => {
   it('words a link failure', () => {
     expect(linkErrorMessage({ kind: 'network', message: 'x' }, 'id.example.com')).toMatch(/id\.example\.com/);
     expect(linkErrorMessage({ kind: 'server', message: 'no such identity' }, 'h')).toBe('No such identity.');
+  });
+});
+
+describe('revokedNotice', () => {
+  it('says a removed computer can link again or recover, not that the ID was revoked', () => {
+    const said = revokedNotice('device-removed');
+    expect(said).toContain('This computer was removed from your Authentiq ID');
+    expect(said).toContain('Link it again or recover your ID');
+    expect(said).not.toContain('was revoked');
+  });
+  it('keeps the revocation wording for a revoked ID', () => {
+    expect(revokedNotice('key-revoked')).toBe(REVOKED_HERE);
+    expect(REVOKED_HERE).toBe('Your Authentiq ID was revoked. You can create a new one.');
+  });
+  it('names both when the server did not say which', () => {
+    for (const r of [null, undefined]) {
+      const said = revokedNotice(r);
+      expect(said).toContain('revoked');
+      expect(said).toContain('removed');
+    }
+  });
+});
+
+describe('recoverCompleteError', () => {
+  const early = (at: number) => ({ kind: 'server', message: `the recovery completes at ${at}; any device of the ID may cancel it until then` });
+  it('says how long is left, not the Unix time, before the waiting period is over', () => {
+    const said = recoverCompleteError(early(T + 6), T + 6, NOW, 'en-US');
+    expect(said).toMatch(/^Not yet: the recovery can complete in 6 s \(.+\)\. Until then, any of your ID’s devices can cancel it\.$/);
+    expect(said).not.toContain(String(T + 6));
+  });
+  it('takes the time the server gave over the one it gave before', () => {
+    expect(recoverCompleteError(early(T + 90), T + 6, NOW, 'en-US')).toContain('in 1 min 30 s');
+  });
+  it('blames the clocks when this computer thinks the time is past', () => {
+    const said = recoverCompleteError(early(T - 1), T - 1, NOW, 'en-US');
+    expect(said).toMatch(/^Not yet: the server says the waiting period ends at .+; its clock may differ/);
+    expect(said).not.toContain(String(T - 1));
+  });
+  it('says a cancelled recovery cannot complete', () => {
+    expect(recoverCompleteError({ kind: 'server', message: 'this recovery is cancelled' }, T, NOW)).toContain('was cancelled on one of your ID’s devices');
+  });
+  it('leaves other errors to the general wording', () => {
+    expect(recoverCompleteError({ kind: 'network', message: 'x' }, T + 6, NOW)).toBe(generalErrorMessage({ kind: 'network', message: 'x' }));
+    expect(recoverCompleteError({ kind: 'server', message: 'wrong recovery secret' }, T + 6, NOW)).toBe('Wrong recovery secret.');
   });
 });

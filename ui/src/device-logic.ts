@@ -1,7 +1,7 @@
 // What the device screens compute: countdowns to a recovery's end, how a
 // device was last used, where a request comes from, checks of what the
 // user typed. Pure functions, tested in device-logic.test.ts.
-import type { CommandError, DeviceInfo, DeviceRequest, DeviceRequestKind } from './api';
+import type { CommandError, DeviceInfo, DeviceRequest, DeviceRequestKind, RevokedReason } from './api';
 import { describeUserAgent, fullDateTime, relativeTime } from './format';
 import { generalErrorMessage } from './request-logic';
 
@@ -73,4 +73,46 @@ export function checkDeviceName(raw: string): { name: string; error: string | nu
 export function linkErrorMessage(err: CommandError, serverHost: string): string {
   if (err.kind === 'network') return `Can’t reach ${serverHost}. Check the address and your internet connection.`;
   return generalErrorMessage(err);
+}
+
+/**
+ * Why "Complete the recovery" was refused, in words: the server says "the
+ * recovery completes at <Unix seconds>; …" before the waiting period is
+ * over, and "this recovery is cancelled" after a device cancelled it.
+ */
+export function recoverCompleteError(err: CommandError, completesAt: number, nowMs: number, locale?: string): string {
+  if (err.kind === 'server') {
+    const early = /completes at (\d+)/.exec(err.message);
+    if (early) {
+      const at = Number(early[1]) || completesAt;
+      const left = durationUntil(at, nowMs);
+      const when = fullDateTime(at, locale);
+      return left
+        ? `Not yet: the recovery can complete in ${left} (${when}). Until then, any of your ID’s devices can cancel it.`
+        : `Not yet: the server says the waiting period ends at ${when}; its clock may differ from this computer’s. Try again in a moment.`;
+    }
+    if (/\bcancell?ed\b/.test(err.message)) {
+      return 'This recovery was cancelled on one of your ID’s devices: it cannot complete. Abandon it here; you can start again with your recovery secret.';
+    }
+  }
+  return generalErrorMessage(err);
+}
+
+/** What the onboarding says after the ID was revoked by the user here, in Settings. */
+export const REVOKED_HERE = 'Your Authentiq ID was revoked. You can create a new one.';
+
+/**
+ * What the onboarding says once this computer's key stopped working
+ * elsewhere (the `revoked` event's reason): a removed device still has an
+ * ID, which it can link to again or recover.
+ */
+export function revokedNotice(reason: RevokedReason | null | undefined): string {
+  switch (reason) {
+    case 'key-revoked':
+      return REVOKED_HERE;
+    case 'device-removed':
+      return 'This computer was removed from your Authentiq ID (on another device, or by a recovery). Link it again or recover your ID.';
+    default:
+      return 'This computer’s key no longer works: your Authentiq ID was revoked, or this computer was removed from it. Link it again, recover your ID, or create a new one.';
+  }
 }

@@ -530,7 +530,7 @@ async fn run(cli: Cli) -> Result<(), AppError> {
                         || format!("Verification {job}: {status}"),
                     );
                 }
-                Incoming::Revoked => {
+                Incoming::Revoked(_) => {
                     show(json, json!({ "event": "key-revoked" }), || {
                         "This Authentiq ID was revoked.".into()
                     });

@@ -15,7 +15,7 @@ import { verifyFlow } from './verify';
 
 export interface OnboardingOptions {
   defaultServer: string | null;
-  /** Shown above the welcome text (e.g. "Your Authentiq ID was revoked."). */
+  /** Shown above the welcome text as `#onboarding-notice` (e.g. "Your Authentiq ID was revoked."). */
   notice?: string;
   /** The ID exists but its revocation secret was not confirmed saved: start there. */
   unsavedSecret?: string;
@@ -146,7 +146,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
     const view = h(
       'div',
       { class: 'welcome' },
-      opts.notice ? h('p', { class: 'callout callout-info', role: 'status' }, icon('info'), h('span', null, opts.notice)) : null,
+      opts.notice ? h('p', { id: 'onboarding-notice', class: 'callout callout-info', role: 'status' }, icon('info'), h('span', null, opts.notice)) : null,
       h('div', { class: 'welcome-hero' }, logo('logo-xl'), heading),
       h('p', { class: 'lead center' }, 'Sign in to websites without passwords. You approve every sign-in here, on this computer.'),
       h(

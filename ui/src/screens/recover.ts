@@ -3,7 +3,7 @@
 // computer becomes the ID's device after a waiting period, during which
 // the ID's devices are told and can cancel.
 import { api, type CommandError, type Recovering } from '../api';
-import { checkDeviceName, durationUntil, linkErrorMessage, looksLikeAuthentiqId } from '../device-logic';
+import { checkDeviceName, durationUntil, linkErrorMessage, looksLikeAuthentiqId, recoverCompleteError } from '../device-logic';
 import { codeDigits, fullDateTime, hostOf, isoTime, isServerUrl, looksLikeEmail, looksLikePhone } from '../format';
 import { generalErrorMessage } from '../request-logic';
 import { confirmDialog } from '../ui/dialog';
@@ -257,7 +257,7 @@ export function recoverFlow(opts: RecoverOptions): { el: HTMLElement; readonly h
       } catch (err) {
         if (destroyed) return;
         restore();
-        setError(error, generalErrorMessage(err as CommandError));
+        setError(error, recoverCompleteError(err as CommandError, completesAt, Date.now()));
         complete.focus();
       }
     });

@@ -17,7 +17,8 @@
 //!    D cannot complete it after the delay;
 //! 7. device E recovers the ID (A and the app lost) and completes it after
 //!    the delay: the demo sees the same `sub` from E; A's key is refused
-//!    and the app, its key removed, returns to onboarding.
+//!    and the app, its key removed, returns to onboarding saying this
+//!    computer was removed (not that the ID was revoked).
 //!
 //! Screenshots of every screen into `tests/artifacts/desktop/devices/`.
 
@@ -443,6 +444,14 @@ async fn recovery_completed(
 
     app.step("the app, its key removed, returns to onboarding");
     app.el("#onboarding").await?;
+    let notice = app.text("#onboarding-notice").await?;
+    ensure!(
+        notice.contains("This computer was removed from your Authentiq ID")
+            && !notice.contains("was revoked"),
+        "replaced by a recovery elsewhere, the app says {notice:?}"
+    );
+    app.el("#link-existing").await?;
+    app.el("#recover-id").await?;
     app.shot("recovered-elsewhere-onboarding").await?;
     Ok(())
 }

@@ -20,7 +20,8 @@
 //! screen, the demo's pages and the logs go to `tests/artifacts/desktop/`.
 //!
 //! `devices.rs`: the app as one of several devices of an Authentiq ID,
-//! beside `aq` (linking, removal, withdrawn pushes, recovery); `app.rs`:
+//! beside `aq` (linking, removal, withdrawn pushes, recovery); `recover.rs`:
+//! a fresh app recovers an ID whose devices are lost; `app.rs`:
 //! the app under WebDriver and the steps both tests take on it.
 
 mod app;
@@ -28,6 +29,7 @@ mod aq_device;
 mod devices;
 mod harness;
 mod notifications;
+mod recover;
 mod rp;
 mod webdriver;
 
