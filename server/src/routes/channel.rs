@@ -12,6 +12,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::get;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::Stream;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -31,6 +33,20 @@ const DEVICE_REMOVED: &str = "device-removed";
 /// Whether the device is removed (or can no longer be read).
 async fn removed(state: &AppState, device: &str) -> bool {
     state.device(device).await.map_or(true, |d| d.is_removed())
+}
+
+/// How long a removed device's channel waits for the event naming it
+/// once another removal showed it is gone.
+const OWN_REMOVAL_WAIT: Duration = Duration::from_secs(2);
+
+/// The device a stored `device-removed` event names. The event is this
+/// server's own signed JWT, read back from its database: the payload is
+/// read without checking the signature again.
+fn removed_device(e: &StoredEvent) -> Option<String> {
+    let payload = e.data.split('.').nth(1)?;
+    let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("device")?.as_str().map(str::to_owned)
 }
 
 /// Longest lifetime of a channel-auth JWT.
@@ -108,6 +124,9 @@ pub async fn open(
         // event sent, in the store's order.
         let mut watch = state.hub.watch(Topic::Key(pk.clone()));
         let mut sent = last;
+        // Set once this device is found removed: until when it waits for
+        // the event that says so.
+        let mut closing: Option<tokio::time::Instant> = None;
         loop {
             let (owned, now) = (pk.clone(), state.now());
             let events = match state.db.call(move |s| s.events_after(&owned, sent, now)).await {
@@ -119,17 +138,36 @@ pub async fn open(
             };
             for e in events {
                 sent = e.id;
+                if closing.is_some() && e.kind != DEVICE_REMOVED {
+                    // A removed device hears nothing more of its identity.
+                    continue;
+                }
                 yield Ok(to_sse(&e));
                 if e.kind == REVOKED {
                     // The key is gone: nothing more will come.
                     return;
                 }
-                if e.kind == DEVICE_REMOVED && removed(&state, &device).await {
-                    // This device was removed: its channel ends too.
-                    return;
+                if e.kind == DEVICE_REMOVED {
+                    if removed_device(&e).as_deref() == Some(device.as_str()) {
+                        // This device was removed: its channel ends with that.
+                        return;
+                    }
+                    if closing.is_none() && removed(&state, &device).await {
+                        // Removed with others (a recovery removes every old
+                        // device, one event each): its own event follows.
+                        closing = Some(tokio::time::Instant::now() + OWN_REMOVAL_WAIT);
+                    }
                 }
             }
-            watch.changed().await;
+            match closing {
+                // Its own event did not come in time: end anyway.
+                Some(until) => {
+                    if tokio::time::timeout_at(until, watch.changed()).await.is_err() {
+                        return;
+                    }
+                }
+                None => watch.changed().await,
+            }
         }
     };
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(20))))
