@@ -6,7 +6,7 @@ use authentiq_authenticator::app::Revocation;
 use serde::Serialize;
 use tauri::{AppHandle, Emitter, Manager, WebviewWindowBuilder};
 
-use crate::cmd::devices::LinkFinished;
+use crate::cmd::link::LinkFinished;
 use crate::device_views::DeviceRequest;
 use crate::state::{AppState, ForUi};
 use crate::views::RequestView;

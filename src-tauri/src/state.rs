@@ -250,7 +250,7 @@ impl AppState {
     /// a profile still recovering its ID is kept aside instead.
     pub fn open_existing(&self) -> Option<Current> {
         match Authenticator::open(&self.env.home, &self.env.profile, self.keystore.clone()) {
-            Ok(app) => match crate::cmd::devices::saved_recovery(&app) {
+            Ok(app) => match crate::cmd::recover::saved_recovery(&app) {
                 Some(view) => {
                     self.set_recovering(Some(Recovering {
                         app: Arc::new(app),

@@ -6,6 +6,8 @@ pub mod app;
 pub mod devices;
 pub mod history;
 pub mod identity;
+pub mod link;
+pub mod recover;
 pub mod requests;
 pub mod sessions;
 pub mod settings;
