@@ -286,6 +286,44 @@ impl App {
         .await
     }
 
+    /// The onboarding's email step after linking or recovering (the code
+    /// from the newest email to `email`, none older), the phone skipped,
+    /// then home showing the ID `id` with `email` verified, online.
+    /// Screenshots are named after `what` ("linked", "recovered").
+    pub(super) async fn verify_email_to_home(
+        &mut self,
+        p: &Provider,
+        email: &str,
+        id: &str,
+        what: &str,
+    ) -> anyhow::Result<()> {
+        self.step(&format!("the {what} app verifies the email"));
+        let before = super::aq_device::mails_to(p, email)?;
+        self.type_into("#verify-email-input", email).await?;
+        self.shot(&format!("{what}-verify-email")).await?;
+        self.click("#verify-email-send").await?;
+        self.el("#verify-code-input").await?;
+        let code = super::aq_device::code_after(p, email, before).await?;
+        self.type_into("#verify-code-input", &code).await?;
+        self.shot(&format!("{what}-verify-code")).await?;
+        self.click("#verify-code-submit").await?;
+        self.el("#verify-skip").await?;
+        self.shot(&format!("{what}-verify-phone")).await?;
+        self.click("#verify-skip").await?;
+
+        self.step(&format!("home of the {what} app"));
+        self.el("#home").await?;
+        let pk = self.attr("#my-id", "data-pk").await?;
+        ensure!(pk == id, "the {what} app shows the ID {pk}, not {id}");
+        let verified = self.text("#verified-list").await?;
+        ensure!(
+            verified.contains(email),
+            "the verified list shows {verified:?}, not {email}"
+        );
+        self.online().await?;
+        self.shot(&format!("{what}-home")).await
+    }
+
     /// Waits for the app's device channel to the server: requests reach
     /// the app only over it.
     pub(super) async fn online(&self) -> anyhow::Result<()> {

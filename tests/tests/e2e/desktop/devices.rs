@@ -28,7 +28,7 @@ use std::time::Instant;
 use anyhow::{Context, ensure};
 
 use super::app::{App, artifacts_dir, fresh_artifacts, one_at_a_time};
-use super::aq_device::{Aq, code_after, mails_to, str_at, until_past};
+use super::aq_device::{Aq, str_at, until_past};
 use super::notifications::Notifications;
 use super::rp::SignIn;
 use crate::support::provider::Provider;
@@ -104,28 +104,7 @@ async fn link_the_app(app: &mut App, p: &Provider, a: &Aq, id: &str) -> anyhow::
     ])
     .await?;
 
-    app.step("the linked app verifies the email");
-    let before = mails_to(p, EMAIL)?;
-    app.type_into("#verify-email-input", EMAIL).await?;
-    app.shot("linked-verify-email").await?;
-    app.click("#verify-email-send").await?;
-    app.el("#verify-code-input").await?;
-    let code = code_after(p, EMAIL, before).await?;
-    app.type_into("#verify-code-input", &code).await?;
-    app.click("#verify-code-submit").await?;
-    app.click("#verify-skip").await?;
-
-    app.step("home of the linked app");
-    app.el("#home").await?;
-    let pk = app.attr("#my-id", "data-pk").await?;
-    ensure!(pk == id, "the linked app shows the ID {pk}, not A's {id}");
-    let verified = app.text("#verified-list").await?;
-    ensure!(
-        verified.contains(EMAIL),
-        "the verified list shows {verified:?}, not {EMAIL}"
-    );
-    app.online().await?;
-    app.shot("linked-home").await?;
+    app.verify_email_to_home(p, EMAIL, id, "linked").await?;
     let (devices, _) = a.devices().await?;
     ensure!(
         devices.len() == 2 && devices.iter().any(|d| d["name"] == "Desk"),

@@ -59,7 +59,7 @@ async fn flow(app: &mut App, p: &Provider) -> anyhow::Result<()> {
 
     let completes_at = recovery_waiting(app, p, &id, &secret).await?;
     let new_secret = recovery_completed(app, p, completes_at, &secret).await?;
-    verify_and_home(app, p, &id).await?;
+    app.verify_email_to_home(p, EMAIL, &id, "recovered").await?;
 
     app.step("the replaced device and the old secret are refused");
     a.refused(&["devices"], "A's key after the app recovered the ID")
@@ -194,35 +194,4 @@ async fn recovery_completed(
     app.shot("recovery-secret-saved").await?;
     app.click("#continue").await?;
     Ok(new)
-}
-
-/// The recovered app verifies the email again (skipping the phone) and
-/// lands home as the ID's device.
-async fn verify_and_home(app: &mut App, p: &Provider, id: &str) -> anyhow::Result<()> {
-    app.step("the recovered app verifies the email");
-    let before = mails_to(p, EMAIL)?;
-    app.type_into("#verify-email-input", EMAIL).await?;
-    app.shot("recovered-verify-email").await?;
-    app.click("#verify-email-send").await?;
-    app.el("#verify-code-input").await?;
-    let code = code_after(p, EMAIL, before).await?;
-    app.type_into("#verify-code-input", &code).await?;
-    app.shot("recovered-verify-code").await?;
-    app.click("#verify-code-submit").await?;
-    app.el("#verify-skip").await?;
-    app.shot("recovered-verify-phone").await?;
-    app.click("#verify-skip").await?;
-
-    app.step("home of the recovered app");
-    app.el("#home").await?;
-    let pk = app.attr("#my-id", "data-pk").await?;
-    ensure!(pk == id, "the recovered app shows the ID {pk}, not {id}");
-    let verified = app.text("#verified-list").await?;
-    ensure!(
-        verified.contains(EMAIL),
-        "the verified list shows {verified:?}, not {EMAIL}"
-    );
-    app.online().await?;
-    app.shot("recovered-home").await?;
-    Ok(())
 }
