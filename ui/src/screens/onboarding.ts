@@ -1,7 +1,8 @@
-// First run: create the Authentiq ID, save the revocation secret (shown
-// once), verify an email address, optionally a phone number. Or link this
-// computer to an ID the user has on another device, or recover an ID whose
-// devices are all lost (then save its new recovery secret), and verify.
+// First run: create the Authentiq ID, save its recovery secret (the
+// recovery kit: the server's revocation secret, shown once), verify an
+// email address, optionally a phone number. Or link this computer to an
+// ID the user has on another device, or recover an ID whose devices are
+// all lost (then save its new recovery secret), and verify.
 import { api, type CommandError, type Linking, type Recovering } from '../api';
 import { hostOf, isServerUrl } from '../format';
 import { generalErrorMessage } from '../request-logic';
@@ -31,7 +32,7 @@ export interface OnboardingOptions {
 type Path = 'create' | 'link' | 'recover';
 
 const STEPS: Record<Path, readonly string[]> = {
-  create: ['Create your ID', 'Save your secret', 'Verify your email', 'Add your phone'],
+  create: ['Create your ID', 'Save your recovery kit', 'Verify your email', 'Add your phone'],
   link: ['Link to your ID', 'Verify your email', 'Add your phone'],
   recover: ['Recover your ID', 'Save your new secret', 'Verify your email', 'Add your phone'],
 };
@@ -210,7 +211,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
     if (kind === 'recovery') path = 'recover';
     setStep(1);
     const recovered = kind === 'recovery';
-    const heading = h('h1', { class: 'screen-title', tabindex: '-1' }, recovered ? 'Save your new recovery secret' : 'Save your revocation secret');
+    const heading = h('h1', { class: 'screen-title', tabindex: '-1' }, recovered ? 'Save your new recovery secret' : 'Save your recovery kit');
     // Groups of four are easier to copy by hand; the text itself stays exact
     // (the gaps are margins, not characters), so selecting and copying works.
     const chunks = value.match(/.{1,4}/g) ?? [value];
@@ -255,12 +256,12 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
           h('strong', null, 'This is the only time it’s shown. '),
           recovered
             ? 'Your old recovery secret no longer works. You need this one to recover your ID again, or to revoke it. Keep it in a password manager or on paper — not only on this computer.'
-            : 'If this computer is lost or stolen, you need it to revoke your Authentiq ID. Keep it in a password manager or on paper — not only on this computer.',
+            : 'This recovery secret is your recovery kit, with your Authentiq ID (on the home screen). If you lose every device, it and a code sent to your verified email recover your ID on a new computer; if this computer is stolen, it revokes the ID. Keep it in a password manager or on paper — not only on this computer.',
         ),
       ),
       h('div', { class: 'secret-box' }, code, copyBtn),
       copyNote,
-      h('label', { class: 'check-row', for: 'secret-saved' }, check, h('span', null, recovered ? 'I have saved my new recovery secret somewhere safe' : 'I have saved my revocation secret somewhere safe')),
+      h('label', { class: 'check-row', for: 'secret-saved' }, check, h('span', null, recovered ? 'I have saved my new recovery secret somewhere safe' : 'I have saved my recovery secret somewhere safe')),
       cont,
     );
     show(heading);
@@ -312,7 +313,7 @@ export function onboardingScreen(opts: OnboardingOptions): Screen {
     title: opts.unsavedSecret
       ? opts.unsavedSecretKind === 'recovery'
         ? 'Save your new recovery secret'
-        : 'Save your revocation secret'
+        : 'Save your recovery kit'
       : opts.linking ? 'Link to an existing ID' : opts.recovering ? 'Recover your ID' : 'Welcome',
     focusTarget: heading,
     destroy: () => cleanup?.(),

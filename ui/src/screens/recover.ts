@@ -106,7 +106,7 @@ export function recoverFlow(opts: RecoverOptions): { el: HTMLElement; readonly h
       field('recover-device-name', 'Name for this computer', name),
       field('recover-email', 'Your verified email address', email, 'The one your ID verified: a code goes there.'),
       field('recover-phone', 'Your verified phone number (if your ID has one)', phone, 'Optional. International format, starting with +.'),
-      field('recover-secret', 'Recovery secret', secret, 'Shown once when you created your ID (your revocation secret).'),
+      field('recover-secret', 'Recovery secret', secret, 'Your recovery kit: shown once when you created your ID.'),
       error,
       submit,
     );

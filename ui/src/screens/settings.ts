@@ -159,7 +159,7 @@ export function settingsScreen(opts: SettingsOptions): Screen {
     h(
       'div',
       { class: 'field' },
-      h('label', { for: 'revoke-secret', class: 'label' }, 'Revocation secret'),
+      h('label', { for: 'revoke-secret', class: 'label' }, 'Recovery secret'),
       secretInput,
       revokeError,
     ),
@@ -169,7 +169,7 @@ export function settingsScreen(opts: SettingsOptions): Screen {
     e.preventDefault();
     const secret = secretInput.value.trim();
     if (!secret) {
-      revokeError.textContent = 'Enter the revocation secret you saved when you created your ID.';
+      revokeError.textContent = 'Enter the recovery secret you saved when you created your ID (your recovery kit).';
       revokeError.classList.remove('is-empty');
       secretInput.setAttribute('aria-invalid', 'true');
       secretInput.focus();
