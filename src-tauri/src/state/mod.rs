@@ -13,7 +13,11 @@ use authentiq_authenticator::keystore::KeyStore;
 use authentiq_authenticator::notifier::OnScreen;
 use zeroize::Zeroizing;
 
-use crate::device_views::{DeviceRequest, DeviceRequests, LinkingView, RecoveringView};
+mod devices;
+use devices::Linking;
+pub use devices::Recovering;
+
+use crate::device_views::DeviceRequests;
 use crate::error::{CmdResult, CommandError};
 use crate::service::Msg;
 use crate::settings::{self, Settings};
@@ -136,20 +140,6 @@ pub enum SecretKind {
     Revocation,
     /// A recovered ID's new recovery secret.
     Recovery,
-}
-
-/// A link in progress.
-#[derive(Debug, Default)]
-struct Linking {
-    shown: Option<LinkingView>,
-    cancel: Option<tokio::sync::oneshot::Sender<()>>,
-}
-
-/// A recovery in progress on this computer.
-#[derive(Debug, Clone)]
-pub struct Recovering {
-    pub app: Arc<Authenticator>,
-    pub view: RecoveringView,
 }
 
 #[derive(Debug, Default)]
@@ -367,76 +357,6 @@ impl AppState {
     pub fn secret_saved(&self) {
         *lock(&self.unsaved_secret) = None;
     }
-
-    /// Starts a link (`cancel` stops it); `false` when one runs already.
-    pub fn begin_link(&self, cancel: tokio::sync::oneshot::Sender<()>) -> bool {
-        let mut linking = lock(&self.linking);
-        if linking.is_some() {
-            return false;
-        }
-        *linking = Some(Linking {
-            shown: None,
-            cancel: Some(cancel),
-        });
-        true
-    }
-
-    /// The running link got its number.
-    pub fn link_shown(&self, view: LinkingView) {
-        if let Some(l) = lock(&self.linking).as_mut() {
-            l.shown = Some(view);
-        }
-    }
-
-    /// The running link, once it has its number.
-    pub fn linking(&self) -> Option<LinkingView> {
-        lock(&self.linking).as_ref().and_then(|l| l.shown.clone())
-    }
-
-    pub fn is_linking(&self) -> bool {
-        lock(&self.linking).is_some()
-    }
-
-    /// Asks the running link to stop; whether one ran.
-    pub fn cancel_link(&self) -> bool {
-        let cancel = lock(&self.linking).as_mut().and_then(|l| l.cancel.take());
-        cancel.is_some_and(|c| c.send(()).is_ok())
-    }
-
-    /// The link is over (either way).
-    pub fn end_link(&self) {
-        *lock(&self.linking) = None;
-    }
-
-    pub fn recovering(&self) -> Option<Recovering> {
-        lock(&self.recovering).clone()
-    }
-
-    pub fn set_recovering(&self, r: Option<Recovering>) {
-        *lock(&self.recovering) = r;
-    }
-
-    /// The open device requests.
-    pub fn device_requests(&self) -> Vec<DeviceRequest> {
-        lock(&self.device_requests).list()
-    }
-
-    /// Keeps a new device request; whether it is new.
-    pub fn add_device_request(&self, r: DeviceRequest, now: i64) -> bool {
-        lock(&self.device_requests).add(r, now)
-    }
-
-    /// Drops the device request at `url`; whether it was open.
-    pub fn remove_device_request(&self, url: &str) -> bool {
-        lock(&self.device_requests).remove(url)
-    }
-
-    /// Drops the device requests over at `now`; whether any was; and when
-    /// the next one ends.
-    pub fn prune_device_requests(&self, now: i64) -> (bool, Option<i64>) {
-        let mut open = lock(&self.device_requests);
-        (open.prune(now), open.next_end())
-    }
 }
 
 /// The identity and its pending requests, as the UI shows them. SQLite:
@@ -476,133 +396,4 @@ where
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn instance_ids_differ_per_home_and_profile_and_are_dbus_names() {
-        let env = |home: &str, profile: &str| Env {
-            home: home.into(),
-            profile: profile.into(),
-            server: None,
-        };
-        let a = env("/tmp/a", "default").instance_id("io.authentiq.desktop");
-        assert_eq!(
-            a,
-            env("/tmp/a", "default").instance_id("io.authentiq.desktop")
-        );
-        assert_ne!(
-            a,
-            env("/tmp/b", "default").instance_id("io.authentiq.desktop")
-        );
-        assert_ne!(a, env("/tmp/a", "work").instance_id("io.authentiq.desktop"));
-        let last = a.rsplit('.').next().unwrap();
-        assert!(last.starts_with('p') && last.len() == 17, "{a}");
-        assert!(a.chars().all(|c| c.is_ascii_alphanumeric() || c == '.'));
-    }
-
-    /// The navigation logic touches no key.
-    #[derive(Debug)]
-    struct NoKeys;
-
-    impl KeyStore for NoKeys {
-        fn load(
-            &self,
-            _: &str,
-        ) -> Result<Option<Zeroizing<[u8; 32]>>, authentiq_authenticator::keystore::KeyStoreError>
-        {
-            Ok(None)
-        }
-        fn store(
-            &self,
-            _: &str,
-            _: &[u8; 32],
-        ) -> Result<(), authentiq_authenticator::keystore::KeyStoreError> {
-            Ok(())
-        }
-        fn delete(&self, _: &str) -> Result<(), authentiq_authenticator::keystore::KeyStoreError> {
-            Ok(())
-        }
-    }
-
-    /// A fresh state over an empty home (kept alive by the returned dir).
-    fn new_state() -> (tempfile::TempDir, AppState) {
-        let home = tempfile::tempdir().unwrap();
-        let env = Env {
-            home: home.path().to_path_buf(),
-            profile: "default".into(),
-            server: None,
-        };
-        let (state, _rx) = AppState::new(env, Arc::new(NoKeys));
-        (home, state)
-    }
-
-    #[test]
-    fn a_request_opened_while_no_window_listens_waits_for_the_next_one() {
-        let (_home, state) = new_state();
-        let open = |id: &str| ForUi::Open(id.into());
-        // Started: no front end yet; a notification click is held.
-        assert_eq!(state.for_ui_now_or_later(open("r1")), None);
-        assert_eq!(state.take_ui_ready(), Some(open("r1")));
-        // Listening: the next one goes now, and nothing is held.
-        assert_eq!(state.for_ui_now_or_later(open("r2")), Some(open("r2")));
-        assert_eq!(state.take_ui_ready(), None);
-        // The window was closed and is made again: held until it asks.
-        state.ui_reloaded();
-        assert_eq!(state.for_ui_now_or_later(open("r3")), None);
-        let failed = ForUi::LinkError("This sign-in has expired.".into());
-        assert_eq!(state.for_ui_now_or_later(failed.clone()), None);
-        assert_eq!(state.take_ui_ready(), Some(failed), "the latest wins");
-        assert_eq!(state.for_ui_now_or_later(open("r5")), Some(open("r5")));
-    }
-
-    #[test]
-    fn a_channel_problem_is_reported_once_until_it_changes() {
-        let (_home, state) = new_state();
-        assert_eq!(state.channel_problem(), None);
-        assert!(state.set_channel_problem(Some("locked".into())));
-        assert!(!state.set_channel_problem(Some("locked".into())), "no news");
-        assert_eq!(state.channel_problem().as_deref(), Some("locked"));
-        assert!(state.set_channel_problem(None));
-        assert!(!state.set_channel_problem(None));
-    }
-
-    #[test]
-    fn the_revocation_secret_is_held_until_saved_or_the_id_goes() {
-        let (_home, state) = new_state();
-        assert!(!state.has_unsaved_secret());
-        state.hold_secret("s3cret", SecretKind::Revocation);
-        assert!(state.has_unsaved_secret());
-        assert_eq!(state.unsaved_secret().as_deref(), Some("s3cret"));
-        assert_eq!(state.unsaved_secret_kind(), Some(SecretKind::Revocation));
-        state.secret_saved();
-        assert_eq!(state.unsaved_secret(), None);
-        assert_eq!(state.unsaved_secret_kind(), None);
-        state.hold_secret("again", SecretKind::Recovery);
-        assert_eq!(state.unsaved_secret_kind(), Some(SecretKind::Recovery));
-        state.clear();
-        assert!(
-            !state.has_unsaved_secret(),
-            "a revoked ID's secret goes with it"
-        );
-    }
-
-    #[test]
-    fn a_kick_wakes_a_waiter() {
-        let kick = Arc::new(Kick::default());
-        let waiter = {
-            let kick = kick.clone();
-            std::thread::spawn(move || {
-                let start = std::time::Instant::now();
-                kick.wait(Duration::from_secs(30));
-                start.elapsed()
-            })
-        };
-        // Kick until the waiter is gone (it may not be waiting yet).
-        while !waiter.is_finished() {
-            kick.kick();
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(waiter.join().unwrap() < Duration::from_secs(30));
-    }
-}
+mod tests;
