@@ -36,8 +36,14 @@ async fn removed(state: &AppState, device: &str) -> bool {
 }
 
 /// How long a removed device's channel waits for the event naming it
-/// once another removal showed it is gone.
+/// once it found the device gone (it passes on only removals meanwhile).
 const OWN_REMOVAL_WAIT: Duration = Duration::from_secs(2);
+
+/// A removal or a revocation: what a removed device's channel still
+/// passes on before it ends.
+fn ends_channels(e: &StoredEvent) -> bool {
+    e.kind == DEVICE_REMOVED || e.kind == REVOKED
+}
 
 /// The device a stored `device-removed` event names. The event is this
 /// server's own signed JWT, read back from its database: the payload is
@@ -136,9 +142,18 @@ pub async fn open(
                     return;
                 }
             };
+            if closing.is_none()
+                && events.iter().any(|e| !ends_channels(e))
+                && removed(&state, &device).await
+            {
+                // Removed, and the event saying so not read yet (written
+                // just after the removal, or never: its write failed):
+                // nothing else of the identity goes to this device.
+                closing = Some(tokio::time::Instant::now() + OWN_REMOVAL_WAIT);
+            }
             for e in events {
                 sent = e.id;
-                if closing.is_some() && e.kind != DEVICE_REMOVED {
+                if closing.is_some() && !ends_channels(&e) {
                     // A removed device hears nothing more of its identity.
                     continue;
                 }
@@ -162,7 +177,9 @@ pub async fn open(
             match closing {
                 // Its own event did not come in time: end anyway.
                 Some(until) => {
-                    if tokio::time::timeout_at(until, watch.changed()).await.is_err() {
+                    if tokio::time::Instant::now() >= until
+                        || tokio::time::timeout_at(until, watch.changed()).await.is_err()
+                    {
                         return;
                     }
                 }

@@ -100,6 +100,39 @@ async fn a_removed_device_stops_at_once_and_the_identity_stays() {
 }
 
 #[tokio::test]
+async fn a_removed_device_hears_nothing_more_even_before_the_event_that_says_so() {
+    use authentiq_protocol::payloads::{DeviceEvent, ScopeJobUpdate};
+    let s = server().await;
+    let (a, b) = (Device::new(), Device::new());
+    s.register(&a).await;
+    let id = a.pk.clone();
+    link(&s, &a, &b, &id).await;
+    let mut b_channel = SseReader::new(channel_for(&s, &b, &id).await);
+    let mut a_channel = SseReader::new(open_channel(&s, &a, None).await);
+    // What the channels replay (the link) is read first.
+    while b_channel.next_within(1).await.is_some() {}
+    // B removed in the store, and no event says so yet (it is written
+    // after the removal, or its write failed): the identity's next event
+    // reaches A but not B, whose channel ends.
+    let (pk, at) = (b.pk.clone(), s.state.now());
+    s.state
+        .db
+        .call(move |st| st.remove_device(&pk, at))
+        .await
+        .unwrap();
+    let event = DeviceEvent::ScopeJob(ScopeJobUpdate {
+        job: "after-the-removal".into(),
+        status: "confirmed".into(),
+    });
+    s.state.emit(&id, event, 60).await.unwrap();
+    assert_eq!(
+        next_event(&mut a_channel, "scope-job").await["job"],
+        "after-the-removal"
+    );
+    assert!(b_channel.next_within(4).await.is_none(), "B hears nothing");
+}
+
+#[tokio::test]
 async fn the_first_device_can_be_removed_and_the_id_and_its_sub_stay() {
     let s = server().await;
     let (a, b) = (Device::new(), Device::new());
