@@ -9,7 +9,7 @@ use authentiq_authenticator::client::ClientError;
 use tauri::{AppHandle, State};
 
 use super::identity::non_empty;
-use crate::device_views::{self, DeviceList};
+use crate::device_views::{self, DeviceList, DeviceRequest, DeviceRequestKind};
 use crate::error::{CmdResult, CommandError};
 use crate::events;
 use crate::state::{AppState, blocking_async};
@@ -107,6 +107,12 @@ pub async fn answer_link(
     state: State<'_, AppState>,
 ) -> CmdResult<()> {
     let pairing = non_empty(&pairing, "the link request")?;
+    shown_request(
+        &state.device_requests(),
+        DeviceRequestKind::Link,
+        &pairing,
+        number,
+    )?;
     let identity = state.authenticator()?;
     let url = pairing.clone();
     let answered = blocking_async(move || async move {
@@ -127,6 +133,27 @@ pub async fn answer_link(
     answered.map_err(|(_, e)| e)
 }
 
+/// Only a request this app was pushed and still shows is answered (or a
+/// recovery cancelled), and an approval only with one of its three numbers.
+fn shown_request(
+    open: &[DeviceRequest],
+    kind: DeviceRequestKind,
+    url: &str,
+    number: Option<u16>,
+) -> CmdResult<()> {
+    let Some(r) = open.iter().find(|r| r.kind == kind && r.url == url) else {
+        return Err(CommandError::NotFound(
+            "That request is no longer open: it was answered, cancelled or expired.".into(),
+        ));
+    };
+    match (number, r.numbers) {
+        (Some(n), Some(numbers)) if !numbers.contains(&n) => Err(CommandError::Invalid(
+            "Pick one of the three numbers the request shows.".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Whether the server's refusal of an answer ends the link request (a
 /// wrong number refuses the link; an ended one cannot be answered).
 fn decided(e: &AppError) -> bool {
@@ -145,6 +172,12 @@ pub async fn cancel_recovery(
     state: State<'_, AppState>,
 ) -> CmdResult<()> {
     let recovery = non_empty(&recovery, "the recovery")?;
+    shown_request(
+        &state.device_requests(),
+        DeviceRequestKind::Recovery,
+        &recovery,
+        None,
+    )?;
     let identity = state.authenticator()?;
     let url = recovery.clone();
     blocking_async(move || async move {
@@ -204,6 +237,49 @@ pub(crate) mod tests {
             server: None,
         };
         AppState::new(env, Arc::new(NoKeys)).0
+    }
+
+    fn request(kind: DeviceRequestKind, url: &str) -> DeviceRequest {
+        DeviceRequest {
+            kind,
+            url: url.into(),
+            device: "d".into(),
+            name: "New laptop".into(),
+            ip: "127.0.0.1".into(),
+            user_agent: None,
+            numbers: (kind == DeviceRequestKind::Link).then_some([11, 22, 33]),
+            completes_at: None,
+            received_at: 0,
+            ends_at: 100,
+        }
+    }
+
+    #[test]
+    fn only_a_shown_request_is_answered_and_only_with_one_of_its_numbers() {
+        let open = [
+            request(DeviceRequestKind::Link, "https://s/link/p1"),
+            request(DeviceRequestKind::Recovery, "https://s/recovery/r1"),
+        ];
+        let link = DeviceRequestKind::Link;
+        assert!(shown_request(&open, link, "https://s/link/p1", Some(22)).is_ok());
+        assert!(
+            shown_request(&open, link, "https://s/link/p1", None).is_ok(),
+            "a denial"
+        );
+        assert!(matches!(
+            shown_request(&open, link, "https://s/link/p1", Some(44)),
+            Err(CommandError::Invalid(_))
+        ));
+        assert!(matches!(
+            shown_request(&open, link, "https://s/link/other", Some(22)),
+            Err(CommandError::NotFound(_))
+        ));
+        let recovery = DeviceRequestKind::Recovery;
+        assert!(shown_request(&open, recovery, "https://s/recovery/r1", None).is_ok());
+        assert!(matches!(
+            shown_request(&open, recovery, "https://s/link/p1", None),
+            Err(CommandError::NotFound(_))
+        ));
     }
 
     #[test]

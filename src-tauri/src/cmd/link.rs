@@ -125,6 +125,8 @@ async fn run_link(
             &mut shown,
         );
         tokio::select! {
+            // The link first: approved at the moment of a cancel, it is linked.
+            biased;
             r = link => r.map_err(link_error),
             _ = cancel => Err(CommandError::Invalid("The link was cancelled.".into())),
         }

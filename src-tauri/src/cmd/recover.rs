@@ -162,6 +162,9 @@ pub async fn recover_confirm(
     let phone_code = phone_code
         .map(|p| p.trim().to_string())
         .filter(|p| !p.is_empty());
+    // One identity change at a time: not beside a complete or an abandon,
+    // which would otherwise find their work undone by this one's save.
+    let _one_at_a_time = state.identity_lock.lock().await;
     let r = recovering(&state)?;
     if r.view.phone_needed && phone_code.is_none() {
         return Err(CommandError::Invalid(
