@@ -87,7 +87,13 @@ async fn run_link(
     let state = app.state::<AppState>();
     // One identity change at a time: held until the linked ID is installed.
     let _one_at_a_time = state.identity_lock.lock().await;
-    if let Err(e) = no_identity_here(&state) {
+    // Checked again under the lock: a create or a recovery may have got
+    // there first.
+    let free = no_identity_here(&state).and_then(|()| match state.recovering() {
+        Some(_) => Err(CommandError::Invalid(RECOVERING.into())),
+        None => Ok(()),
+    });
+    if let Err(e) = free {
         state.end_link();
         let _ = started.send(Err(e));
         return;
