@@ -90,8 +90,16 @@ fn switch_to_wal(conn: &Connection) -> StoreResult<()> {
     const WAIT: std::time::Duration = std::time::Duration::from_millis(5);
     let mut tries = 0;
     loop {
-        match conn.execute_batch("PRAGMA journal_mode = WAL;") {
-            Ok(()) => return Ok(()),
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) => {
+                // SQLite keeps the old mode where WAL cannot work (no shared
+                // memory on the file system): durable still, but readers
+                // then wait for the writer.
+                if !mode.eq_ignore_ascii_case("wal") {
+                    tracing::warn!(%mode, "SQLite cannot use WAL for this database");
+                }
+                return Ok(());
+            }
             Err(e)
                 if e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy)
                     && tries < 1000 =>
