@@ -121,7 +121,7 @@ enum Command {
         #[arg(long)]
         server: String,
         /// The ID to link to.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
         /// What to call this device.
         #[arg(long, default_value = "Linked device")]
@@ -148,6 +148,7 @@ enum Command {
         #[arg(
             long,
             value_name = "SECRET|-",
+            allow_hyphen_values = true,
             conflicts_with_all = ["email", "phone"],
             required_unless_present = "email"
         )]

@@ -15,9 +15,17 @@ pub enum Devices {
     /// The ID's devices (the default).
     List,
     /// Rename a device (by its key, from `aq devices`).
-    Rename { device: String, name: String },
+    Rename {
+        // IDs and keys are base64url: one may start with `-`.
+        #[arg(allow_hyphen_values = true)]
+        device: String,
+        name: String,
+    },
     /// Remove a device: its key stops working at once (not the last one).
-    Remove { device: String },
+    Remove {
+        #[arg(allow_hyphen_values = true)]
+        device: String,
+    },
     /// Approve linking a new device, with the number it shows.
     Approve {
         /// The pairing URL (from `aq watch` or the new device).
@@ -36,7 +44,7 @@ pub enum Recover {
         #[arg(long)]
         server: String,
         /// The ID to recover.
-        #[arg(long)]
+        #[arg(long, allow_hyphen_values = true)]
         id: String,
         /// What to call this device.
         #[arg(long, default_value = "Recovered device")]
@@ -48,7 +56,7 @@ pub enum Recover {
         #[arg(long)]
         phone: Option<String>,
         /// The recovery secret, or `-` to read it from standard input.
-        #[arg(long, value_name = "SECRET|-")]
+        #[arg(long, value_name = "SECRET|-", allow_hyphen_values = true)]
         secret: String,
     },
     /// Give the codes; the recovery then waits out its delay.
