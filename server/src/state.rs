@@ -223,7 +223,7 @@ impl AppState {
     /// The key, revoked or not (404 if unknown).
     pub async fn key(&self, pk: &str) -> Result<KeyRecord, ApiError> {
         let owned = pk.to_string();
-        match self.db.call(move |s| s.get_key(&owned)).await {
+        match self.db.read(move |s| s.get_key(&owned)).await {
             Ok(k) => Ok(k),
             Err(StoreError::NotFound) => Err(ApiError::unknown_key("no such Authentiq ID")),
             Err(e) => Err(e.into()),

@@ -81,7 +81,7 @@ pub async fn verify(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     }
     let sub = claims.registered.sub.clone().ok_or_else(invalid)?;
     let (sid, now) = (claims.body.sid.clone(), state.now());
-    let owner = match state.db.call(move |s| s.account_session(&sid, now)).await {
+    let owner = match state.db.read(move |s| s.account_session(&sid, now)).await {
         Ok(id) => id,
         Err(StoreError::NotFound) => return Err(invalid()),
         Err(e) => return Err(e.into()),
@@ -89,7 +89,7 @@ pub async fn verify(state: &AppState, token: &str) -> Result<Caller, ApiError> {
     if owner != sub {
         return Err(invalid());
     }
-    let account = match state.db.call(move |s| s.get_account(&owner)).await {
+    let account = match state.db.read(move |s| s.get_account(&owner)).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return Err(invalid()),
         Err(e) => return Err(e.into()),

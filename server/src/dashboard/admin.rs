@@ -103,7 +103,7 @@ pub async fn set_role(
             "Choose a role: admin, user or guest.",
         );
     };
-    let mut account = match state.db.call(move |s| s.get_account(&id)).await {
+    let mut account = match state.db.read(move |s| s.get_account(&id)).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return render::not_found(&owner, "such account"),
         Err(e) => return render::api_error(Some(&owner), e.into()),
@@ -138,7 +138,7 @@ pub async fn set_active(
             );
         }
     };
-    let account = match state.db.call(move |s| s.get_account(&id)).await {
+    let account = match state.db.read(move |s| s.get_account(&id)).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return render::not_found(&owner, "such account"),
         Err(e) => return render::api_error(Some(&owner), e.into()),
@@ -165,7 +165,7 @@ pub async fn confirm_delete(
     Path(id): Path<String>,
 ) -> Response {
     let owned = id.clone();
-    let account = match state.db.call(move |s| s.get_account(&owned)).await {
+    let account = match state.db.read(move |s| s.get_account(&owned)).await {
         Ok(a) => a,
         Err(StoreError::NotFound) => return render::not_found(&owner, "such account"),
         Err(e) => return render::api_error(Some(&owner), e.into()),

@@ -111,7 +111,7 @@ impl AppState {
     /// A device, removed or not (404 if unknown).
     pub async fn device(&self, pk: &str) -> Result<DeviceRecord, ApiError> {
         let owned = pk.to_string();
-        match self.db.call(move |s| s.get_device(&owned)).await {
+        match self.db.read(move |s| s.get_device(&owned)).await {
             Ok(d) => Ok(d),
             Err(StoreError::NotFound) => Err(ApiError::unknown_key("no such Authentiq ID")),
             Err(e) => Err(e.into()),

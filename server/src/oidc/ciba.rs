@@ -277,7 +277,7 @@ async fn user(state: &AppState, client: &Client, form: &Form) -> Result<Hinted, 
         return Err(unknown_user());
     }
     let cid = client.client_id.clone();
-    let pk = match state.db.call(move |s| s.find_subject(&cid, &sub)).await {
+    let pk = match state.db.read(move |s| s.find_subject(&cid, &sub)).await {
         Ok(pk) => pk,
         Err(StoreError::NotFound) => return Err(unknown_user()),
         Err(e) => return Err(ApiError::from(e).into()),
@@ -294,7 +294,7 @@ async fn by_email(state: &AppState, email: &str) -> Result<Option<String>, OAuth
         ));
     };
     let hash = state.hasher.hash("email", &email);
-    match state.db.call(move |s| s.find_key_by_email(&hash)).await {
+    match state.db.read(move |s| s.find_key_by_email(&hash)).await {
         Ok(key) if !key.is_revoked() => Ok(Some(key.pk)),
         Ok(_) | Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(ApiError::from(e).into()),

@@ -394,7 +394,7 @@ pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, A
         return Ok(Some(c.clone()));
     }
     let id = client_id.to_string();
-    let data = match state.db.call(move |s| s.get_client(&id)).await {
+    let data = match state.db.read(move |s| s.get_client(&id)).await {
         Ok(data) => data,
         Err(StoreError::NotFound) => return Ok(None),
         Err(e) => return Err(e.into()),
@@ -416,7 +416,7 @@ async fn loaded(state: &AppState, data: &str) -> Result<Client, ApiError> {
         })?);
     }
     if let Some(owner) = client.owner.clone() {
-        client.suspended = match state.db.call(move |s| s.get_account(&owner)).await {
+        client.suspended = match state.db.read(move |s| s.get_account(&owner)).await {
             Ok(a) => {
                 a.deactivated_at.is_some()
                     || !crate::accounts::Role::parse(&a.role).is_some_and(|r| r.may_own_clients())

@@ -120,7 +120,7 @@ pub async fn get_raw(
     id: &str,
 ) -> Result<Option<Record>, ApiError> {
     let (id, now) = (id.to_string(), state.now());
-    match state.db.call(move |s| s.get_record(kind, &id, now)).await {
+    match state.db.read(move |s| s.get_record(kind, &id, now)).await {
         Ok(r) => Ok(Some(r)),
         Err(StoreError::NotFound) => Ok(None),
         Err(e) => Err(e.into()),
@@ -157,7 +157,7 @@ pub async fn take<T: DeserializeOwned>(
             let owned = id.to_string();
             let family = state
                 .db
-                .call(move |s| s.record_family(kind, &owned))
+                .read(move |s| s.record_family(kind, &owned))
                 .await?;
             Ok(Taken::Reused { family })
         }

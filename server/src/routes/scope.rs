@@ -194,7 +194,7 @@ fn hex(bytes: &[u8]) -> String {
 
 async fn load_job(state: &AppState, job: &str) -> Result<Job, ApiError> {
     let (id, now) = (job.to_string(), state.now());
-    match state.db.call(move |s| s.get_job(&id, now)).await {
+    match state.db.read(move |s| s.get_job(&id, now)).await {
         Ok(j) => Ok(j),
         Err(StoreError::NotFound) => Err(ApiError::unknown_job("no such job, or it expired")),
         Err(e) => Err(e.into()),

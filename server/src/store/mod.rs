@@ -1,8 +1,9 @@
 //! Storage behind a trait. The trait is synchronous — SQLite (rusqlite) and
 //! PostgreSQL (the blocking `postgres` client) both fit — and the server
-//! calls it through [`Db`], which runs every call on tokio's blocking pool
-//! so no async thread ever waits on disk.
+//! calls it through [`Db`] (in [`db`]), which keeps every wait on disk or
+//! on the network off the async threads.
 
+mod db;
 pub mod devices;
 mod postgres;
 mod sqlite;
@@ -11,6 +12,7 @@ mod tests;
 
 use std::sync::Arc;
 
+pub use db::{Db, Reads};
 pub use devices::{DeviceRecord, DeviceStore};
 pub use postgres::PostgresStore;
 #[cfg(any(test, feature = "test-cluster"))]
@@ -291,6 +293,13 @@ pub const SECURITY_EVENT_RETENTION: i64 = 90 * 24 * 3600;
 
 /// Everything the server keeps. Writes return only once durable.
 pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
+    /// Whether a read is short enough to run on an async thread: it waits
+    /// on no network and on no writer (SQLite's WAL readers). [`Db::read`]
+    /// then skips the hop to the blocking pool and back.
+    fn quick_reads(&self) -> bool {
+        false
+    }
+
     /// A named document of key material shared by every instance (sealed
     /// by the caller) with its version (1, 2, …); `NotFound` if none.
     fn get_key_material(&self, name: &str) -> StoreResult<(i64, String)>;
@@ -495,28 +504,4 @@ pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
     /// Deletes whatever expired before `now` (and security events older
     /// than [`SECURITY_EVENT_RETENTION`]).
     fn purge_expired(&self, now: i64) -> StoreResult<()>;
-}
-
-/// The async face of a [`Store`].
-#[derive(Debug, Clone)]
-pub struct Db(Arc<dyn Store>);
-
-impl Db {
-    pub fn new(store: Arc<dyn Store>) -> Self {
-        Self(store)
-    }
-
-    /// Runs `f` on the blocking pool.
-    pub async fn call<T, F>(&self, f: F) -> StoreResult<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
-    {
-        let store = Arc::clone(&self.0);
-        // Counted in flight and timed (queueing included) until answered.
-        let _call = crate::metrics::db_call();
-        tokio::task::spawn_blocking(move || postgres::blocking_call(|| f(store.as_ref())))
-            .await
-            .map_err(|e| StoreError::Backend(format!("storage task failed: {e}")))?
-    }
 }

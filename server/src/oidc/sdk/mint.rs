@@ -214,7 +214,7 @@ pub async fn face(
             )
         })?;
         let (cid, owned) = (client.client_id.clone(), sub.clone());
-        let pk = match state.db.call(move |s| s.find_subject(&cid, &owned)).await {
+        let pk = match state.db.read(move |s| s.find_subject(&cid, &owned)).await {
             Ok(pk) => pk,
             Err(StoreError::NotFound) => {
                 return Err(SdkError::new(

@@ -160,7 +160,7 @@ pub(super) async fn send_to_device(
     };
     if let Some(email) = crate::secrets::normalize_email(&form.email) {
         let hash = state.hasher.hash("email", &email);
-        let found = state.db.call(move |s| s.find_key_by_email(&hash)).await;
+        let found = state.db.read(move |s| s.find_key_by_email(&hash)).await;
         if let Ok(key) = found
             && push(&state, &client, &sid, &data, &key.pk).await.is_ok()
         {

@@ -114,6 +114,14 @@ async fn calls_from_async_code_and_closing_there_do_not_panic() {
     let db = crate::store::Db::new(std::sync::Arc::new(s));
     let got = db.call(|s| s.get_key("a")).await.unwrap();
     assert_eq!(got.pk, "a");
+    // A read waits on the network: on the blocking pool, not here.
+    let here = std::thread::current().id();
+    let (on, got) = db
+        .read(|s| Ok((std::thread::current().id(), s.get_key("a")?)))
+        .await
+        .unwrap();
+    assert_eq!(got.pk, "a");
+    assert_ne!(on, here);
     drop(db);
 }
 

@@ -180,6 +180,12 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    /// Readers have connections of their own and, in WAL mode, wait for no
+    /// writer.
+    fn quick_reads(&self) -> bool {
+        true
+    }
+
     fn get_key_material(&self, name: &str) -> StoreResult<(i64, String)> {
         self.read(|c| key_material::get(c, name))
     }
