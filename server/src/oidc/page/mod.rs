@@ -39,7 +39,7 @@ pub enum PageError {
     #[error("template: {0}")]
     Template(#[from] minijinja::Error),
     #[error("QR code: {0}")]
-    Qr(#[from] qrcode::types::QrError),
+    Qr(#[from] fast_qr::qr::QRCodeError),
     #[error("the deep link is not an authentiq: URI")]
     DeepLink,
 }

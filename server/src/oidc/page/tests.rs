@@ -240,6 +240,58 @@ fn qr_code_is_plain_svg() {
     assert!(!svg.contains("<?xml"));
 }
 
+/// The modules of [`qr_svg`]'s markup, dark or not, read back from the path
+/// of unit squares it draws (`M{x},{y}h1v1h-1`), with `scale` pixels each.
+fn svg_to_pixels(svg: &str, scale: usize) -> (usize, Vec<u8>) {
+    let view = svg
+        .split("viewBox=\"0 0 ")
+        .nth(1)
+        .and_then(|s| s.split(' ').next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no viewBox in {svg}"));
+    let path = svg
+        .split(" d=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no path in {svg}"));
+    let side = view * scale;
+    let mut pixels = vec![255u8; side * side];
+    for square in path.split('M').filter(|s| !s.is_empty()) {
+        let at = square.split('h').next().unwrap_or_default();
+        let (x, y) = at
+            .split_once(',')
+            .and_then(|(x, y)| Some((x.parse::<usize>().ok()?, y.parse::<usize>().ok()?)))
+            .unwrap_or_else(|| panic!("not a unit square: {square}"));
+        assert_eq!(&square[at.len()..], "h1v1h-1", "{square}");
+        for dy in 0..scale {
+            for dx in 0..scale {
+                pixels[(y * scale + dy) * side + x * scale + dx] = 0;
+            }
+        }
+    }
+    (side, pixels)
+}
+
+#[test]
+fn qr_code_decodes_to_the_session_uri() {
+    let uri = "https://id.example/sign-in/Zm9vYmFyYmF6cXV4LWFiY2RlZmdoaWprbG1ub3A";
+    let svg = match qr_svg(uri) {
+        Ok(svg) => svg,
+        Err(err) => panic!("{err}"),
+    };
+    let (side, pixels) = svg_to_pixels(&svg, 4);
+    let mut img =
+        rqrr::PreparedImage::prepare_from_greyscale(side, side, |x, y| pixels[y * side + x]);
+    let grids = img.detect_grids();
+    assert_eq!(grids.len(), 1, "one QR code");
+    let (meta, content) = match grids[0].decode() {
+        Ok(decoded) => decoded,
+        Err(err) => panic!("{err:?}"),
+    };
+    assert_eq!(content, uri);
+    assert_eq!(meta.ecc_level, 0, "error correction M");
+}
+
 #[test]
 fn message_pages() {
     let cases = [
