@@ -181,16 +181,8 @@ pub async fn from_session(
         now + super::cookies::SSO_TTL,
     )?;
     records::put(state, record).await?;
-    let (cid, sub, owned_pk) = (
-        client.client_id.clone(),
-        tokens::subject(state, client, &pk),
-        pk.clone(),
-    );
-    state
-        .db
-        .call(move |s| s.remember_subject(&cid, &sub, &owned_pk, now))
-        .await
-        .map_err(ApiError::from)?;
+    let sub = tokens::subject(state, client, &pk);
+    records::remember_subject(state, &client.client_id, sub, &pk).await?;
     let grant = Grant {
         client_id: client.client_id.clone(),
         pk,

@@ -100,6 +100,30 @@ pub fn parse<T: DeserializeOwned>(r: &Record) -> Result<T, ApiError> {
     })
 }
 
+/// Remembers that `client_id` knows `pk` as `sub` (its backend may later
+/// name the user by it): a write only the first time, as a `sub` names one
+/// key for good.
+pub async fn remember_subject(
+    state: &AppState,
+    client_id: &str,
+    sub: String,
+    pk: &str,
+) -> Result<(), ApiError> {
+    let (cid, pk, now) = (client_id.to_string(), pk.to_string(), state.now());
+    let known = {
+        let (cid, sub) = (cid.clone(), sub.clone());
+        state.db.read(move |s| s.find_subject(&cid, &sub)).await
+    };
+    match known {
+        Ok(_) => Ok(()),
+        Err(StoreError::NotFound) => Ok(state
+            .db
+            .call(move |s| s.remember_subject(&cid, &sub, &pk, now))
+            .await?),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// An unexpired, unrevoked record.
 pub async fn get<T: DeserializeOwned>(
     state: &AppState,

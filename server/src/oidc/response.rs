@@ -140,16 +140,8 @@ pub async fn complete(
     };
     let granted_scope = sso.granted_scope.as_str();
     // The client's backend may later name this user by the sub it got.
-    let (cid, sub, pk, now) = (
-        client.client_id.clone(),
-        tokens::subject(state, client, &sso.pk),
-        sso.pk.clone(),
-        state.now(),
-    );
-    state
-        .db
-        .call(move |s| s.remember_subject(&cid, &sub, &pk, now))
-        .await?;
+    let sub = tokens::subject(state, client, &sso.pk);
+    super::records::remember_subject(state, &client.client_id, sub, &sso.pk).await?;
     let mut params: Vec<(&str, String)> = Vec::new();
     let mut code = None;
     let mut access = None;
