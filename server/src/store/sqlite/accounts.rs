@@ -3,6 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Cached;
+
 use super::{backend, conflict_or_backend};
 use crate::store::{Account, StoreError, StoreResult};
 
@@ -21,7 +23,7 @@ fn from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
 }
 
 pub(super) fn insert(c: &Connection, a: &Account) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         &format!("INSERT INTO accounts ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         params![
             a.id,
@@ -94,7 +96,7 @@ fn keep_an_admin(c: &Connection, before: &Account, after: Option<&Account>) -> S
 pub(super) fn update(c: &Connection, a: &Account) -> StoreResult<()> {
     let before = get(c, &a.id)?;
     keep_an_admin(c, &before, Some(a))?;
-    c.execute(
+    c.exec(
         "UPDATE accounts SET role = ?2, deactivated_at = ?3, password_hash = ?4, authentiq_pk = ?5
          WHERE id = ?1",
         params![
@@ -113,11 +115,11 @@ pub(super) fn update(c: &Connection, a: &Account) -> StoreResult<()> {
 pub(super) fn delete(c: &Connection, id: &str) -> StoreResult<()> {
     let before = get(c, id)?;
     keep_an_admin(c, &before, None)?;
-    c.execute("DELETE FROM clients WHERE owner = ?1", [id])
+    c.exec("DELETE FROM clients WHERE owner = ?1", [id])
         .map_err(backend)?;
-    c.execute("DELETE FROM account_sessions WHERE account_id = ?1", [id])
+    c.exec("DELETE FROM account_sessions WHERE account_id = ?1", [id])
         .map_err(backend)?;
-    c.execute("DELETE FROM accounts WHERE id = ?1", [id])
+    c.exec("DELETE FROM accounts WHERE id = ?1", [id])
         .map_err(backend)?;
     Ok(())
 }
@@ -129,7 +131,7 @@ pub(super) fn insert_session(
     now: i64,
     expires_at: i64,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO account_sessions (id, account_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![id, account_id, now, expires_at],
     )
@@ -145,7 +147,7 @@ pub(super) fn session(c: &Connection, id: &str, now: i64) -> StoreResult<String>
 }
 
 pub(super) fn delete_session(c: &Connection, id: &str) -> StoreResult<()> {
-    c.execute("DELETE FROM account_sessions WHERE id = ?1", [id])
+    c.exec("DELETE FROM account_sessions WHERE id = ?1", [id])
         .map_err(backend)?;
     Ok(())
 }
@@ -155,7 +157,7 @@ pub(super) fn delete_sessions(
     account_id: &str,
     except: Option<&str>,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "DELETE FROM account_sessions WHERE account_id = ?1 AND id IS NOT ?2",
         params![account_id, except],
     )
@@ -170,7 +172,7 @@ pub(super) fn insert_initial_access_token(
     now: i64,
     expires_at: i64,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO initial_access_tokens (id, uses_left, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
         params![id, uses, now, expires_at],
     )

@@ -2,6 +2,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Cached;
+
 use super::{SqliteStore, backend, conflict_or_backend};
 use crate::store::devices::{DeviceRecord, DeviceStore, FIRST_DEVICE, TOUCH_INTERVAL};
 use crate::store::{KeyRecord, StoreError, StoreResult};
@@ -36,7 +38,7 @@ fn key_is_free(c: &Connection, pk: &str) -> StoreResult<()> {
 }
 
 fn insert(c: &Connection, d: &DeviceRecord) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         &format!("INSERT INTO devices ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"),
         params![
             d.pk,
@@ -90,7 +92,7 @@ pub(super) fn revoke_all(c: &Connection, id_pk: &str, at: i64) -> StoreResult<Ve
                 .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(backend)?;
-    c.execute(
+    c.exec(
         "UPDATE devices SET revoked_at = ?2 WHERE id_pk = ?1 AND revoked_at IS NULL",
         params![id_pk, at],
     )
@@ -169,7 +171,7 @@ impl DeviceStore for SqliteStore {
             if others == 0 {
                 return Err(StoreError::Conflict("last-device"));
             }
-            c.execute(
+            c.exec(
                 "UPDATE devices SET revoked_at = ?2 WHERE pk = ?1 AND revoked_at IS NULL",
                 params![pk, at],
             )
@@ -180,7 +182,7 @@ impl DeviceStore for SqliteStore {
 
     fn touch_device(&self, pk: &str, now: i64) -> StoreResult<()> {
         self.write(|c| {
-            c.execute(
+            c.exec(
                 "UPDATE devices SET last_used_at = ?2
                  WHERE pk = ?1 AND (last_used_at IS NULL OR last_used_at < ?2 - ?3)",
                 params![pk, now, TOUCH_INTERVAL],
@@ -201,7 +203,7 @@ impl DeviceStore for SqliteStore {
             key_is_free(c, &device.pk)?;
             let removed = revoke_all(c, &device.id_pk, at)?;
             insert(c, device)?;
-            c.execute(
+            c.exec(
                 "UPDATE keys SET secret_hash = ?2 WHERE pk = ?1",
                 params![device.id_pk, secret_hash],
             )

@@ -2,6 +2,8 @@
 //! security event log, and the queue of outgoing requests.
 
 use rusqlite::types::Value;
+
+use super::Cached;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
 use super::backend;
@@ -98,7 +100,7 @@ pub(super) fn rate_hit(
 }
 
 pub(super) fn rate_refund(c: &Connection, bucket: &str) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "UPDATE rate_buckets SET count = max(count - 1, 0) WHERE bucket = ?1",
         [bucket],
     )
@@ -250,7 +252,7 @@ pub(super) fn take_due_outgoing(
 }
 
 pub(super) fn outgoing_done(c: &Connection, id: i64) -> StoreResult<()> {
-    c.execute("DELETE FROM outgoing WHERE id = ?1", [id])
+    c.exec("DELETE FROM outgoing WHERE id = ?1", [id])
         .map_err(backend)?;
     Ok(())
 }
@@ -261,7 +263,7 @@ pub(super) fn outgoing_failed(
     next_at: i64,
     error: &str,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "UPDATE outgoing SET attempts = attempts + 1, next_at = ?2, last_error = ?3 WHERE id = ?1",
         params![id, next_at, error],
     )

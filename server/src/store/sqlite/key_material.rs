@@ -2,6 +2,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Cached;
+
 use super::{backend, conflict_or_backend};
 use crate::store::{StoreError, StoreResult};
 
@@ -23,7 +25,7 @@ pub(super) fn put(
     now: i64,
 ) -> StoreResult<i64> {
     if expected == 0 {
-        c.execute(
+        c.exec(
             "INSERT INTO key_material (name, version, value, updated_at) VALUES (?1, 1, ?2, ?3)",
             params![name, value, now],
         )

@@ -3,6 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Cached;
+
 use super::{backend, conflict_or_backend};
 use crate::store::{GrantRecord, Job, JobStatus, KeyRecord, RevokeCode, StoreError, StoreResult};
 
@@ -61,7 +63,7 @@ fn revoke_code_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RevokeCode> {
 }
 
 pub(super) fn insert_key(c: &Connection, key: &KeyRecord) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         &format!("INSERT INTO keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"),
         params![
             key.pk,
@@ -94,9 +96,9 @@ pub(super) fn revoke_key(c: &Connection, pk: &str, at: i64) -> StoreResult<()> {
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    c.execute("DELETE FROM jobs WHERE pk = ?1", [pk])
+    c.exec("DELETE FROM jobs WHERE pk = ?1", [pk])
         .map_err(backend)?;
-    c.execute("DELETE FROM revoke_codes WHERE pk = ?1", [pk])
+    c.exec("DELETE FROM revoke_codes WHERE pk = ?1", [pk])
         .map_err(backend)?;
     super::devices::revoke_all(c, pk, at)?;
     Ok(())
@@ -123,7 +125,7 @@ pub(super) fn bind_key(
 }
 
 pub(super) fn find_key_by_email(c: &Connection, email_hash: &[u8]) -> StoreResult<KeyRecord> {
-    c.query_row(
+    c.row(
         &format!("SELECT {KEY_COLUMNS} FROM keys WHERE email_hash = ?1 AND revoked_at IS NULL"),
         params![email_hash],
         key_from_row,
@@ -138,7 +140,7 @@ pub(super) fn find_key_by_binding(
     email_hash: &[u8],
     phone_hash: &[u8],
 ) -> StoreResult<KeyRecord> {
-    c.query_row(
+    c.row(
         &format!(
             "SELECT {KEY_COLUMNS} FROM keys
              WHERE email_hash = ?1 AND phone_hash = ?2 AND revoked_at IS NULL"
@@ -152,7 +154,7 @@ pub(super) fn find_key_by_binding(
 }
 
 pub(super) fn insert_grant(c: &Connection, g: &GrantRecord) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO grants (pk, scope, value_hash, issuer, jti, issued_at, expires_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
@@ -176,7 +178,7 @@ pub(super) fn has_grant(
     value_hash: &[u8],
     now: i64,
 ) -> StoreResult<bool> {
-    c.query_row(
+    c.row(
         "SELECT EXISTS (SELECT 1 FROM grants
          WHERE pk = ?1 AND scope = ?2 AND value_hash = ?3 AND expires_at > ?4)",
         params![pk, scope, value_hash, now],
@@ -186,7 +188,7 @@ pub(super) fn has_grant(
 }
 
 pub(super) fn insert_job(c: &Connection, j: &Job) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         &format!(
             "INSERT INTO jobs ({JOB_COLUMNS})
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
@@ -271,7 +273,7 @@ pub(super) fn delete_job(c: &Connection, id: &str) -> StoreResult<()> {
 }
 
 pub(super) fn put_revoke_code(c: &Connection, code: &RevokeCode) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO revoke_codes (pk, code_hash, attempts, expires_at)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (pk) DO UPDATE SET code_hash = ?2, attempts = ?3, expires_at = ?4",
@@ -316,7 +318,7 @@ pub(super) fn attempt_revoke_code(
 }
 
 pub(super) fn delete_revoke_code(c: &Connection, pk: &str) -> StoreResult<()> {
-    c.execute("DELETE FROM revoke_codes WHERE pk = ?1", [pk])
+    c.exec("DELETE FROM revoke_codes WHERE pk = ?1", [pk])
         .map_err(backend)?;
     Ok(())
 }

@@ -69,8 +69,36 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
 }
 
+/// `execute` and `query_row` through the connection's statement cache: each
+/// SQL text is parsed once per connection, not on every call.
+trait Cached {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize>;
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>;
+}
+
+impl Cached for Connection {
+    fn exec<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.prepare_cached(sql)?.execute(params)
+    }
+    fn row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.prepare_cached(sql)?.query_row(params, f)
+    }
+}
+
+/// Room for every statement of the store (about 100), so none is parsed
+/// again after it fell out of the cache (rusqlite keeps 16 by default).
+const STATEMENT_CACHE: usize = 192;
+
 fn open(path: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(path).map_err(backend)?;
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     conn.execute_batch("PRAGMA busy_timeout = 5000;")
         .map_err(backend)?;
     switch_to_wal(&conn)?;

@@ -3,6 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::Cached;
+
 use super::{backend, conflict_or_backend};
 use crate::store::{ClientSession, Record, StoreError, StoreResult};
 
@@ -32,7 +34,7 @@ pub(super) fn insert_client(
     owner: Option<&str>,
     now: i64,
 ) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO clients (client_id, data, created_at, owner) VALUES (?1, ?2, ?3, ?4)",
         params![client_id, data, now, owner],
     )
@@ -174,7 +176,7 @@ pub(super) fn use_record(
 }
 
 pub(super) fn record_family(c: &Connection, kind: &str, id: &str) -> StoreResult<String> {
-    c.query_row(
+    c.row(
         "SELECT family FROM records WHERE kind = ?1 AND id = ?2",
         params![kind, id],
         |r| r.get(0),
@@ -185,7 +187,7 @@ pub(super) fn record_family(c: &Connection, kind: &str, id: &str) -> StoreResult
 }
 
 pub(super) fn revoke_family(c: &Connection, family: &str, until: i64) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO revoked_families (family, expires_at) VALUES (?1, ?2)
          ON CONFLICT (family) DO UPDATE SET expires_at = MAX(expires_at, ?2)",
         params![family, until],
@@ -195,7 +197,7 @@ pub(super) fn revoke_family(c: &Connection, family: &str, until: i64) -> StoreRe
 }
 
 pub(super) fn revoke_families_of_key(c: &Connection, pk: &str, until: i64) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO revoked_families (family, expires_at)
          SELECT DISTINCT family, ?2 FROM records WHERE pk = ?1 AND true
          ON CONFLICT (family) DO UPDATE SET expires_at = MAX(expires_at, ?2)",

@@ -81,7 +81,7 @@ impl Writer {
             // BEGIN IMMEDIATE: take the write lock now, so the reads in `f`
             // and its writes see one state even with another process on
             // the file (it waits under busy_timeout).
-            g.conn.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+            run(&g.conn, "BEGIN IMMEDIATE").map_err(backend)?;
         }
         let out = match savepoint(&g.conn, f) {
             Ok(out) => out,
@@ -98,7 +98,7 @@ impl Writer {
         let group = g.group;
         if self.queued.load(Ordering::SeqCst) == 0 || g.in_group >= MAX_GROUP {
             self.commits.fetch_add(1, Ordering::Relaxed);
-            let outcome = match g.conn.execute_batch("COMMIT") {
+            let outcome = match run(&g.conn, "COMMIT") {
                 Ok(()) => None,
                 Err(e) => {
                     let _ = g.conn.execute_batch("ROLLBACK");
@@ -158,16 +158,22 @@ fn savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<StoreResult<T>> {
-    conn.execute_batch("SAVEPOINT w").map_err(backend)?;
+    run(conn, "SAVEPOINT w").map_err(backend)?;
     let out = catch_unwind(AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(StoreError::Backend("a storage write panicked".into())));
-    let end = if out.is_ok() {
-        "RELEASE w"
+    if out.is_ok() {
+        run(conn, "RELEASE w")
     } else {
-        "ROLLBACK TO w; RELEASE w"
-    };
-    conn.execute_batch(end).map_err(backend)?;
+        conn.execute_batch("ROLLBACK TO w; RELEASE w")
+    }
+    .map_err(backend)?;
     Ok(out)
+}
+
+/// One statement without rows, parsed once per connection (these run for
+/// every write).
+fn run(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(|_| ())
 }
 
 #[cfg(test)]
