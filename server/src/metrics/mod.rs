@@ -36,7 +36,8 @@ pub const PUSHES_SENT: &str = "authentiq_pushes_sent_total";
 pub const PUSHES_REFUSED: &str = "authentiq_pushes_refused_total";
 /// Device channels open now.
 pub const DEVICE_CHANNELS: &str = "authentiq_device_channels_open";
-/// Time one database call takes, queueing for the blocking pool included.
+/// Time one database call takes, inline or on the blocking pool (queueing
+/// there included).
 pub const DB_DURATION: &str = "authentiq_db_call_duration_seconds";
 /// Database calls running or waiting now.
 pub const DB_IN_FLIGHT: &str = "authentiq_db_calls_in_flight";

@@ -32,8 +32,8 @@ impl Db {
     }
 
     /// Runs `f`, which can only read: here when the store's reads are
-    /// quick (SQLite: a WAL reader waits for no writer), else on the
-    /// blocking pool as [`Db::call`] does. A read costs a few microseconds
+    /// quick now (SQLite in WAL mode with a reader free: it waits for no
+    /// writer), else on the blocking pool as [`Db::call`] does. A read costs a few microseconds
     /// of SQLite; the hop to the blocking pool and back cost more (two
     /// thread wake-ups).
     pub async fn read<T, F>(&self, f: F) -> StoreResult<T>

@@ -436,8 +436,8 @@ pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
     /// Ends every session of the account, but `except`.
     fn delete_account_sessions(&self, account_id: &str, except: Option<&str>) -> StoreResult<()>;
 
-    /// Remembers that `client_id` knows `pk` as `sub` (when first seen; a
-    /// `sub` stays bound to the key it first named).
+    /// Remembers that `client_id` knows `pk` as `sub` (a `sub` stays bound
+    /// to the key it first named; a repeat only moves `seen_at`).
     fn remember_subject(&self, client_id: &str, sub: &str, pk: &str, now: i64) -> StoreResult<()>;
     /// The key `client_id` knows as `sub`.
     fn find_subject(&self, client_id: &str, sub: &str) -> StoreResult<String>;

@@ -113,7 +113,8 @@ fn lock(t: &mut Tx<'_>, class: Lock, key: &str) -> StoreResult<()> {
 
 /// Runs `f` on a thread of its own. The blocking client drives a runtime
 /// of its own, which panics on a thread that already drives one (an async
-/// task): the store's methods run on tokio's blocking pool ([`super::Db`]),
+/// task): a PostgreSQL store's methods run on tokio's blocking pool
+/// ([`super::Db`], reads too),
 /// but opening and closing may happen on an async thread.
 fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     std::thread::scope(|s| s.spawn(f).join()).unwrap_or_else(|p| std::panic::resume_unwind(p))

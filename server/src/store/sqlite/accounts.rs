@@ -3,9 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Cached;
-
-use super::{backend, conflict_or_backend};
+use super::{Cached, backend, conflict_or_backend};
 use crate::store::{Account, StoreError, StoreResult};
 
 const COLUMNS: &str = "id, email, password_hash, role, deactivated_at, authentiq_pk, created_at";

@@ -2,9 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Cached;
-
-use super::{SqliteStore, backend, conflict_or_backend};
+use super::{Cached, SqliteStore, backend, conflict_or_backend};
 use crate::store::devices::{DeviceRecord, DeviceStore, FIRST_DEVICE, TOUCH_INTERVAL};
 use crate::store::{KeyRecord, StoreError, StoreResult};
 

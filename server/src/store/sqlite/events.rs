@@ -2,11 +2,9 @@
 //! security event log, and the queue of outgoing requests.
 
 use rusqlite::types::Value;
-
-use super::Cached;
 use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 
-use super::backend;
+use super::{Cached, backend};
 use crate::store::{
     EventCount, EventFilter, Outgoing, RateDecision, SecurityEvent, StoreResult, StoredEvent,
 };

@@ -2,9 +2,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Cached;
-
-use super::{backend, conflict_or_backend};
+use super::{Cached, backend, conflict_or_backend};
 use crate::store::{StoreError, StoreResult};
 
 pub(super) fn get(c: &Connection, name: &str) -> StoreResult<(i64, String)> {

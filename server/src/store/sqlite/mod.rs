@@ -67,6 +67,10 @@ pub struct SqliteStore {
     writer: writer::Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Readers in use now (see [`Store::quick_reads`]).
+    busy_readers: AtomicUsize,
+    /// Whether the database is in WAL mode, where readers wait for no writer.
+    wal: bool,
 }
 
 /// `execute` and `query_row` through the connection's statement cache: each
@@ -174,10 +178,15 @@ impl SqliteStore {
         let readers = (0..READERS)
             .map(|_| open(path).map(Mutex::new))
             .collect::<StoreResult<Vec<_>>>()?;
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .map_err(backend)?;
         Ok(Self {
             writer: writer::Writer::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            busy_readers: AtomicUsize::new(0),
+            wal: mode.eq_ignore_ascii_case("wal"),
         })
     }
 
@@ -193,6 +202,13 @@ impl SqliteStore {
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        self.busy_readers.fetch_add(1, Ordering::SeqCst);
+        let out = self.read_on_a_reader(f);
+        self.busy_readers.fetch_sub(1, Ordering::SeqCst);
+        out
+    }
+
+    fn read_on_a_reader<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         // Take an idle reader if one is free, else wait on the next in turn.
         for r in &self.readers {
             if let Ok(conn) = r.try_lock() {
@@ -208,10 +224,12 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
-    /// Readers have connections of their own and, in WAL mode, wait for no
-    /// writer.
+    /// In WAL mode, while a reader is free: readers have connections of
+    /// their own and wait for no writer then. Without WAL a read may wait
+    /// for a commit, and with every reader busy (a long scan on the blocking
+    /// pool) for that reader: not on an async thread.
     fn quick_reads(&self) -> bool {
-        true
+        self.wal && self.busy_readers.load(Ordering::SeqCst) < self.readers.len()
     }
 
     fn get_key_material(&self, name: &str) -> StoreResult<(i64, String)> {

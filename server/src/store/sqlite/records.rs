@@ -3,9 +3,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::Cached;
-
-use super::{backend, conflict_or_backend};
+use super::{Cached, backend, conflict_or_backend};
 use crate::store::{ClientSession, Record, StoreError, StoreResult};
 
 const RECORD_COLUMNS: &str =

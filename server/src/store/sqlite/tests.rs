@@ -57,3 +57,34 @@ fn two_processes_migrating_at_once_apply_each_migration_once() {
         }
     }
 }
+
+#[test]
+fn reads_are_quick_in_wal_mode_while_a_reader_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = std::sync::Arc::new(SqliteStore::open(&dir.path().join("db.sqlite")).unwrap());
+    assert!(s.wal);
+    assert!(s.quick_reads());
+    // Every reader held by a read that waits: the next read is not quick.
+    let all_in = std::sync::Arc::new(std::sync::Barrier::new(READERS + 1));
+    let release = std::sync::Arc::new(std::sync::Barrier::new(READERS + 1));
+    let holders: Vec<_> = (0..READERS)
+        .map(|_| {
+            let (s, all_in, release) = (s.clone(), all_in.clone(), release.clone());
+            std::thread::spawn(move || {
+                s.read(|_| {
+                    all_in.wait();
+                    release.wait();
+                    Ok(())
+                })
+                .unwrap();
+            })
+        })
+        .collect();
+    all_in.wait();
+    assert!(!s.quick_reads());
+    release.wait();
+    for h in holders {
+        h.join().unwrap();
+    }
+    assert!(s.quick_reads());
+}
