@@ -8,10 +8,8 @@ use super::*;
 #[tokio::test]
 async fn a_removed_device_stops_at_once_and_the_identity_stays() {
     let s = server().await;
-    let (a, b, c) = (Device::new(), Device::new(), Device::new());
-    s.register(&a).await;
-    let id = a.pk.clone();
-    link(&s, &a, &b, &id).await;
+    let (a, b, id, _) = linked_pair(&s).await;
+    let c = Device::new();
     let sub = known_sub(&s, &id).await;
 
     // Renamed from the other device.
@@ -103,10 +101,7 @@ async fn a_removed_device_stops_at_once_and_the_identity_stays() {
 async fn a_removed_device_hears_nothing_more_even_before_the_event_that_says_so() {
     use authentiq_protocol::payloads::{DeviceEvent, ScopeJobUpdate};
     let s = server().await;
-    let (a, b) = (Device::new(), Device::new());
-    s.register(&a).await;
-    let id = a.pk.clone();
-    link(&s, &a, &b, &id).await;
+    let (a, b, id, _) = linked_pair(&s).await;
     let mut b_channel = SseReader::new(channel_for(&s, &b, &id).await);
     let mut a_channel = SseReader::new(open_channel(&s, &a, None).await);
     // What the channels replay (the link) is read first.
@@ -135,10 +130,7 @@ async fn a_removed_device_hears_nothing_more_even_before_the_event_that_says_so(
 #[tokio::test]
 async fn the_first_device_can_be_removed_and_the_id_and_its_sub_stay() {
     let s = server().await;
-    let (a, b) = (Device::new(), Device::new());
-    s.register(&a).await;
-    let id = a.pk.clone();
-    link(&s, &a, &b, &id).await;
+    let (a, b, id, _) = linked_pair(&s).await;
     let sub = known_sub(&s, &id).await;
     // B removes A, the key whose PK is the ID.
     assert_eq!(
@@ -155,10 +147,7 @@ async fn the_first_device_can_be_removed_and_the_id_and_its_sub_stay() {
 #[tokio::test]
 async fn revoking_the_id_ends_every_device_of_it() {
     let s = server().await;
-    let (a, b) = (Device::new(), Device::new());
-    let secret = s.register(&a).await;
-    let id = a.pk.clone();
-    link(&s, &a, &b, &id).await;
+    let (a, b, id, secret) = linked_pair(&s).await;
     let mut b_channel = SseReader::new(channel_for(&s, &b, &id).await);
     let res = s
         .http

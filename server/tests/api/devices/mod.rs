@@ -127,6 +127,16 @@ async fn link(s: &TestServer, existing: &Device, new: &Device, id: &str) {
     );
 }
 
+/// A registered device A and a device B linked to its identity: A, B, the
+/// ID (A's key) and A's revocation secret.
+async fn linked_pair(s: &TestServer) -> (Device, Device, String, String) {
+    let (a, b) = (Device::new(), Device::new());
+    let secret = s.register(&a).await;
+    let id = a.pk.clone();
+    link(s, &a, &b, &id).await;
+    (a, b, id, secret)
+}
+
 /// The `sub` the RP knows `id` by, remembered as if it signed them in.
 async fn known_sub(s: &TestServer, id: &str) -> String {
     let client = authentiq_server::oidc::clients::find(&s.state, RP)
