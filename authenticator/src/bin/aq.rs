@@ -1,7 +1,16 @@
 //! `aq`: the Authentiq authenticator in a terminal.
+//!
+//! This file runs a command: exit codes, `main` and [`run`], which does
+//! each command; its arguments are in `aq/cli.rs`, what it prints in
+//! `aq/output.rs`, and `aq link`, `aq devices` and `aq recover` in
+//! `aq/devices.rs`.
 
+#[path = "aq/cli.rs"]
+mod cli;
 #[path = "aq/devices.rs"]
 mod devices;
+#[path = "aq/output.rs"]
+mod output;
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -9,199 +18,16 @@ use std::sync::Arc;
 use authentiq_authenticator::app::{self, AppError, Authenticator, Incoming};
 use authentiq_authenticator::client::ClientError;
 use authentiq_authenticator::keystore::{KeyStoreError, OsKeyring};
-use authentiq_authenticator::local::Request;
 use authentiq_authenticator::notifier::{DesktopNotifier, Notice, notify_or_log};
 use authentiq_protocol::payloads::ClaimScope;
-use clap::{Parser, Subcommand};
+use clap::Parser;
 use serde_json::{Value, json};
 
-#[derive(Debug, Parser)]
-#[command(
-    name = "aq",
-    version,
-    about = "Authentiq in your terminal: your passwordless sign-in key, verified email and phone, and sign-in approvals.",
-    after_help = "Examples:
-  aq init --server https://id.example.com      create your Authentiq ID (shows the revocation secret once)
-  aq verify email me@example.com               send a code to the address
-  aq verify email me@example.com --code 123456 confirm it
-  aq watch                                     wait for sign-in requests (notifies)
-  aq inbox                                     list pending requests
-  aq approve 7 --number 47 --share phone       approve request 7, picking the number shown on the page
-  aq approve 8                                 approve request 8, started by the website's backend with
-                                               no page (backchannel): no number, check its message first
-  aq deny 7 --report                           deny, and report it was not you
-  aq signout --all                             sign out everywhere: end every session and refresh token
-                                               of your ID; websites that asked for it are told
-  aq revoke --secret - < secret.txt            revoke, the secret read from standard input
-                                               (typed or piped: never in shell history or ps)
-
-Exit codes: 0 ok, 1 error, 2 usage (also: approve without --number, or with it for a backchannel
-request), 3 keyring unavailable or locked, 4 refused by the server, 5 server unreachable, 6 no such
-or expired request, 7 no identity yet."
-)]
-struct Cli {
-    /// Where profiles are kept (default: $AQ_HOME, $XDG_DATA_HOME/authentiq or ~/.local/share/authentiq).
-    #[arg(long, global = true, env = "AQ_HOME")]
-    home: Option<std::path::PathBuf>,
-    /// One identity per profile.
-    #[arg(long, global = true, default_value = "default", env = "AQ_PROFILE")]
-    profile: String,
-    /// Machine-readable output.
-    #[arg(long, global = true)]
-    json: bool,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Create your Authentiq ID on a server.
-    Init {
-        #[arg(long)]
-        server: String,
-    },
-    /// Show your Authentiq ID, with a QR code.
-    Id,
-    /// Verify an email address or phone number.
-    Verify {
-        #[command(subcommand)]
-        what: Verify,
-    },
-    /// List pending requests — sign-ins, verifications, re-authentications —
-    /// after catching up with the server.
-    Inbox,
-    /// Approve a request with the number shown on the sign-in page; a
-    /// backchannel request (started by the website's backend: no page, no
-    /// number) without one, once its message is what the website shows.
-    Approve {
-        id: String,
-        /// The number shown on the sign-in page (one of the request's three).
-        /// Not for a backchannel request: it has none.
-        #[arg(long)]
-        number: Option<u16>,
-        /// Share an optional claim too (required ones are always shared). Repeatable.
-        #[arg(long)]
-        share: Vec<String>,
-        /// Remember this browser: next time the request comes by itself.
-        #[arg(long)]
-        remember: bool,
-    },
-    /// Deny a request.
-    Deny {
-        id: String,
-        /// Report it: this wasn't me.
-        #[arg(long)]
-        report: bool,
-    },
-    /// Open a request from its QR code or link: the session URI, or an
-    /// `authentiq://sign-in?session=…` link.
-    Open { session: String },
-    /// Stay connected and show requests as they arrive (with a notification).
-    Watch,
-    /// Sign out everywhere (--all): end every session and token of your ID at every website.
-    ///
-    /// The server ends every sign-in session and every refresh token of your
-    /// Authentiq ID, and tells the websites that registered for it
-    /// (back-channel logout). Websites then ask you to sign in again; the ID
-    /// stays. Exit codes as for every command (4: the server refused).
-    Signout {
-        /// Every session and token of the ID, everywhere (the only kind: aq
-        /// holds no browser sessions of its own).
-        #[arg(long)]
-        all: bool,
-    },
-    /// Your decisions.
-    History {
-        #[arg(long, default_value_t = 50)]
-        limit: u32,
-    },
-    /// Link this computer to an existing Authentiq ID: shows a number that a
-    /// device of the ID approves (`aq devices approve`), then waits.
-    Link {
-        #[arg(long)]
-        server: String,
-        /// The ID to link to.
-        #[arg(long, allow_hyphen_values = true)]
-        id: String,
-        /// What to call this device.
-        #[arg(long, default_value = "Linked device")]
-        name: String,
-    },
-    /// The ID's devices: list, rename, remove; approve or deny a new one.
-    Devices {
-        #[command(subcommand)]
-        what: Option<devices::Devices>,
-    },
-    /// Recover your ID on a new device when every device is lost: the
-    /// recovery secret and the codes sent to its email (and phone); it
-    /// completes after a waiting period during which its devices may cancel.
-    Recover {
-        #[command(subcommand)]
-        what: devices::Recover,
-    },
-    /// Revoke your Authentiq ID: with its revocation secret, or — device
-    /// lost — with the email and phone bound to it (a code is emailed first).
-    Revoke {
-        /// The revocation secret, or `-` to read it from standard input (a
-        /// secret on the command line is seen by `ps` and kept in your
-        /// shell's history).
-        #[arg(
-            long,
-            value_name = "SECRET|-",
-            allow_hyphen_values = true,
-            conflicts_with_all = ["email", "phone"],
-            required_unless_present = "email"
-        )]
-        secret: Option<String>,
-        #[arg(long, requires = "phone")]
-        email: Option<String>,
-        #[arg(long, requires = "email")]
-        phone: Option<String>,
-        /// The code from the email (second call).
-        #[arg(long, requires = "email")]
-        code: Option<String>,
-        /// The server, when this device has no profile for it.
-        #[arg(long)]
-        server: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-enum Verify {
-    /// Send a code to ADDR, or confirm with --code.
-    Email {
-        addr: String,
-        #[arg(long)]
-        code: Option<String>,
-        /// Ask the server to keep the code in its outbox (test servers).
-        #[arg(long, hide = true)]
-        test: bool,
-    },
-    /// Send a code to NUMBER (international form, +…), or confirm with --code.
-    Phone {
-        number: String,
-        #[arg(long)]
-        code: Option<String>,
-        #[arg(long, hide = true)]
-        test: bool,
-    },
-}
+use cli::{Cli, Command, Verify, usage_problem};
+use output::{answered_json, describe, request_json, show};
 
 /// The exit code of a usage error (clap's too).
 const USAGE: u8 = 2;
-
-/// What clap cannot say: arguments that parse but ask for nothing aq does.
-fn usage_problem(command: &Command) -> Option<&'static str> {
-    match command {
-        Command::Signout { all: false } => Some(
-            "`aq signout` needs --all: it signs your ID out everywhere (every website's \
-             session and refresh token). aq holds no browser sessions of its own, so there is no \
-             narrower sign-out; to leave one website, sign out there.",
-        ),
-        _ => None,
-    }
-}
-
 fn exit_code(e: &AppError) -> u8 {
     match e {
         AppError::KeyStore(KeyStoreError::NoSecretService(_) | KeyStoreError::Locked(_)) => 3,
@@ -248,83 +74,6 @@ async fn main() -> ExitCode {
         }
     }
 }
-
-#[allow(clippy::print_stdout)] // a CLI prints
-fn show(json: bool, value: serde_json::Value, text: impl FnOnce() -> String) {
-    if json {
-        println!("{value}");
-    } else {
-        println!("{}", text());
-    }
-}
-
-fn when(t: i64) -> String {
-    let secs = t - app::now();
-    if secs > 0 {
-        format!("expires in {}:{:02}", secs / 60, secs % 60)
-    } else {
-        "expired".into()
-    }
-}
-
-/// A request as `--json` shows it: the inbox's record, with its `label`
-/// ("Sign in to X", "Verify your details for X", "Confirm it's you for X").
-fn request_json(r: &Request) -> Value {
-    let mut v = json!(r);
-    if let Some(o) = v.as_object_mut() {
-        o.insert("label".into(), json!(r.label()));
-    }
-    v
-}
-
-/// What `aq approve` / `aq deny` did, as `--json` shows it.
-fn answered_json(r: &Request, result: &str) -> Value {
-    json!({
-        "id": r.id,
-        "result": result,
-        "purpose": r.purpose,
-        "backchannel": r.backchannel,
-        "binding_message": r.binding_message,
-        "label": r.label(),
-    })
-}
-
-fn describe(r: &Request) -> String {
-    let head = format!(
-        "{}  {}{}\n        from {} ({})\n        asks for: {}",
-        r.id,
-        r.label(),
-        r.client_uri
-            .as_deref()
-            .map(|u| format!(" <{u}>"))
-            .unwrap_or_default(),
-        r.ip,
-        r.user_agent.as_deref().unwrap_or(if r.backchannel {
-            "unknown client"
-        } else {
-            "unknown browser"
-        }),
-        r.scope,
-    );
-    match r.binding_check() {
-        // No page shows a number: what to check is the client's message.
-        Some(check) => format!(
-            "{head}\n        backchannel: started by {}'s backend, no number to match\n        \
-             {check}   {}\n        approve with: aq approve {}",
-            r.client_name,
-            when(r.expires_at),
-            r.id,
-        ),
-        None => format!(
-            "{head}\n        numbers: {} {} {}   {}",
-            r.numbers[0],
-            r.numbers[1],
-            r.numbers[2],
-            when(r.expires_at),
-        ),
-    }
-}
-
 async fn run(cli: Cli) -> Result<(), AppError> {
     let home = cli.home.clone().unwrap_or_else(app::default_home);
     let keystore = Arc::new(OsKeyring::new());

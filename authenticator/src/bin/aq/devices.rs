@@ -8,7 +8,8 @@ use authentiq_authenticator::keystore::KeyStore;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::{secret_from_stdin, show};
+use super::output::show;
+use super::secret_from_stdin;
 
 #[derive(Debug, Subcommand)]
 pub enum Devices {
