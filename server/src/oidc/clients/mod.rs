@@ -1,11 +1,21 @@
 //! Relying parties: from the configuration file, or added with
 //! `authentiq-server client add` (stored, secret hashed).
+//!
+//! Here: [`Client`] and its settings, with the questions the endpoints ask
+//! of it (redirect URIs, response and grant types, its secret). Checking
+//! that a configured client makes sense ([`Client::validate`]) is in
+//! `validate.rs`; finding clients in the configuration and the store
+//! ([`find`], [`all`], [`stored`]) in `lookup.rs`.
 
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
-use crate::store::StoreError;
-use crate::{ApiError, AppState};
+mod lookup;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub use lookup::{all, find, stored};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -257,122 +267,6 @@ impl Client {
             None => false,
         }
     }
-
-    /// Checks that a configured client makes sense.
-    pub fn validate(&self) -> Result<(), String> {
-        if self.client_id.is_empty() || self.name.is_empty() {
-            return Err("client_id and name are required".into());
-        }
-        if self.redirect_uris.is_empty() && self.uses_redirects() {
-            return Err(format!("client {}: no redirect_uris", self.client_id));
-        }
-        match self.backchannel_token_delivery_mode.as_deref() {
-            None | Some("poll") => {}
-            Some("ping") if self.backchannel_client_notification_endpoint.is_some() => {}
-            Some("ping") => {
-                return Err(format!(
-                    "client {}: ping mode needs backchannel_client_notification_endpoint",
-                    self.client_id
-                ));
-            }
-            Some(other) => {
-                return Err(format!(
-                    "client {}: backchannel_token_delivery_mode {other} is not supported (poll or ping)",
-                    self.client_id
-                ));
-            }
-        }
-        for (what, r) in self
-            .redirect_uris
-            .iter()
-            .map(|r| ("redirect_uri", r))
-            .chain(
-                self.post_logout_redirect_uris
-                    .iter()
-                    .map(|r| ("post_logout_redirect_uri", r)),
-            )
-            .chain(
-                self.backchannel_logout_uri
-                    .iter()
-                    .map(|r| ("backchannel_logout_uri", r)),
-            )
-            .chain(
-                self.backchannel_client_notification_endpoint
-                    .iter()
-                    .map(|r| ("backchannel_client_notification_endpoint", r)),
-            )
-        {
-            let u = url::Url::parse(r)
-                .map_err(|e| format!("client {}: {what} {r}: {e}", self.client_id))?;
-            if u.fragment().is_some() {
-                return Err(format!(
-                    "client {}: {what} {r} has a fragment",
-                    self.client_id
-                ));
-            }
-            if !matches!(u.scheme(), "https" | "http") && what.starts_with("backchannel") {
-                return Err(format!(
-                    "client {}: {what} {r} is not an http(s) URL",
-                    self.client_id
-                ));
-            }
-        }
-        for flow in &self.sdk_flows {
-            if flow.slug.trim().is_empty()
-                || flow
-                    .scope
-                    .parse::<authentiq_protocol::scope::Scope>()
-                    .is_err()
-            {
-                return Err(format!(
-                    "client {}: SDK flow {:?} needs a slug and a valid scope",
-                    self.client_id, flow.slug
-                ));
-            }
-        }
-        if let Some(w) = &self.sdk_webhook_uri
-            && !url::Url::parse(w).is_ok_and(|u| matches!(u.scheme(), "https" | "http"))
-        {
-            return Err(format!(
-                "client {}: sdk_webhook_uri must be an http(s) URL",
-                self.client_id
-            ));
-        }
-        if self.is_public() && !self.require_pkce {
-            return Err(format!(
-                "client {}: a public client cannot opt out of PKCE",
-                self.client_id
-            ));
-        }
-        let has_secret = self.client_secret.is_some() || self.client_secret_sha256.is_some();
-        if self.is_public() == has_secret {
-            return Err(format!(
-                "client {}: a public client has no secret; a confidential one needs one",
-                self.client_id
-            ));
-        }
-        if self.id_token_signed_response_alg == "HS256"
-            && self
-                .client_secret
-                .as_ref()
-                .is_none_or(|s| s.len() < super::keys::HS256_MIN_SECRET)
-        {
-            return Err(format!(
-                "client {}: HS256 needs the client_secret itself in the configuration, at least {} bytes",
-                self.client_id,
-                super::keys::HS256_MIN_SECRET
-            ));
-        }
-        if !["RS256", "ES256", "EdDSA", "HS256"]
-            .contains(&self.id_token_signed_response_alg.as_str())
-        {
-            return Err(format!(
-                "client {}: unsupported id_token_signed_response_alg",
-                self.client_id
-            ));
-        }
-        Ok(())
-    }
 }
 
 /// `code id_token` and `id_token code` are the same response type.
@@ -381,143 +275,4 @@ pub fn normalize_response_type(rt: &str) -> Vec<&str> {
     words.sort_unstable();
     words.dedup();
     words
-}
-
-/// Finds a client: the configuration first, then the database.
-pub async fn find(state: &AppState, client_id: &str) -> Result<Option<Client>, ApiError> {
-    if let Some(c) = state
-        .config
-        .clients
-        .iter()
-        .find(|c| c.client_id == client_id)
-    {
-        return Ok(Some(c.clone()));
-    }
-    let id = client_id.to_string();
-    let data = match state.db.read(move |s| s.get_client(&id)).await {
-        Ok(data) => data,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(e) => return Err(e.into()),
-    };
-    Ok(Some(loaded(state, &data).await?))
-}
-
-/// A stored client, made ready: its sealed secret opened, and suspended
-/// when its owner may no longer own clients.
-async fn loaded(state: &AppState, data: &str) -> Result<Client, ApiError> {
-    let mut client: Client = serde_json::from_str(data).map_err(|e| {
-        tracing::error!(error = %e, "a stored client does not parse");
-        ApiError::internal("corrupt client record")
-    })?;
-    if let Some(sealed) = &client.client_secret_sealed {
-        client.client_secret = Some(state.sealer.open(sealed, &client.client_id).map_err(|e| {
-            tracing::error!(error = %e, client = %client.client_id, "cannot open a sealed client secret");
-            ApiError::internal("cannot open the client secret")
-        })?);
-    }
-    if let Some(owner) = client.owner.clone() {
-        client.suspended = match state.db.read(move |s| s.get_account(&owner)).await {
-            Ok(a) => {
-                a.deactivated_at.is_some()
-                    || !crate::accounts::Role::parse(&a.role).is_some_and(|r| r.may_own_clients())
-            }
-            Err(StoreError::NotFound) => true,
-            Err(e) => return Err(e.into()),
-        };
-    }
-    Ok(client)
-}
-
-/// Every client: the configuration's, then the database's.
-pub async fn all(state: &AppState) -> Result<Vec<Client>, ApiError> {
-    let mut out = state.config.clients.clone();
-    out.extend(stored(state, None).await?);
-    Ok(out)
-}
-
-/// The stored clients (those `owner` registered, or all).
-pub async fn stored(state: &AppState, owner: Option<&str>) -> Result<Vec<Client>, ApiError> {
-    let owner = owner.map(str::to_string);
-    let rows = state
-        .db
-        .call(move |s| match owner {
-            Some(o) => s.list_clients_of(&o),
-            None => s.list_clients(),
-        })
-        .await?;
-    let mut out = Vec::new();
-    for (_, data) in rows {
-        out.push(loaded(state, &data).await?);
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn client() -> Client {
-        Client {
-            client_id: "c".into(),
-            client_secret: None,
-            client_secret_sha256: Some(crate::secrets::hash_secret_b64("s3cret")),
-            name: "C".into(),
-            redirect_uris: vec!["https://rp.example/cb".into()],
-            client_uri: None,
-            logo_uri: None,
-            token_endpoint_auth_method: AuthMethod::ClientSecretBasic,
-            response_types: vec!["code".into(), "id_token code".into()],
-            id_token_signed_response_alg: "RS256".into(),
-            subject_type: SubjectType::Pairwise,
-            ..Client::default()
-        }
-    }
-
-    #[test]
-    fn redirect_uris_match_exactly() {
-        let c = client();
-        assert!(c.has_redirect_uri("https://rp.example/cb"));
-        for bad in [
-            "https://rp.example/cb/",
-            "https://rp.example/cb?x=1",
-            "https://rp.example/c",
-            "HTTPS://rp.example/cb",
-        ] {
-            assert!(!c.has_redirect_uri(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn response_types_ignore_word_order() {
-        let c = client();
-        assert!(c.allows_response_type("code"));
-        assert!(c.allows_response_type("code id_token"));
-        assert!(!c.allows_response_type("token"));
-        assert!(!c.allows_response_type("code token"));
-    }
-
-    #[test]
-    fn secrets_compare_by_hash() {
-        let c = client();
-        assert!(c.verify_secret("s3cret"));
-        assert!(!c.verify_secret("s3cre"));
-        assert!(!c.verify_secret(""));
-    }
-
-    #[test]
-    fn validation_catches_misconfiguration() {
-        assert!(client().validate().is_ok());
-        let mut c = client();
-        c.token_endpoint_auth_method = AuthMethod::None;
-        assert!(c.validate().is_err(), "public with a secret");
-        c.client_secret_sha256 = None;
-        assert!(c.validate().is_ok());
-        c.redirect_uris = vec!["https://x.example/cb#frag".into()];
-        assert!(c.validate().is_err());
-        let mut c = client();
-        c.id_token_signed_response_alg = "HS256".into();
-        assert!(c.validate().is_err(), "HS256 needs the secret itself");
-        c.id_token_signed_response_alg = "none".into();
-        assert!(c.validate().is_err());
-    }
 }
