@@ -79,7 +79,7 @@ pub async fn list(
     let aud = audience(&state, &pk, "list");
     let signed = verify::<DeviceList>(&state, &pk, aud, &token).await?;
     let owned = pk.clone();
-    let devices = state.db.call(move |s| s.list_devices(&owned)).await?;
+    let devices = state.db.read(move |s| s.list_devices(&owned)).await?;
     Ok(Json(DeviceListBody {
         devices: devices
             .into_iter()

@@ -128,7 +128,7 @@ impl AppState {
         outcome: &str,
     ) -> Result<(), ApiError> {
         let owned = id_pk.to_string();
-        let devices = self.db.call(move |s| s.list_devices(&owned)).await?;
+        let devices = self.db.read(move |s| s.list_devices(&owned)).await?;
         if devices.len() > 1 {
             self.withdraw(id_pk, request, outcome).await?;
         }

@@ -135,7 +135,7 @@ pub async fn open(
         let mut closing: Option<tokio::time::Instant> = None;
         loop {
             let (owned, now) = (pk.clone(), state.now());
-            let events = match state.db.call(move |s| s.events_after(&owned, sent, now)).await {
+            let events = match state.db.read(move |s| s.events_after(&owned, sent, now)).await {
                 Ok(events) => events,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot read device events");

@@ -83,6 +83,6 @@ async fn count(
     };
     Ok(state
         .db
-        .call(move |s| s.count_security_events(&filter))
+        .read(move |s| s.count_security_events(&filter))
         .await?)
 }

@@ -6,7 +6,8 @@
 use std::sync::Arc;
 
 use super::{
-    Account, DeviceRecord, Job, KeyRecord, Record, Store, StoreError, StoreResult, postgres,
+    Account, DeviceRecord, EventCount, EventFilter, Job, KeyRecord, Record, Store, StoreError,
+    StoreResult, StoredEvent, postgres,
 };
 
 #[derive(Debug, Clone)]
@@ -86,6 +87,22 @@ impl Reads<'_> {
     }
     pub fn get_device(&self, pk: &str) -> StoreResult<DeviceRecord> {
         self.0.get_device(pk)
+    }
+    pub fn list_devices(&self, id_pk: &str) -> StoreResult<Vec<DeviceRecord>> {
+        self.0.list_devices(id_pk)
+    }
+    pub fn events_after(&self, pk: &str, after: i64, now: i64) -> StoreResult<Vec<StoredEvent>> {
+        self.0.events_after(pk, after, now)
+    }
+    /// Only with a key in the filter (an index range): a filter without one
+    /// scans the log, which belongs on the blocking pool ([`Db::call`]).
+    pub fn count_security_events(&self, filter: &EventFilter) -> StoreResult<EventCount> {
+        if filter.pk.is_none() {
+            return Err(StoreError::Backend(
+                "a count of security events without a key is not a quick read".into(),
+            ));
+        }
+        self.0.count_security_events(filter)
     }
 }
 
