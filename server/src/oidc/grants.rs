@@ -363,7 +363,7 @@ async fn commit(
     let (owned, now) = (id.to_string(), state.now());
     match state
         .db
-        .call(move |s| s.exchange(kind, &owned, now, &issue))
+        .call(move |s| s.exchange(kind, &owned, now, false, &issue))
         .await
     {
         Ok(_) => Ok(Ok(Issued {

@@ -6,7 +6,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::hub::Topic;
-use crate::store::{Record, StoreError};
+use crate::store::{Record, StoreError, Write};
 use crate::{ApiError, AppState};
 
 pub const SESSION: &str = "session";
@@ -63,7 +63,22 @@ pub async fn modify<T, R>(
     state: &AppState,
     kind: &'static str,
     id: &str,
+    change: impl FnMut(&mut T) -> Result<R, ApiError>,
+) -> Result<R, ApiError>
+where
+    T: Serialize + DeserializeOwned,
+{
+    modify_with(state, kind, id, change, &[]).await
+}
+
+/// [`modify`], and `also` in the same transaction as the change (a
+/// security event about it, say): stored with it or not at all.
+pub async fn modify_with<T, R>(
+    state: &AppState,
+    kind: &'static str,
+    id: &str,
     mut change: impl FnMut(&mut T) -> Result<R, ApiError>,
+    also: &[Write],
 ) -> Result<R, ApiError>
 where
     T: Serialize + DeserializeOwned,
@@ -74,12 +89,14 @@ where
         };
         let out = change(&mut data)?;
         let new = serde_json::to_string(&data).map_err(|e| ApiError::internal(e.to_string()))?;
-        let (k, i, version) = (record.kind.clone(), record.id.clone(), record.version);
-        match state
-            .db
-            .call(move |s| s.replace_record(&k, &i, version, &new))
-            .await
-        {
+        let mut writes = vec![Write::ReplaceRecord {
+            kind: record.kind,
+            id: record.id,
+            version: record.version,
+            data: new,
+        }];
+        writes.extend_from_slice(also);
+        match state.db.call(move |s| s.write_all(&writes)).await {
             Ok(()) => {
                 if kind == SESSION {
                     state.hub.signal(&Topic::Session(id.to_string()));
@@ -170,7 +187,8 @@ pub async fn take<T: DeserializeOwned>(
 ) -> Result<Taken<T>, ApiError> {
     let (owned, now) = (id.to_string(), state.now());
     // A spent sign-in session is still read (its page shows how it ended).
-    // (Codes and refresh tokens are spent by `Store::exchange`.)
+    // (Codes, refresh tokens, and sign-in sessions at /continue, are spent
+    // by `Store::exchange`, with what they are exchanged for.)
     match state
         .db
         .call(move |s| s.use_record(kind, &owned, now, true))

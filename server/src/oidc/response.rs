@@ -14,6 +14,7 @@ use super::clients::Client;
 use super::page;
 use super::session::{AuthRequest, ResponseMode, SsoData};
 use super::tokens::{self, CodeData, Grant};
+use crate::store::{Record, StoreError};
 use crate::{ApiError, AppState};
 
 /// Sends `params` to `redirect_uri` in `mode`.
@@ -111,17 +112,30 @@ pub struct Outcome {
     pub response: Response,
 }
 
+/// A single-use record a completion spends (keeping its data, as
+/// [`super::records::take`] does), and records stored `with` it: in the one
+/// transaction that stores the code and tokens, so a sign-in completes once
+/// and all of it is durable or none.
+#[derive(Debug)]
+pub struct Spend {
+    pub kind: &'static str,
+    pub id: String,
+    pub with: Vec<Record>,
+}
+
 /// Mints what `request.response_type` asks for and answers the client.
-#[allow(clippy::too_many_arguments)]
 ///
 /// `sid` is the SSO session the sign-in belongs to, `sso` what it holds. A
-/// key that is no longer live gets nothing: `Err` with status 410.
+/// key that is no longer live gets nothing: `Err` with status 410. With
+/// `spend`, a record already spent (or expired) gets nothing either: `Err`
+/// with 409.
 pub async fn complete(
     state: &AppState,
     client: &Client,
     request: &AuthRequest,
     sid: &str,
     sso: &SsoData,
+    spend: Option<Spend>,
 ) -> Result<Outcome, ApiError> {
     if !super::grants::key_is_live(state, &sso.pk).await? {
         return Err(ApiError::revoked_key("the user's Authentiq ID was revoked"));
@@ -143,10 +157,11 @@ pub async fn complete(
     let sub = tokens::subject(state, client, &sso.pk);
     super::records::remember_subject(state, &client.client_id, sub, &sso.pk).await?;
     let mut params: Vec<(&str, String)> = Vec::new();
+    let mut issue = Vec::new();
     let mut code = None;
     let mut access = None;
     if request.wants("code") {
-        let c = tokens::issue_code(
+        let (c, record) = tokens::new_code(
             state,
             &CodeData {
                 grant: grant.clone(),
@@ -154,13 +169,14 @@ pub async fn complete(
                 code_challenge: request.code_challenge.clone(),
                 dpop_jkt: request.dpop_jkt.clone(),
             },
-        )
-        .await?;
+        )?;
+        issue.push(record);
         params.push(("code", c.clone()));
         code = Some(c);
     }
     if request.wants("token") {
-        let t = tokens::issue_access(state, &grant).await?;
+        let t = super::records::new_token();
+        issue.push(tokens::access_record(state, &grant, &t)?);
         params.push(("access_token", t.clone()));
         params.push(("token_type", "Bearer".into()));
         params.push(("expires_in", tokens::ACCESS_TTL.to_string()));
@@ -171,6 +187,8 @@ pub async fn complete(
         let id = tokens::id_token(state, client, &grant, access.as_deref(), code.as_deref())?;
         params.push(("id_token", id));
     }
+    // Last, so nothing that can fail comes after the spend.
+    store(state, spend, issue).await?;
     if let Some(s) = &request.state {
         params.push(("state", s.clone()));
     }
@@ -187,4 +205,32 @@ pub async fn complete(
     Ok(Outcome {
         response: redirect(&request.redirect_uri, request.response_mode, &params),
     })
+}
+
+/// Stores what [`complete`] minted: with `spend`, in the one write that
+/// spends it; without, each record in a write of its own (one blocking
+/// call).
+async fn store(state: &AppState, spend: Option<Spend>, issue: Vec<Record>) -> Result<(), ApiError> {
+    let now = state.now();
+    match spend {
+        Some(Spend { kind, id, with }) => {
+            let all: Vec<Record> = with.into_iter().chain(issue).collect();
+            match state
+                .db
+                .call(move |s| s.exchange(kind, &id, now, true, &all))
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(StoreError::Conflict(_) | StoreError::NotFound) => {
+                    Err(ApiError::conflict("this sign-in was already completed"))
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        None if issue.is_empty() => Ok(()),
+        None => Ok(state
+            .db
+            .call(move |s| issue.iter().try_for_each(|r| s.put_record(r)))
+            .await?),
+    }
 }

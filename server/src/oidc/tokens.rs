@@ -67,7 +67,8 @@ pub fn subject(state: &AppState, client: &Client, pk: &str) -> String {
     }
 }
 
-pub async fn issue_code(state: &AppState, data: &CodeData) -> Result<String, ApiError> {
+/// A new authorization code for `data` and its record (not stored yet).
+pub fn new_code(state: &AppState, data: &CodeData) -> Result<(String, Record), ApiError> {
     let code = records::new_token();
     let grant = &data.grant;
     let record = records::new(
@@ -79,8 +80,7 @@ pub async fn issue_code(state: &AppState, data: &CodeData) -> Result<String, Api
         state.now() + CODE_TTL,
     )?
     .granted(&grant.client_id, &grant.sid);
-    records::put(state, record).await?;
-    Ok(code)
+    Ok((code, record))
 }
 
 /// The record of access token `token` for `grant` (not stored yet).
@@ -107,14 +107,6 @@ pub fn refresh_record(state: &AppState, grant: &Grant, token: &str) -> Result<Re
         state.now() + REFRESH_TTL,
     )
     .map(|r| r.granted(&grant.client_id, &grant.sid))
-}
-
-/// An access token from the authorization endpoint (implicit and hybrid
-/// flows), stored at once.
-pub async fn issue_access(state: &AppState, grant: &Grant) -> Result<String, ApiError> {
-    let token = records::new_token();
-    records::put(state, access_record(state, grant, &token)?).await?;
-    Ok(token)
 }
 
 /// The left half of the hash of `value` that `alg` uses: `at_hash`/`c_hash`.

@@ -91,7 +91,24 @@ pub async fn record(
     who: Subject<'_>,
     detail: Option<String>,
 ) -> Result<(), ApiError> {
-    let event = SecurityEvent {
+    let event = event(state, kind, &who, detail);
+    trace(kind, &who);
+    state
+        .db
+        .call(move |s| s.insert_security_event(&event))
+        .await?;
+    Ok(())
+}
+
+/// An event for the log, not stored yet: [`record`] stores one alone, and
+/// [`crate::store::Write::SecurityEvent`] with the write it is about.
+pub fn event(
+    state: &AppState,
+    kind: Kind,
+    who: &Subject<'_>,
+    detail: Option<String>,
+) -> SecurityEvent {
+    SecurityEvent {
         id: 0,
         at: state.now(),
         kind: kind.as_str().to_string(),
@@ -99,7 +116,11 @@ pub async fn record(
         client_id: who.client_id.map(str::to_string),
         ip: who.ip.map(str::to_string),
         detail,
-    };
+    }
+}
+
+/// The server's log line of an event (without secrets).
+pub fn trace(kind: Kind, who: &Subject<'_>) {
     match kind {
         Kind::SignInReported | Kind::TokenReused | Kind::CodeLimitReached | Kind::WrongNumber => {
             tracing::warn!(
@@ -118,9 +139,4 @@ pub async fn record(
             "security event"
         ),
     }
-    state
-        .db
-        .call(move |s| s.insert_security_event(&event))
-        .await?;
-    Ok(())
 }

@@ -15,4 +15,4 @@ pub mod pushes;
 pub mod streams;
 
 pub use client_ip::{ClientIp, TrustedProxies};
-pub use events::{Kind, Subject, record};
+pub use events::{Kind, Subject, event, record, trace};

@@ -266,6 +266,20 @@ pub struct SecurityEvent {
     pub detail: Option<String>,
 }
 
+/// One of the writes [`Store::write_all`] makes together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Write {
+    /// As [`Store::replace_record`].
+    ReplaceRecord {
+        kind: String,
+        id: String,
+        version: i64,
+        data: String,
+    },
+    /// As [`Store::insert_security_event`].
+    SecurityEvent(SecurityEvent),
+}
+
 /// Which security events to list; `None` matches everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct EventFilter {
@@ -459,6 +473,9 @@ pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
     /// first.
     fn replace_record(&self, kind: &str, id: &str, version: i64, new_data: &str)
     -> StoreResult<()>;
+    /// `writes` in one transaction, in order: all of them durable, or none
+    /// (the answer is then the first one's error).
+    fn write_all(&self, writes: &[Write]) -> StoreResult<()>;
     /// An unexpired record whose family is not revoked.
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record>;
     /// Marks a record used, atomically, and returns it as it was:
@@ -467,9 +484,17 @@ pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
     /// data.
     fn use_record(&self, kind: &str, id: &str, now: i64, keep_data: bool) -> StoreResult<Record>;
     /// One grant in one transaction: spends the single-use record
-    /// `kind`/`id` exactly as [`Store::use_record`] does (without its data)
-    /// and stores `issue`. Either all of it is durable or none of it.
-    fn exchange(&self, kind: &str, id: &str, now: i64, issue: &[Record]) -> StoreResult<Record>;
+    /// `kind`/`id` exactly as [`Store::use_record`] does (with its data if
+    /// `keep_data`) and stores `issue`. Either all of it is durable or none
+    /// of it.
+    fn exchange(
+        &self,
+        kind: &str,
+        id: &str,
+        now: i64,
+        keep_data: bool,
+        issue: &[Record],
+    ) -> StoreResult<Record>;
     /// The family of a record, used or not, expired or not.
     fn record_family(&self, kind: &str, id: &str) -> StoreResult<String>;
     /// Revokes everything in a family.

@@ -140,7 +140,7 @@ async fn authorize(state: AppState, ip: ClientIp, headers: HeaderMap, p: AuthPar
         };
         return match sso {
             Some((sid, s)) if fresh_enough(&s) => {
-                match response::complete(&state, &client, &request, &sid, &s).await {
+                match response::complete(&state, &client, &request, &sid, &s, None).await {
                     Ok(Outcome { response, .. }) => response,
                     // The key was revoked since: its sessions are over.
                     Err(e) if e.status == StatusCode::GONE => fail(

@@ -16,6 +16,7 @@ use crate::metrics::Outcome;
 use crate::oidc::records::{self, SESSION};
 use crate::oidc::session::{GrantLink, SessionData, Status};
 use crate::security::{self, Kind, Subject};
+use crate::store::Write;
 use crate::{ApiError, AppState};
 
 /// POST from the app: its signed [`SignInResponse`].
@@ -90,39 +91,46 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
         client_id: Some(&data.request.client_id),
         ip: Some(&data.ip),
     };
+    // Each answer is stored with its security event, in one write.
+    let logged = |kind| {
+        [Write::SecurityEvent(security::event(
+            &state, kind, &who, None,
+        ))]
+    };
     if body.decision == Decision::Deny {
-        records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
-            pending(d)?;
-            d.status = Status::Denied;
-            d.pk = Some(pk.clone());
-            d.reported = body.report;
-            Ok(())
-        })
-        .await?;
         // A report blocks pushes to this key from this address for an hour.
         let kind = if body.report {
             Kind::SignInReported
         } else {
             Kind::SignInDenied
         };
+        let change = |d: &mut SessionData| {
+            pending(d)?;
+            d.status = Status::Denied;
+            d.pk = Some(pk.clone());
+            d.reported = body.report;
+            Ok(())
+        };
+        records::modify_with(&state, SESSION, &sid, change, &logged(kind)).await?;
+        security::trace(kind, &who);
         state.metrics.sign_in(&data, Outcome::Denied);
-        security::record(&state, kind, who, None).await?;
         return Ok(Json(json!({ "status": "denied" })));
     }
     // Number matching, unless no browser shows a number (CIBA).
     if !data.is_backchannel() && body.number != Some(data.shown) {
         // A wrong number denies the request and counts against the key:
         // too many in an hour, and pushes to it are refused.
-        records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
+        let change = |d: &mut SessionData| {
             pending(d)?;
             d.status = Status::Denied;
             d.wrong_numbers += 1;
             d.pk = Some(pk.clone());
             Ok(())
-        })
-        .await?;
+        };
+        let kind = Kind::WrongNumber;
+        records::modify_with(&state, SESSION, &sid, change, &logged(kind)).await?;
+        security::trace(kind, &who);
         state.metrics.sign_in(&data, Outcome::Denied);
-        security::record(&state, Kind::WrongNumber, who, None).await?;
         return Err(ApiError {
             status: StatusCode::FORBIDDEN,
             kind: "wrong-number",
@@ -153,7 +161,7 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
         push_token = Some(t.clone());
     }
     let now = state.now();
-    records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
+    let change = |d: &mut SessionData| {
         pending(d)?;
         d.status = Status::Approved;
         d.pk = Some(pk.clone());
@@ -162,10 +170,11 @@ async fn decide(state: &AppState, sid: &str, token: &str) -> Result<Json<Value>,
         d.auth_time = Some(now);
         d.push_token = push_token.clone();
         Ok(())
-    })
-    .await?;
+    };
+    let kind = Kind::SignInApproved;
+    records::modify_with(&state, SESSION, &sid, change, &logged(kind)).await?;
+    security::trace(kind, &who);
     state.metrics.sign_in(&data, Outcome::Approved);
-    security::record(&state, Kind::SignInApproved, who, None).await?;
     Ok(Json(json!({ "status": "approved" })))
 }
 

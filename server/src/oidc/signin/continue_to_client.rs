@@ -10,7 +10,7 @@ use super::{client_or_page, load_or_page, secure};
 use crate::AppState;
 use crate::oidc::page::{MessageKind, error_page, failure_page, message_page};
 use crate::oidc::records::{self, SESSION, SSO};
-use crate::oidc::session::{GrantLink, SessionData, SsoData, Status};
+use crate::oidc::session::{GrantLink, SsoData, Status};
 use crate::oidc::{cookies, response};
 
 /// Once approved (or denied), the browser that started the sign-in goes on
@@ -90,19 +90,7 @@ pub(super) async fn continue_to_client(
         }
         Status::Approved => {}
     }
-    // Exactly once: the session record is spent here.
-    let (data, _) = match records::take::<SessionData>(&state, SESSION, &sid).await {
-        Ok(records::Taken::Fresh(d, r)) => (d, r),
-        Ok(_) => {
-            return error_page(
-                StatusCode::CONFLICT,
-                "Already used",
-                "This sign-in was already completed. Go back to the application.",
-            );
-        }
-        Err(_) => return failure_page(),
-    };
-    let client = match client_or_page(&state, &data.request.client_id).await {
+    let client = match client_or_page(&state, &req.client_id).await {
         Ok(c) => c,
         Err(page) => return page,
     };
@@ -120,22 +108,32 @@ pub(super) async fn continue_to_client(
         granted_scope: data.granted_scope.clone(),
         browser_state: crate::secrets::new_job_id(),
     };
-    let stored = match records::new(
+    let Ok(sso_record) = records::new(
         SSO,
         &sso_id,
         &sso_id,
         Some(&pk),
         &sso,
         state.now() + cookies::SSO_TTL,
-    ) {
-        Ok(r) => records::put(&state, r).await,
-        Err(e) => Err(e),
-    };
-    if stored.is_err() {
+    ) else {
         return failure_page();
-    }
-    let outcome = match response::complete(&state, &client, &data.request, &sso_id, &sso).await {
+    };
+    // Exactly once: the session record is spent in the write that stores
+    // the SSO session and the code.
+    let spend = response::Spend {
+        kind: SESSION,
+        id: sid.clone(),
+        with: vec![sso_record],
+    };
+    let outcome = match response::complete(&state, &client, req, &sso_id, &sso, Some(spend)).await {
         Ok(o) => o,
+        Err(e) if e.status == StatusCode::CONFLICT => {
+            return error_page(
+                StatusCode::CONFLICT,
+                "Already used",
+                "This sign-in was already completed. Go back to the application.",
+            );
+        }
         Err(e) if e.status == StatusCode::GONE => {
             return error_page(
                 StatusCode::FORBIDDEN,

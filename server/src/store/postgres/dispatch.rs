@@ -207,15 +207,35 @@ impl Store for PostgresStore {
     fn replace_record(&self, kind: &str, id: &str, version: i64, new: &str) -> StoreResult<()> {
         self.auto(|c| records::replace_record(c, kind, id, version, new))
     }
+    fn write_all(&self, writes: &[Write]) -> StoreResult<()> {
+        self.tx(|t| {
+            writes.iter().try_for_each(|w| match w {
+                Write::ReplaceRecord {
+                    kind,
+                    id,
+                    version,
+                    data,
+                } => records::replace_record(t, kind, id, *version, data),
+                Write::SecurityEvent(e) => events::insert_security_event(t, e).map(|_| ()),
+            })
+        })
+    }
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
         self.auto(|c| records::get_record(c, kind, id, now))
     }
     fn use_record(&self, kind: &str, id: &str, now: i64, keep_data: bool) -> StoreResult<Record> {
         self.tx(|t| records::use_record(t, kind, id, now, keep_data))
     }
-    fn exchange(&self, kind: &str, id: &str, now: i64, issue: &[Record]) -> StoreResult<Record> {
+    fn exchange(
+        &self,
+        kind: &str,
+        id: &str,
+        now: i64,
+        keep_data: bool,
+        issue: &[Record],
+    ) -> StoreResult<Record> {
         self.tx(|t| {
-            let spent = records::use_record(t, kind, id, now, false)?;
+            let spent = records::use_record(t, kind, id, now, keep_data)?;
             issue.iter().try_for_each(|r| records::put_record(t, r))?;
             Ok(spent)
         })

@@ -36,6 +36,7 @@ use conn::{Conn, Manager, Sql, Tx};
 use super::{
     Account, ClientSession, EventCount, EventFilter, GrantRecord, Job, KeyRecord, Outgoing,
     RateDecision, Record, RevokeCode, SecurityEvent, Store, StoreError, StoreResult, StoredEvent,
+    Write,
 };
 
 /// Connections per instance at most.

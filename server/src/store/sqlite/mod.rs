@@ -24,6 +24,7 @@ use rusqlite::{Connection, ErrorCode, TransactionBehavior};
 use super::{
     Account, ClientSession, EventCount, EventFilter, GrantRecord, Job, KeyRecord, Outgoing,
     RateDecision, Record, RevokeCode, SecurityEvent, Store, StoreError, StoreResult, StoredEvent,
+    Write,
 };
 
 /// Numbered migrations, embedded; `PRAGMA user_version` records the last applied.
@@ -424,15 +425,35 @@ impl Store for SqliteStore {
     fn replace_record(&self, kind: &str, id: &str, version: i64, new: &str) -> StoreResult<()> {
         self.write(|c| records::replace_record(c, kind, id, version, new))
     }
+    fn write_all(&self, writes: &[Write]) -> StoreResult<()> {
+        self.in_tx(|c| {
+            writes.iter().try_for_each(|w| match w {
+                Write::ReplaceRecord {
+                    kind,
+                    id,
+                    version,
+                    data,
+                } => records::replace_record(c, kind, id, *version, data),
+                Write::SecurityEvent(e) => events::insert_security_event(c, e).map(|_| ()),
+            })
+        })
+    }
     fn get_record(&self, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
         self.read(|c| records::get_record(c, kind, id, now))
     }
     fn use_record(&self, kind: &str, id: &str, now: i64, keep_data: bool) -> StoreResult<Record> {
         self.in_tx(|c| records::use_record(c, kind, id, now, keep_data))
     }
-    fn exchange(&self, kind: &str, id: &str, now: i64, issue: &[Record]) -> StoreResult<Record> {
+    fn exchange(
+        &self,
+        kind: &str,
+        id: &str,
+        now: i64,
+        keep_data: bool,
+        issue: &[Record],
+    ) -> StoreResult<Record> {
         self.in_tx(|c| {
-            let spent = records::use_record(c, kind, id, now, false)?;
+            let spent = records::use_record(c, kind, id, now, keep_data)?;
             issue.iter().try_for_each(|r| records::put_record(c, r))?;
             Ok(spent)
         })

@@ -25,7 +25,7 @@ both! {
                 kind: "refresh".into(),
                 ..rec(&format!("r{i}"), "f")
             };
-            s.exchange("code", "c", 10, &[issued])
+            s.exchange("code", "c", 10, false, &[issued])
         });
         let winners: Vec<usize> = (0..RACERS).filter(|i| results[*i].is_ok()).collect();
         assert_eq!(winners.len(), 1, "{results:?}");

@@ -1,7 +1,7 @@
 //! OIDC records and their families, clients, subjects.
 
 use super::{both, key, rec};
-use crate::store::{ClientSession, Record, StoreError};
+use crate::store::{ClientSession, EventFilter, Record, SecurityEvent, StoreError, Write};
 
 both! {
     fn records_are_single_use_and_families_revoke_together(s) {
@@ -122,7 +122,7 @@ both! {
             kind: "refresh".into(),
             ..rec("r1", "f1")
         };
-        let spent = s.exchange("code", "c1", 10, &[issued]).unwrap();
+        let spent = s.exchange("code", "c1", 10, false, &[issued]).unwrap();
         assert_eq!(spent.data, "{}");
         assert!(s.get_record("refresh", "r1", 10).is_ok());
         let used = s.get_record("code", "c1", 10).unwrap();
@@ -133,13 +133,60 @@ both! {
             ..rec("r2", "f1")
         };
         assert!(matches!(
-            s.exchange("code", "c1", 11, &[other]),
+            s.exchange("code", "c1", 11, false, &[other]),
             Err(StoreError::Conflict(_))
         ));
         assert!(matches!(
             s.get_record("refresh", "r2", 11),
             Err(StoreError::NotFound)
         ));
+    }
+
+    fn an_exchange_may_keep_the_spent_records_data(s) {
+        s.put_record(&rec("s1", "f1")).unwrap();
+        let issued = Record {
+            kind: "sso".into(),
+            ..rec("o1", "f1")
+        };
+        let spent = s.exchange("code", "s1", 10, true, &[issued]).unwrap();
+        assert!(!spent.used);
+        let used = s.get_record("code", "s1", 10).unwrap();
+        assert!(used.used && used.data == "{}" && used.used_at == Some(10));
+        assert!(s.get_record("sso", "o1", 10).is_ok());
+    }
+
+    fn write_all_stores_every_write_or_none(s) {
+        s.put_record(&rec("w1", "f1")).unwrap();
+        let version = s.get_record("code", "w1", 10).unwrap().version;
+        let replace = |data: &str| Write::ReplaceRecord {
+            kind: "code".into(),
+            id: "w1".into(),
+            version,
+            data: data.into(),
+        };
+        let event = Write::SecurityEvent(SecurityEvent {
+            id: 0,
+            at: 10,
+            kind: "sign-in-approved".into(),
+            pk: Some("k".into()),
+            client_id: None,
+            ip: None,
+            detail: None,
+        });
+        s.write_all(&[replace(r#"{"n":1}"#), event.clone()]).unwrap();
+        assert_eq!(s.get_record("code", "w1", 10).unwrap().data, r#"{"n":1}"#);
+        // The version moved on: the stale replace fails, and takes the
+        // event with it.
+        assert!(matches!(
+            s.write_all(&[replace(r#"{"n":2}"#), event]),
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(s.get_record("code", "w1", 10).unwrap().data, r#"{"n":1}"#);
+        let by_key = EventFilter {
+            pk: Some("k".into()),
+            ..EventFilter::default()
+        };
+        assert_eq!(s.count_security_events(&by_key).unwrap().count, 1);
     }
 
     fn revoking_a_key_revokes_its_families_at_once(s) {

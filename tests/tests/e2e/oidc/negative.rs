@@ -382,20 +382,27 @@ async fn alg_none_is_never_accepted() {
     );
 }
 
-#[tokio::test]
-async fn the_code_only_goes_to_the_browser_that_started_the_sign_in() {
-    let p = provider().await;
-    let mut device = Device::enrol(&p, "bind@example.com").await;
+/// A browser whose sign-in (as `rs256-basic`) the user's device approved,
+/// not continued yet.
+async fn approved_in_a_browser(p: &Provider, email: &str) -> (reqwest::Client, Page) {
+    let mut device = Device::enrol(p, email).await;
     let b = browser();
-    let page = open_sign_in(&p, &b, &auth_url(&p, "rs256-basic", &[])).await;
-    send_to_device(&p, &b, &page, &device.email).await;
-    let req = device.next_request(&p).await;
+    let page = open_sign_in(p, &b, &auth_url(p, "rs256-basic", &[])).await;
+    send_to_device(p, &b, &page, &device.email).await;
+    let req = device.next_request(p).await;
     device
         .send(
             &req,
             device.answer(&req, Decision::Approve, Some(page.number), "openid email"),
         )
         .await;
+    (b, page)
+}
+
+#[tokio::test]
+async fn the_code_only_goes_to_the_browser_that_started_the_sign_in() {
+    let p = provider().await;
+    let (b, page) = approved_in_a_browser(&p, "bind@example.com").await;
     let other = browser();
     let res = other
         .get(format!("{}/sign-in/{}/continue", p.url, page.sid))
@@ -411,6 +418,36 @@ async fn the_code_only_goes_to_the_browser_that_started_the_sign_in() {
         .await
         .unwrap();
     assert_ne!(res.status(), 302);
+}
+
+#[tokio::test]
+async fn two_continues_at_once_complete_the_sign_in_once_and_its_code_works() {
+    let p = provider().await;
+    let (b, page) = approved_in_a_browser(&p, "twice@example.com").await;
+    // Both carry the binding cookie: sent before either is answered.
+    let url = format!("{}/sign-in/{}/continue", p.url, page.sid);
+    let (one, two) = tokio::join!(b.get(&url).send(), b.get(&url).send());
+    let mut statuses = Vec::new();
+    let mut code = None;
+    for res in [one.unwrap(), two.unwrap()] {
+        statuses.push(res.status().as_u16());
+        if res.status() == 302 {
+            let back = url::Url::parse(res.headers()["location"].to_str().unwrap()).unwrap();
+            code = param(&back, "code");
+        } else {
+            assert!(res.text().await.unwrap().contains("Already used"));
+        }
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [302, 409], "one completion, one refusal");
+    // The winner's code was stored with the spend, and redeems.
+    let t = token(
+        &p,
+        &code_form(&code.unwrap(), VERIFIER),
+        Some(("rs256-basic", SECRET)),
+    )
+    .await;
+    assert_eq!(t.status(), 200);
 }
 
 #[tokio::test]
