@@ -17,7 +17,7 @@ use crate::keys::{LiveKeys, SigningKeys, Vault};
 use crate::secrets::Hasher;
 use crate::security::TrustedProxies;
 use crate::security::streams::StreamLimiter;
-use crate::store::{Db, KeyRecord, StoreError};
+use crate::store::{Db, KeyRecord, NewEvent, StoreError};
 
 /// The SQLite database, in the data directory.
 pub const DB_FILE: &str = "authentiq.sqlite3";
@@ -260,20 +260,42 @@ impl AppState {
 
     /// Signs, stores and publishes an event for `pk`'s device channel.
     pub async fn emit(&self, pk: &str, event: DeviceEvent, ttl: i64) -> Result<i64, ApiError> {
+        self.store_event(self.device_event(pk, event, ttl)?).await
+    }
+
+    /// Stores and publishes an event of [`AppState::device_event`].
+    pub async fn store_event(&self, e: NewEvent) -> Result<i64, ApiError> {
+        let topic = Topic::Key(e.pk.clone());
+        let id = self
+            .db
+            .call(move |s| s.insert_event(&e.pk, &e.kind, &e.data, e.now, e.expires_at))
+            .await?;
+        self.hub.signal(&topic);
+        Ok(id)
+    }
+
+    /// [`AppState::emit`]'s event, signed but not stored: to store with
+    /// other writes ([`crate::store::Write::DeviceEvent`]), then signal
+    /// `Topic::Key(pk)`.
+    pub fn device_event(
+        &self,
+        pk: &str,
+        event: DeviceEvent,
+        ttl: i64,
+    ) -> Result<NewEvent, ApiError> {
         let now = self.now();
         let kind = event.name();
         let claims = Claims::new(event)
             .issuer(self.config.base_url())
             .audience(pk)
             .valid_for(now, ttl);
-        let token = self.sign_typed(&claims, DeviceEvent::TYP)?;
-        let owned_pk = pk.to_string();
-        let id = self
-            .db
-            .call(move |s| s.insert_event(&owned_pk, kind, &token, now, now + ttl))
-            .await?;
-        self.hub.signal(&Topic::Key(pk.to_string()));
-        Ok(id)
+        Ok(NewEvent {
+            pk: pk.to_string(),
+            kind: kind.to_string(),
+            data: self.sign_typed(&claims, DeviceEvent::TYP)?,
+            now,
+            expires_at: now + ttl,
+        })
     }
 
     /// Counts a hit; 429 with `Retry-After` when over the limit.

@@ -278,6 +278,19 @@ pub enum Write {
     },
     /// As [`Store::insert_security_event`].
     SecurityEvent(SecurityEvent),
+    /// As [`Store::insert_event`].
+    DeviceEvent(NewEvent),
+}
+
+/// A device event to store ([`Store::insert_event`]'s arguments).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEvent {
+    pub pk: String,
+    pub kind: String,
+    /// The signed event.
+    pub data: String,
+    pub now: i64,
+    pub expires_at: i64,
 }
 
 /// Which security events to list; `None` matches everything.

@@ -258,14 +258,9 @@ pub async fn begin(
     // A remembered device: push by itself.
     if let Some(token) = cookies::get(headers, &cookies::push(&client.client_id))
         && let Ok(pk) = signin::remembered_key(state, &token).await
-        && signin::push(state, client, sid, &data, &pk).await.is_ok()
     {
-        // Only the flag: an answer may already have arrived meanwhile.
-        records::modify(state, SESSION, sid, |d: &mut SessionData| {
-            d.pushed = true;
-            Ok(())
-        })
-        .await?;
+        // Refused (rate, block) or failed: the page offers to push again.
+        let _ = signin::push_and_mark(state, client, sid, &data, &pk).await;
     }
     let mut res = (
         StatusCode::SEE_OTHER,

@@ -24,7 +24,7 @@ use super::session::SessionData;
 use crate::store::Record;
 use crate::{ApiError, AppState};
 
-pub use push::{push, push_audience, remembered_key};
+pub use push::{push, push_and_mark, push_audience, remembered_key};
 
 pub fn router() -> Router<AppState> {
     Router::new()

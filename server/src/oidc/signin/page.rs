@@ -10,10 +10,9 @@ use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-use super::{client_or_page, load_or_page, push, session_uri, sign_in_request};
+use super::{client_or_page, load_or_page, push_and_mark, session_uri, sign_in_request};
 use crate::oidc::clients::Client;
 use crate::oidc::page::{self, ClaimView, MessageKind, SignInView, error_page};
-use crate::oidc::records::{self, SESSION};
 use crate::oidc::session::{SessionData, Status};
 use crate::{ApiError, AppState};
 
@@ -161,20 +160,13 @@ pub(super) async fn send_to_device(
     if let Some(email) = crate::secrets::normalize_email(&form.email) {
         let hash = state.hasher.hash("email", &email);
         let found = state.db.read(move |s| s.find_key_by_email(&hash)).await;
-        if let Ok(key) = found
-            && push(&state, &client, &sid, &data, &key.pk).await.is_ok()
-        {
-            data.pushed = true;
-            // Only the flag: an answer may already have arrived meanwhile.
-            let _ = records::modify(&state, SESSION, &sid, |d: &mut SessionData| {
-                d.pushed = true;
-                Ok(())
-            })
-            .await;
+        if let Ok(key) = found {
+            // Refused (rate, block, answered) or failed: the page offers to
+            // push again.
+            let _ = push_and_mark(&state, &client, &sid, &data, &key.pk).await;
         }
     }
     // The same answer whether or not the address is known: no enumeration.
-    let mut shown = data.clone();
-    shown.pushed = true;
-    render_page(&state, &client, &sid, &shown)
+    data.pushed = true;
+    render_page(&state, &client, &sid, &data)
 }

@@ -217,6 +217,12 @@ impl Store for PostgresStore {
                     data,
                 } => records::replace_record(t, kind, id, *version, data),
                 Write::SecurityEvent(e) => events::insert_security_event(t, e).map(|_| ()),
+                Write::DeviceEvent(e) => {
+                    // As insert_event: a key's event ids commit in order.
+                    lock(t, Lock::Events, &e.pk)?;
+                    events::insert_event(t, &e.pk, &e.kind, &e.data, e.now, e.expires_at)
+                        .map(|_| ())
+                }
             })
         })
     }

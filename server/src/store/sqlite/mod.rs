@@ -435,6 +435,10 @@ impl Store for SqliteStore {
                     data,
                 } => records::replace_record(c, kind, id, *version, data),
                 Write::SecurityEvent(e) => events::insert_security_event(c, e).map(|_| ()),
+                Write::DeviceEvent(e) => {
+                    events::insert_event(c, &e.pk, &e.kind, &e.data, e.now, e.expires_at)
+                        .map(|_| ())
+                }
             })
         })
     }

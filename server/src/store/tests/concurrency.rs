@@ -3,7 +3,7 @@
 //! its own).
 
 use super::{both, job, key, race, rec};
-use crate::store::{RateDecision, StoreError};
+use crate::store::{NewEvent, RateDecision, StoreError, Write};
 
 const RACERS: usize = 16;
 
@@ -153,7 +153,20 @@ both! {
         };
         race(s, WRITERS, |s, i| {
             for n in 0..EACH {
-                s.insert_event("k", "sign-in", &format!("{i}-{n}"), 0, 100).unwrap();
+                let data = format!("{i}-{n}");
+                if (i + n) % 2 == 0 {
+                    s.insert_event("k", "sign-in", &data, 0, 100).unwrap();
+                } else {
+                    // With other writes, as a push and its session's flag.
+                    let e = NewEvent {
+                        pk: "k".into(),
+                        kind: "sign-in".into(),
+                        data,
+                        now: 0,
+                        expires_at: 100,
+                    };
+                    s.write_all(&[Write::DeviceEvent(e)]).unwrap();
+                }
             }
         });
         done.store(true, std::sync::atomic::Ordering::SeqCst);

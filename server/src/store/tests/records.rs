@@ -1,7 +1,9 @@
 //! OIDC records and their families, clients, subjects.
 
 use super::{both, key, rec};
-use crate::store::{ClientSession, EventFilter, Record, SecurityEvent, StoreError, Write};
+use crate::store::{
+    ClientSession, EventFilter, NewEvent, Record, SecurityEvent, StoreError, Write,
+};
 
 both! {
     fn records_are_single_use_and_families_revoke_together(s) {
@@ -173,12 +175,20 @@ both! {
             ip: None,
             detail: None,
         });
-        s.write_all(&[replace(r#"{"n":1}"#), event.clone()]).unwrap();
+        let pushed = Write::DeviceEvent(NewEvent {
+            pk: "k".into(),
+            kind: "sign-in".into(),
+            data: "signed".into(),
+            now: 10,
+            expires_at: 100,
+        });
+        s.write_all(&[replace(r#"{"n":1}"#), event.clone(), pushed.clone()])
+            .unwrap();
         assert_eq!(s.get_record("code", "w1", 10).unwrap().data, r#"{"n":1}"#);
         // The version moved on: the stale replace fails, and takes the
-        // event with it.
+        // events written before it in the transaction with it.
         assert!(matches!(
-            s.write_all(&[replace(r#"{"n":2}"#), event]),
+            s.write_all(&[pushed, event, replace(r#"{"n":2}"#)]),
             Err(StoreError::Conflict(_))
         ));
         assert_eq!(s.get_record("code", "w1", 10).unwrap().data, r#"{"n":1}"#);
@@ -187,6 +197,9 @@ both! {
             ..EventFilter::default()
         };
         assert_eq!(s.count_security_events(&by_key).unwrap().count, 1);
+        let stored = s.events_after("k", 0, 10).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!((stored[0].kind.as_str(), stored[0].data.as_str()), ("sign-in", "signed"));
     }
 
     fn revoking_a_key_revokes_its_families_at_once(s) {
