@@ -483,9 +483,21 @@ pub trait Store: DeviceStore + Send + Sync + std::fmt::Debug + 'static {
     fn put_record(&self, r: &Record) -> StoreResult<()>;
     /// Replaces a record's data only if it is still at `version` (as it
     /// was read) and unused: `Conflict("changed")` when someone changed it
-    /// first.
-    fn replace_record(&self, kind: &str, id: &str, version: i64, new_data: &str)
-    -> StoreResult<()>;
+    /// first. One [`Write::ReplaceRecord`].
+    fn replace_record(
+        &self,
+        kind: &str,
+        id: &str,
+        version: i64,
+        new_data: &str,
+    ) -> StoreResult<()> {
+        self.write_all(&[Write::ReplaceRecord {
+            kind: kind.into(),
+            id: id.into(),
+            version,
+            data: new_data.into(),
+        }])
+    }
     /// `writes` in one transaction, in order: all of them durable, or none
     /// (the answer is then the first one's error).
     fn write_all(&self, writes: &[Write]) -> StoreResult<()>;

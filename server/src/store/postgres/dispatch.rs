@@ -204,9 +204,6 @@ impl Store for PostgresStore {
     fn put_record(&self, r: &Record) -> StoreResult<()> {
         self.auto(|c| records::put_record(c, r))
     }
-    fn replace_record(&self, kind: &str, id: &str, version: i64, new: &str) -> StoreResult<()> {
-        self.auto(|c| records::replace_record(c, kind, id, version, new))
-    }
     fn write_all(&self, writes: &[Write]) -> StoreResult<()> {
         self.tx(|t| {
             writes.iter().try_for_each(|w| match w {

@@ -422,9 +422,6 @@ impl Store for SqliteStore {
     fn put_record(&self, r: &Record) -> StoreResult<()> {
         self.write(|c| records::put_record(c, r))
     }
-    fn replace_record(&self, kind: &str, id: &str, version: i64, new: &str) -> StoreResult<()> {
-        self.write(|c| records::replace_record(c, kind, id, version, new))
-    }
     fn write_all(&self, writes: &[Write]) -> StoreResult<()> {
         self.in_tx(|c| {
             writes.iter().try_for_each(|w| match w {

@@ -6,8 +6,30 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Cached, backend, conflict_or_backend};
 use crate::store::{ClientSession, Record, StoreError, StoreResult};
 
-const RECORD_COLUMNS: &str =
-    "kind, id, family, pk, data, used, used_at, expires_at, client_id, sid";
+/// A record's columns, as a literal: the statements below are built at
+/// compile time, not formatted on every call (they run on every request).
+macro_rules! record_columns {
+    () => {
+        "kind, id, family, pk, data, used, used_at, expires_at, client_id, sid"
+    };
+}
+
+const PUT_RECORD: &str = concat!(
+    "INSERT INTO records (",
+    record_columns!(),
+    ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+     ON CONFLICT (kind, id) DO UPDATE
+     SET family = ?3, pk = ?4, data = ?5, used = ?6, used_at = ?7, expires_at = ?8,
+         client_id = ?9, sid = ?10, version = version + 1"
+);
+
+const GET_RECORD: &str = concat!(
+    "SELECT ",
+    record_columns!(),
+    ", version FROM records
+     WHERE kind = ?1 AND id = ?2 AND expires_at > ?3
+       AND family NOT IN (SELECT family FROM revoked_families)"
+);
 
 fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Record> {
     Ok(Record {
@@ -91,27 +113,22 @@ pub(super) fn list_clients(c: &Connection) -> StoreResult<Vec<(String, String)>>
 }
 
 pub(super) fn put_record(c: &Connection, r: &Record) -> StoreResult<()> {
-    c.prepare_cached(&format!(
-        "INSERT INTO records ({RECORD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (kind, id) DO UPDATE
-         SET family = ?3, pk = ?4, data = ?5, used = ?6, used_at = ?7, expires_at = ?8,
-             client_id = ?9, sid = ?10, version = version + 1"
-    ))
-    .and_then(|mut s| {
-        s.execute(params![
-            r.kind,
-            r.id,
-            r.family,
-            r.pk,
-            r.data,
-            r.used,
-            r.used_at,
-            r.expires_at,
-            r.client_id,
-            r.sid
-        ])
-    })
-    .map_err(backend)?;
+    c.prepare_cached(PUT_RECORD)
+        .and_then(|mut s| {
+            s.execute(params![
+                r.kind,
+                r.id,
+                r.family,
+                r.pk,
+                r.data,
+                r.used,
+                r.used_at,
+                r.expires_at,
+                r.client_id,
+                r.sid
+            ])
+        })
+        .map_err(backend)?;
     Ok(())
 }
 
@@ -137,17 +154,13 @@ pub(super) fn replace_record(
 }
 
 pub(super) fn get_record(c: &Connection, kind: &str, id: &str, now: i64) -> StoreResult<Record> {
-    c.prepare_cached(&format!(
-        "SELECT {RECORD_COLUMNS}, version FROM records
-         WHERE kind = ?1 AND id = ?2 AND expires_at > ?3
-           AND family NOT IN (SELECT family FROM revoked_families)"
-    ))
-    .and_then(|mut s| {
-        s.query_row(params![kind, id, now], record_from_row)
-            .optional()
-    })
-    .map_err(backend)?
-    .ok_or(StoreError::NotFound)
+    c.prepare_cached(GET_RECORD)
+        .and_then(|mut s| {
+            s.query_row(params![kind, id, now], record_from_row)
+                .optional()
+        })
+        .map_err(backend)?
+        .ok_or(StoreError::NotFound)
 }
 
 /// Marks a record used (inside the caller's write transaction) and returns
